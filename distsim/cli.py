@@ -1,0 +1,61 @@
+"""The ``distsim`` command line: a thin shell over the Python API.
+
+Every command turns bad input into one line ``error: <file>: <field>: <what
+was expected>`` on standard error and exit status 2, never a traceback.
+Subcommands live in their own modules; each exposes ``register(subparsers)``
+that adds its parser and sets ``func`` to a callable taking the parsed
+arguments and returning an exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from distsim.errors import InputError
+
+#: Modules contributing subcommands, in the order ``--help`` lists them.
+COMMAND_MODULES = (
+    "distsim.commands.run",
+    "distsim.commands.catalog",
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        print(f"error: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full parser with every subcommand."""
+    parser = _Parser(prog="distsim", description="Simulate privacy-aware distributed CNN inference on IoT devices.")
+    from distsim import __version__
+
+    parser.add_argument("--version", action="version", version=f"distsim {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``distsim``; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        status: int = args.func(args)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return status
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Subcommands of the ``distsim`` command line, one module each."""

@@ -1,0 +1,1 @@
+"""The SimPy engine: arrivals, retries, reservations and timing models."""

@@ -1,0 +1,182 @@
+"""Flat, documented output rows and where they go.
+
+:class:`RequestRecord` is one row per request (``requests.csv``),
+:class:`DeviceRecord` one row per device (``devices.csv``). Records stream to
+a sink as requests finish, so memory does not grow with the run.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import astuple, dataclass, fields
+from pathlib import Path
+from typing import IO, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRecord:
+    """One request, as it ended.
+
+    Attributes:
+        request_id: 0-based, in arrival order.
+        source: device id of its camera (``s0`` ..).
+        cnn: CNN name.
+        arrival_at: first arrival instant, s.
+        start_at: instant its placement succeeded, s (NaN if dropped).
+        finish_at: instant its inference completed, s (drop instant if dropped).
+        latency_s: ``finish_at - arrival_at`` for served requests (NaN if dropped).
+        queue_s: ``start_at - arrival_at``: time spent being rejected and retried, s.
+        compute_s: compute time on the critical path of its service, s.
+        transfer_s: transfer time on the critical path of its service, s.
+        wait_s: time its work waited behind other requests' work, s (0 in ``analytic``).
+        attempts: placement attempts made.
+        rejected: True if the first attempt was rejected.
+        dropped: True if it was never served.
+        drop_reason: ``fleet_too_small`` or ``max_attempts`` ('' if served).
+        last_rejection: reason of the last rejection, ``constraint@layer`` ('' if none).
+        shared_bytes: bytes exchanged between distinct devices for it.
+        devices_used: distinct devices that computed at least one of its segments.
+    """
+
+    request_id: int
+    source: str
+    cnn: str
+    arrival_at: float
+    start_at: float
+    finish_at: float
+    latency_s: float
+    queue_s: float
+    compute_s: float
+    transfer_s: float
+    wait_s: float
+    attempts: int
+    rejected: bool
+    dropped: bool
+    drop_reason: str
+    last_rejection: str
+    shared_bytes: int
+    devices_used: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceRecord:
+    """One device's totals over the run.
+
+    Attributes:
+        device: id (``p0`` .. participants, ``s0`` .. sources).
+        role: ``participant`` or ``source``.
+        type: device type.
+        radio: radio technology.
+        segments: segments it computed.
+        requests: requests it computed at least one segment of.
+        busy_s: time computing, s (sum of its compute times).
+        utilisation: ``busy_s`` over the run's makespan.
+        sent_bytes: bytes it sent to other devices.
+        received_bytes: bytes it received from other devices.
+    """
+
+    device: str
+    role: str
+    type: str
+    radio: str
+    segments: int
+    requests: int
+    busy_s: float
+    utilisation: float
+    sent_bytes: int
+    received_bytes: int
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return "" if math.isnan(value) else repr(value)
+    return str(value)
+
+
+def header(record_type: type) -> list[str]:
+    """Column names of a record type."""
+    return [f.name for f in fields(record_type)]
+
+
+def write_rows(handle: IO[str], record_type: type, rows: list[object]) -> None:
+    """Write records as CSV with a header (floats in shortest round-trip form)."""
+    writer = csv.writer(handle, lineterminator="\n")
+    writer.writerow(header(record_type))
+    for row in rows:
+        writer.writerow([_cell(v) for v in astuple(row)])  # type: ignore[call-overload]
+
+
+class RecordSink(Protocol):
+    """Where request records go as requests end."""
+
+    def add(self, record: RequestRecord) -> None:
+        """Take one record."""
+        ...
+
+    def latencies(self) -> npt.NDArray[np.float64]:
+        """Latencies of served requests, s (read back once at the end of the run)."""
+        ...
+
+    def close(self) -> None:
+        """Flush and release resources."""
+        ...
+
+
+class MemorySink:
+    """Keeps records in a list (notebooks, sweeps, tests)."""
+
+    def __init__(self) -> None:
+        self.records: list[RequestRecord] = []
+
+    def add(self, record: RequestRecord) -> None:
+        self.records.append(record)
+
+    def latencies(self) -> npt.NDArray[np.float64]:
+        return np.array([r.latency_s for r in self.records if not r.dropped], dtype=np.float64)
+
+    def close(self) -> None:
+        pass
+
+
+class CsvSink:
+    """Streams records to a CSV file; memory stays flat however long the run."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._handle: IO[str] = open(path, "w", newline="", encoding="utf-8")  # noqa: SIM115
+        self._writer = csv.writer(self._handle, lineterminator="\n")
+        self._writer.writerow(header(RequestRecord))
+        self._latency_col = header(RequestRecord).index("latency_s")
+
+    def add(self, record: RequestRecord) -> None:
+        self._writer.writerow([_cell(v) for v in astuple(record)])  # type: ignore[call-overload]
+
+    def latencies(self) -> npt.NDArray[np.float64]:
+        self._handle.flush()
+        values: list[float] = []
+        with open(self.path, newline="", encoding="utf-8") as handle:
+            reader = csv.reader(handle)
+            next(reader)
+            for row in reader:
+                cell = row[self._latency_col]
+                if cell:
+                    values.append(float(cell))
+        return np.array(values, dtype=np.float64)
+
+    def close(self) -> None:
+        if not self._handle.closed:
+            self._handle.close()
+
+
+def rows_to_csv(record_type: type, rows: list[object]) -> str:
+    """CSV text of records (header included)."""
+    buffer = io.StringIO()
+    write_rows(buffer, record_type, rows)
+    return buffer.getvalue()

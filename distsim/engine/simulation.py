@@ -1,0 +1,336 @@
+"""The SimPy simulation of one run (SPEC sections 4 and 7).
+
+Requests arrive as a Poisson process; each picks its source by weight. On
+arrival the scheduler places it against the residual budgets; a placement is
+reserved until the timing model says the inference completed, then released.
+A rejected request is retried by the retry policy and dropped after its last
+attempt; a request that cannot fit even an idle fleet is dropped at once
+(``fleet_too_small``).
+
+Random streams: one ``numpy.random.Generator`` seeded from the run seed,
+spawned into independent children for arrivals, source choice, the scheduler
+and the timing model, so changing one component's draws never shifts another's.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Generator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import simpy
+
+from distsim.engine.ledger import Ledger
+from distsim.engine.records import DeviceRecord, RecordSink, RequestRecord
+from distsim.engine.timing import make_timing
+from distsim.model.cost import layer_transfers
+from distsim.scheduling.base import ClusterView, Constraint, Placement, Rejection, Request, Scheduler
+from distsim.scheduling.registry import make_scheduler
+from distsim.world import World
+
+#: Child stream order; appending a name never changes the streams before it.
+STREAMS = ("arrivals", "sources", "scheduler", "timing")
+
+
+def spawn_streams(seed: int) -> dict[str, np.random.Generator]:
+    """Independent child generators for every component of a run."""
+    children = np.random.SeedSequence(seed).spawn(len(STREAMS))
+    return {name: np.random.default_rng(child) for name, child in zip(STREAMS, children, strict=True)}
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """Run-level results (``summary.json``).
+
+    Attributes:
+        scenario: scenario name.
+        seed: run seed.
+        scheduler: scheduler name.
+        timing: timing model name.
+        max_ssim: tolerated SSIM ``tau``.
+        participants: ``D``.
+        requests: requests that arrived.
+        served: requests completed.
+        dropped: requests never served.
+        dropped_fleet_too_small: dropped at once: no idle fleet could hold them.
+        dropped_max_attempts: dropped after the last retry.
+        rejected_first_attempt: requests whose first attempt was rejected.
+        rejection_rate: ``rejected_first_attempt / requests``.
+        load_rejection_rate: first-attempt rejections other than ``fleet_too_small``, over requests.
+        attempts_mean: mean placement attempts per request.
+        latency_mean_s, latency_p50_s, latency_p95_s, latency_p99_s, latency_max_s:
+            over served requests, from first arrival to completion (percentiles:
+            linear interpolation, numpy's default), s; NaN if none served.
+        total_latency_s: sum of served latencies (the paper's "total latency"), s.
+        queue_mean_s: mean time served requests spent being retried, s.
+        shared_bytes: bytes exchanged between distinct devices, all requests.
+        shared_bytes_per_request: ``shared_bytes / served`` (0 if none served).
+        throughput_per_s: served requests per second between first arrival and last completion.
+        makespan_s: instant the last request ended, s.
+        extrapolated_limits: True if some limit comes from the ``finest`` policy, not the table.
+    """
+
+    scenario: str
+    seed: int
+    scheduler: str
+    timing: str
+    max_ssim: float
+    participants: int
+    requests: int
+    served: int
+    dropped: int
+    dropped_fleet_too_small: int
+    dropped_max_attempts: int
+    rejected_first_attempt: int
+    rejection_rate: float
+    load_rejection_rate: float
+    attempts_mean: float
+    latency_mean_s: float
+    latency_p50_s: float
+    latency_p95_s: float
+    latency_p99_s: float
+    latency_max_s: float
+    total_latency_s: float
+    queue_mean_s: float
+    shared_bytes: int
+    shared_bytes_per_request: float
+    throughput_per_s: float
+    makespan_s: float
+    extrapolated_limits: bool
+
+
+class Simulation:
+    """One run of a world: build it, call :meth:`run`, read the summary and device rows."""
+
+    def __init__(self, world: World, sink: RecordSink, *, seed: int | None = None) -> None:
+        scenario = world.scenario
+        self.world = world
+        self.sink = sink
+        self.seed = scenario.simulation.seed if seed is None else seed
+        self.streams = spawn_streams(self.seed)
+        self.env = simpy.Environment()
+        self.ledger = Ledger(world)
+        self.scheduler: Scheduler = make_scheduler(
+            scenario.scheduler.name, scenario.scheduler.params, world, self.streams["scheduler"]
+        )
+        self.timing = make_timing(scenario.simulation.timing, self.env, world, self.streams["timing"])
+        self.retry = scenario.simulation.retry
+        self._released = self.env.event()
+        n = world.fleet.size
+        self._segments = np.zeros(n, dtype=np.int64)
+        self._requests_on = np.zeros(n, dtype=np.int64)
+        self._busy_s = np.zeros(n)
+        self._sent = np.zeros(n, dtype=np.int64)
+        self._received = np.zeros(n, dtype=np.int64)
+        self._too_small: dict[int, Rejection | None] = {}
+        self._counts = {"served": 0, "dropped_fleet_too_small": 0, "dropped_max_attempts": 0, "rejected": 0,
+                        "load_rejected": 0, "attempts": 0}
+        self._latency_sum = 0.0
+        self._queue_sum = 0.0
+        self._shared = 0
+        self._last_end = 0.0
+        self._first_arrival = math.nan
+        self._arrived = 0
+
+    # -- fleet_too_small -------------------------------------------------
+    def _idle_rejection(self, request: Request) -> Rejection | None:
+        """Rejection of ``request`` on an idle fleet (cached per source), or None if it fits."""
+        if request.source not in self._too_small:
+            world = self.world
+            cnn = world.cnns[request.cnn]
+            need = world.limits[request.cnn].min_participants(cnn)
+            verdict: Rejection | None = None
+            if need > world.fleet.participants:
+                verdict = Rejection(request.id, 0, "", Constraint.FLEET_TOO_SMALL,
+                                    f"{request.cnn} at max_ssim {world.limits[request.cnn].tau} needs at least "
+                                    f"{need} participants, the fleet has {world.fleet.participants}")
+            elif getattr(self.scheduler, "deterministic", True):
+                probe = self.scheduler.place(request, ClusterView.idle(world))
+                if isinstance(probe, Rejection):
+                    verdict = Rejection(request.id, probe.layer, probe.layer_name, Constraint.FLEET_TOO_SMALL,
+                                        f"rejected even on an idle fleet: {probe.detail}")
+            self._too_small[request.source] = verdict
+        return self._too_small[request.source]
+
+    # -- processes ---------------------------------------------------------
+    def _arrivals(self) -> Generator[simpy.Event, Any, None]:
+        workload = self.world.scenario.workload
+        arrivals, sources = self.streams["arrivals"], self.streams["sources"]
+        first_source = self.world.fleet.participants
+        weights = self.world.source_weights
+        for k in range(workload.requests):
+            yield self.env.timeout(float(arrivals.exponential(1.0 / workload.rate_per_s)))
+            source = first_source + int(sources.choice(len(weights), p=weights))
+            request = Request(k, source, self.world.fleet.source_cnn[source - first_source], self.env.now)
+            if k == 0:
+                self._first_arrival = self.env.now
+            self._arrived += 1
+            self.env.process(self._serve(request))
+
+    def _serve(self, request: Request) -> Generator[simpy.Event, Any, None]:
+        attempts = 0
+        rejected_first = False
+        last: Rejection | None = None
+        while True:
+            attempts += 1
+            if attempts == 1:
+                too_small = self._idle_rejection(request)
+                if too_small is not None:
+                    self._counts["rejected"] += 1
+                    self._drop(request, attempts, "fleet_too_small", too_small)
+                    return
+            decision = self.scheduler.place(request, self.ledger.view())
+            if isinstance(decision, Placement):
+                break
+            last = decision
+            if attempts == 1:
+                rejected_first = True
+                self._counts["rejected"] += 1
+                self._counts["load_rejected"] += 1
+            if attempts >= self.retry.max_attempts:
+                self._drop(request, attempts, "max_attempts", last)
+                return
+            if self.retry.mode == "on_release" and self.ledger.in_flight > 0:
+                yield self._released
+            else:
+                # With nothing in flight no release will come: fall back to the interval.
+                yield self.env.timeout(self.retry.interval_s)
+        placement = decision
+        self.ledger.reserve(placement.cost)
+        start = self.env.now
+        timing = yield from self.timing.execute(request, placement)
+        self.ledger.release(placement.cost)
+        released, self._released = self._released, self.env.event()
+        released.succeed()
+        finish = self.env.now
+        self._account(placement)
+        latency = finish - request.arrival_at
+        self._counts["served"] += 1
+        self._counts["attempts"] += attempts
+        self._latency_sum += latency
+        self._queue_sum += start - request.arrival_at
+        self._shared += placement.cost.shared_bytes
+        self._last_end = max(self._last_end, finish)
+        self.sink.add(RequestRecord(
+            request_id=request.id,
+            source=self.world.fleet.names[request.source],
+            cnn=request.cnn,
+            arrival_at=request.arrival_at,
+            start_at=start,
+            finish_at=finish,
+            latency_s=latency,
+            queue_s=start - request.arrival_at,
+            compute_s=timing.compute_s,
+            transfer_s=timing.transfer_s,
+            wait_s=timing.wait_s,
+            attempts=attempts,
+            rejected=rejected_first,
+            dropped=False,
+            drop_reason="",
+            last_rejection=last.reason if last is not None else "",
+            shared_bytes=placement.cost.shared_bytes,
+            devices_used=placement.cost.devices_used,
+        ))
+
+    def _drop(self, request: Request, attempts: int, why: str, last: Rejection) -> None:
+        key = "dropped_fleet_too_small" if why == "fleet_too_small" else "dropped_max_attempts"
+        self._counts[key] += 1
+        self._counts["attempts"] += attempts
+        self._last_end = max(self._last_end, self.env.now)
+        nan = math.nan
+        self.sink.add(RequestRecord(
+            request_id=request.id, source=self.world.fleet.names[request.source], cnn=request.cnn,
+            arrival_at=request.arrival_at, start_at=nan, finish_at=self.env.now, latency_s=nan, queue_s=nan,
+            compute_s=nan, transfer_s=nan, wait_s=nan, attempts=attempts, rejected=True, dropped=True,
+            drop_reason=why, last_rejection=last.reason, shared_bytes=0, devices_used=0,
+        ))
+
+    def _account(self, placement: Placement) -> None:
+        cost = placement.cost
+        fleet = self.world.fleet
+        cnn = self.world.cnns[placement.cnn]
+        touched = np.zeros(fleet.size, dtype=bool)
+        prev = None
+        for layer, cur in zip(cnn.layers, placement.assignments, strict=True):
+            counts = np.bincount(cur, minlength=fleet.size)
+            self._segments += counts
+            touched |= counts > 0
+            flows = layer_transfers(layer, prev, cur, fleet.size)
+            np.add.at(self._received, flows.receivers, flows.bytes)
+            prev = cur
+        self._requests_on += touched
+        self._busy_s += cost.compute_mults / fleet.mults_per_s
+        self._sent += cost.bandwidth_bytes
+
+    # -- driver ------------------------------------------------------------
+    def run(self) -> Summary:
+        """Simulate every request to its end; return the summary."""
+        self.env.process(self._arrivals())
+        self.env.run()
+        if not self.ledger.is_idle():
+            raise AssertionError("budgets not restored after the run")
+        return self._summary()
+
+    def _summary(self) -> Summary:
+        scenario = self.world.scenario
+        c = self._counts
+        arrived = self._arrived
+        served = c["served"]
+        latencies = self.sink.latencies()
+        nan = math.nan
+
+        def pct(q: float) -> float:
+            return float(np.percentile(latencies, q)) if len(latencies) else nan
+
+        span = self._last_end - self._first_arrival if arrived else 0.0
+        return Summary(
+            scenario=scenario.name,
+            seed=self.seed,
+            scheduler=scenario.scheduler.name,
+            timing=scenario.simulation.timing,
+            max_ssim=scenario.privacy.max_ssim,
+            participants=self.world.fleet.participants,
+            requests=arrived,
+            served=served,
+            dropped=c["dropped_fleet_too_small"] + c["dropped_max_attempts"],
+            dropped_fleet_too_small=c["dropped_fleet_too_small"],
+            dropped_max_attempts=c["dropped_max_attempts"],
+            rejected_first_attempt=c["rejected"],
+            rejection_rate=c["rejected"] / arrived if arrived else 0.0,
+            load_rejection_rate=c["load_rejected"] / arrived if arrived else 0.0,
+            attempts_mean=c["attempts"] / arrived if arrived else 0.0,
+            latency_mean_s=self._latency_sum / served if served else nan,
+            latency_p50_s=pct(50),
+            latency_p95_s=pct(95),
+            latency_p99_s=pct(99),
+            latency_max_s=float(latencies.max()) if len(latencies) else nan,
+            total_latency_s=self._latency_sum,
+            queue_mean_s=self._queue_sum / served if served else nan,
+            shared_bytes=self._shared,
+            shared_bytes_per_request=self._shared / served if served else 0.0,
+            throughput_per_s=served / span if span > 0 else 0.0,
+            makespan_s=self._last_end,
+            extrapolated_limits=any(limit.extrapolated for limit in self.world.limits.values()),
+        )
+
+    def device_records(self) -> list[DeviceRecord]:
+        """Per-device totals (call after :meth:`run`)."""
+        fleet = self.world.fleet
+        span = self._last_end if self._last_end > 0 else 1.0
+        return [
+            DeviceRecord(
+                device=fleet.names[i],
+                role="participant" if i < fleet.participants else "source",
+                type=fleet.types[i],
+                radio=fleet.radios[i],
+                segments=int(self._segments[i]),
+                requests=int(self._requests_on[i]),
+                busy_s=float(self._busy_s[i]),
+                utilisation=float(self._busy_s[i] / span),
+                sent_bytes=int(self._sent[i]),
+                received_bytes=int(self._received[i]),
+            )
+            for i in range(fleet.size)
+        ]

@@ -1,0 +1,176 @@
+"""Run a scenario: the Python API behind ``distsim run``.
+
+>>> from distsim import load_scenario, simulate
+>>> result = simulate(load_scenario("scenarios/quickstart.yaml"))
+>>> result.summary.requests
+40
+
+``simulate`` keeps records in memory when no output directory is given; with
+one, records stream to ``requests.csv`` and every file appears atomically
+(written aside, then moved into place), beside the resolved scenario and a
+manifest of the seed and package versions.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass, fields
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from distsim.engine.records import CsvSink, DeviceRecord, MemorySink, RecordSink, RequestRecord, rows_to_csv
+from distsim.engine.simulation import Simulation, Summary
+from distsim.errors import InputError
+from distsim.scenario import Scenario, scenario_to_yaml
+from distsim.world import World, build_world
+
+OUTPUT_FILES = ("requests.csv", "devices.csv", "summary.json", "scenario.yaml", "manifest.json")
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a run produced.
+
+    Attributes:
+        summary: run-level metrics.
+        devices: per-device totals.
+        records: per-request rows when kept in memory (no output directory), else None.
+        out_dir: where files were written, or None.
+        wall_s: wall-clock duration of the simulation, s.
+    """
+
+    summary: Summary
+    devices: list[DeviceRecord]
+    records: list[RequestRecord] | None
+    out_dir: Path | None
+    wall_s: float
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of distsim, Python and the runtime dependencies."""
+    out = {"python": platform.python_version()}
+    for name in ("distsim", "simpy", "numpy", "networkx", "pydantic", "pyyaml", "matplotlib", "ortools"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def summary_json(summary: Summary) -> str:
+    """The summary as JSON (NaN written as null)."""
+    data = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in asdict(summary).items()}
+    return json.dumps(data, indent=2) + "\n"
+
+
+def simulate(
+    scenario: Scenario | World,
+    *,
+    out_dir: str | Path | None = None,
+    seed: int | None = None,
+    keep_records: bool | None = None,
+    file: str | None = None,
+) -> RunResult:
+    """Simulate a scenario (or an already built world).
+
+    Args:
+        scenario: the validated scenario, or a :class:`~distsim.world.World`.
+        out_dir: write results there (atomically); None writes nothing.
+        seed: overrides ``simulation.seed``.
+        keep_records: keep per-request records in memory (default: when ``out_dir`` is None).
+        file: scenario file name, for error messages.
+    """
+    world = scenario if isinstance(scenario, World) else build_world(scenario, file=file)
+    keep = out_dir is None if keep_records is None else keep_records
+    if out_dir is None:
+        return _simulate(world, MemorySink() if keep else _LatencyOnlySink(), seed, None)
+    target = Path(out_dir)
+    parent = target.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=parent))
+    except OSError as exc:
+        raise InputError(f"cannot create the output directory: {exc.strerror or exc}", file=str(target)) from None
+    try:
+        sink = CsvSink(staging / "requests.csv")
+        try:
+            result = _simulate(world, sink, seed, staging)
+        finally:
+            sink.close()
+        _publish(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return RunResult(result.summary, result.devices, None, target, result.wall_s)
+
+
+class _LatencyOnlySink:
+    """Keeps only latencies (8 bytes per request) when records are not wanted."""
+
+    def __init__(self) -> None:
+        self._latencies: list[float] = []
+
+    def add(self, record: RequestRecord) -> None:
+        if not record.dropped:
+            self._latencies.append(record.latency_s)
+
+    def latencies(self) -> Any:
+        import numpy as np
+
+        return np.array(self._latencies, dtype=np.float64)
+
+    def close(self) -> None:
+        pass
+
+
+def _simulate(world: World, sink: RecordSink, seed: int | None, staging: Path | None) -> RunResult:
+    started = time.perf_counter()
+    sim = Simulation(world, sink, seed=seed)
+    summary = sim.run()
+    wall = time.perf_counter() - started
+    devices = sim.device_records()
+    if staging is not None:
+        scenario = world.scenario
+        (staging / "devices.csv").write_text(rows_to_csv(DeviceRecord, list(devices)), encoding="utf-8")
+        (staging / "summary.json").write_text(summary_json(summary), encoding="utf-8")
+        effective = scenario.model_copy(
+            update={"simulation": scenario.simulation.model_copy(update={"seed": sim.seed})}
+        )
+        (staging / "scenario.yaml").write_text(scenario_to_yaml(effective), encoding="utf-8")
+        manifest = {
+            "scenario": scenario.name,
+            "seed": sim.seed,
+            "versions": package_versions(),
+            "wall_s": wall,
+            "files": list(OUTPUT_FILES),
+            "columns": {
+                "requests.csv": [f.name for f in fields(RequestRecord)],
+                "devices.csv": [f.name for f in fields(DeviceRecord)],
+            },
+        }
+        (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    records = sink.records if isinstance(sink, MemorySink) else None
+    return RunResult(summary, devices, records, None, wall)
+
+
+def _publish(staging: Path, target: Path) -> None:
+    """Move finished files into ``target``: each appears whole or not at all."""
+    if not target.exists():
+        try:
+            os.replace(staging, target)
+            staging.mkdir()  # the caller's cleanup expects the folder
+            return
+        except OSError:
+            pass
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        for name in OUTPUT_FILES:
+            os.replace(staging / name, target / name)
+    except OSError as exc:
+        raise InputError(f"cannot write results: {exc.strerror or exc}", file=str(target)) from None

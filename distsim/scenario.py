@@ -1,0 +1,244 @@
+"""Scenario specification: the YAML schema, validated with pydantic.
+
+A scenario is a *specification*, kept apart from run state (see
+:mod:`distsim.world` for its resolution into a fleet, CNNs and limits, and
+:mod:`distsim.engine` for the run). Units are in field names: ``rate_per_s``,
+``window_s``, ``interval_s``, ``*_bytes``, ``*_mults``.
+
+See ``docs/scenarios.md`` for every field with its default.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from distsim.errors import InputError
+
+PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+PositiveInt = Annotated[int, Field(ge=1)]
+NonNegativeInt = Annotated[int, Field(ge=0)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+class SourceGroup(_Strict):
+    """Cameras bound to one CNN.
+
+    ``count`` sources of device type ``device`` each emit requests of ``cnn``;
+    each source is picked for a request with probability proportional to
+    ``weight``.
+    """
+
+    cnn: str
+    count: PositiveInt = 1
+    weight: PositiveFloat = 1.0
+    device: str = "rpi3"
+
+
+class ParticipantGroup(_Strict):
+    """``count`` participants of device type ``type``."""
+
+    type: str
+    count: NonNegativeInt
+
+
+class Participants(_Strict):
+    """The helper fleet: either ``groups``, or a ``total`` split by ``mix`` weights.
+
+    ``mix`` maps device types to non-negative weights (default: every catalogue
+    type equally); counts are apportioned by largest remainder, ties to the
+    type that sorts first. Devices are numbered type by type, types sorted by
+    name (``groups``: in list order).
+    """
+
+    total: NonNegativeInt | None = None
+    mix: dict[str, Annotated[float, Field(ge=0, allow_inf_nan=False)]] | None = None
+    groups: list[ParticipantGroup] | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Participants:
+        if self.groups is not None and (self.total is not None or self.mix is not None):
+            raise ValueError("give either 'groups' or 'total' (with an optional 'mix'), not both")
+        if self.groups is None and self.total is None:
+            raise ValueError("expected 'total' (with an optional 'mix') or 'groups'")
+        if self.mix is not None and sum(self.mix.values()) <= 0:
+            raise ValueError("expected 'mix' weights with a positive sum")
+        return self
+
+
+class DeviceOverride(_Strict):
+    """Per device type overrides of the catalogue and of the derived budgets."""
+
+    mults_per_s: PositiveFloat | None = None
+    memory_bytes: PositiveInt | None = None
+    compute_budget_mults: NonNegativeInt | None = None
+    bandwidth_budget_bytes: NonNegativeInt | None = None
+    radio: str | None = None
+
+
+class Budgets(_Strict):
+    """Budget window ``W`` (s): default budgets are ``e * W`` mults and ``rho/8 * W`` bytes."""
+
+    window_s: PositiveFloat = 1.0
+
+
+class Workload(_Strict):
+    """Poisson arrivals: ``requests`` in all, at ``rate_per_s`` over all sources."""
+
+    requests: PositiveInt
+    rate_per_s: PositiveFloat
+
+
+class Privacy(_Strict):
+    """Tolerated SSIM ``tau`` in (0, 1], policy for unmeasured splits, optional own table.
+
+    ``ssim_table`` is a CSV path, relative to the scenario file; it replaces the
+    packaged table (the paper's Table I).
+    """
+
+    max_ssim: Annotated[float, Field(gt=0, le=1)]
+    policy: Literal["finest", "strict"] = "finest"
+    ssim_table: str | None = None
+
+
+class SchedulerSpec(_Strict):
+    """Scheduler by registry name, with its own parameters (checked by the scheduler)."""
+
+    name: str = "distprivacy"
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class Retry(_Strict):
+    """What happens to a rejected request.
+
+    ``interval``: try again every ``interval_s``; ``on_release``: try again
+    whenever a request completes and frees resources (FIFO among waiting
+    requests). After ``max_attempts`` attempts in all the request is dropped.
+    """
+
+    mode: Literal["interval", "on_release"] = "interval"
+    interval_s: PositiveFloat = 1.0
+    max_attempts: PositiveInt = 100
+
+
+class Simulation(_Strict):
+    """Timing model by name, seed of the run and the retry policy."""
+
+    timing: str = "analytic"
+    seed: NonNegativeInt = 0
+    retry: Retry = Field(default_factory=Retry)
+
+
+class Output(_Strict):
+    """Directory the run writes into (relative to the working directory)."""
+
+    dir: str | None = None
+
+
+class Scenario(_Strict):
+    """A whole scenario. See ``docs/scenarios.md``."""
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    cnns: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    sources: list[SourceGroup] = Field(min_length=1)
+    participants: Participants
+    devices: dict[str, DeviceOverride] = Field(default_factory=dict)
+    budgets: Budgets = Field(default_factory=Budgets)
+    workload: Workload
+    privacy: Privacy
+    scheduler: SchedulerSpec = Field(default_factory=SchedulerSpec)
+    simulation: Simulation = Field(default_factory=Simulation)
+    output: Output = Field(default_factory=Output)
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, value: str) -> str:
+        if any(ch in value for ch in "/\\\0"):
+            raise ValueError("expected a name without path separators")
+        return value
+
+    @property
+    def output_dir(self) -> Path:
+        """Where results go: ``output.dir`` or ``results/<name>``."""
+        return Path(self.output.dir) if self.output.dir else Path("results") / self.name
+
+
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def _describe(error: dict[str, Any]) -> str:
+    kind = error.get("type", "")
+    message = str(error.get("msg", "invalid value"))
+    if kind == "extra_forbidden":
+        return "unknown field (not part of the schema)"
+    if kind == "missing":
+        return "field required"
+    given = error.get("input")
+    if kind not in ("value_error",) and not isinstance(given, dict | list):
+        return f"{message[0].lower()}{message[1:]}, got {given!r}"
+    return message.removeprefix("Value error, ")
+
+
+def validation_to_input_error(exc: ValidationError, file: str | None, prefix: str = "") -> InputError:
+    """Turn pydantic's first error into one :class:`InputError` with a dotted field path."""
+    error = exc.errors()[0]
+    path = _field_path(tuple(error.get("loc", ())))
+    if prefix:
+        path = f"{prefix}.{path}" if path else prefix
+    return InputError(_describe(dict(error)), file=file, field=path or None)
+
+
+def read_yaml(path: str | Path) -> Any:
+    """Parse a YAML file, reporting unreadable files and syntax errors as :class:`InputError`."""
+    name = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError("file not found", file=name) from None
+    except IsADirectoryError:
+        raise InputError("expected a YAML file, got a directory", file=name) from None
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror or exc}", file=name) from None
+    except UnicodeDecodeError:
+        raise InputError("cannot read: not UTF-8 text", file=name) from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else None
+        problem = getattr(exc, "problem", None) or "malformed YAML"
+        raise InputError(f"malformed YAML: {problem}", file=name, field=where) from None
+
+
+def scenario_from_dict(data: Any, *, file: str | None = None, base_dir: Path | None = None) -> Scenario:
+    """Validate a scenario mapping; relative ``privacy.ssim_table`` resolves against ``base_dir``."""
+    if not isinstance(data, dict):
+        raise InputError("expected a mapping of scenario fields at the top level", file=file)
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise validation_to_input_error(exc, file) from None
+    table = scenario.privacy.ssim_table
+    if table is not None and base_dir is not None and not Path(table).is_absolute():
+        privacy = scenario.privacy.model_copy(update={"ssim_table": str(base_dir / table)})
+        scenario = scenario.model_copy(update={"privacy": privacy})
+    return scenario
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario YAML file (field errors name the file and path)."""
+    data = read_yaml(path)
+    return scenario_from_dict(data, file=str(path), base_dir=Path(path).parent)
+
+
+def scenario_to_yaml(scenario: Scenario) -> str:
+    """The scenario with every default filled in, as YAML."""
+    return yaml.safe_dump(scenario.model_dump(mode="json"), sort_keys=False)

@@ -1,0 +1,152 @@
+"""The scheduler protocol: ``place(request, view) -> Placement | Rejection``.
+
+A scheduler sees a read-only :class:`ClusterView` (the static world plus the
+residual budgets of every device) and returns either a :class:`Placement` (a
+device per segment of every layer, with its cost) or a :class:`Rejection`
+saying which layer and which constraint stopped it. It never mutates the view:
+the engine reserves what a placement holds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict
+
+from distsim.model.cost import PlacementCost, evaluate
+
+if TYPE_CHECKING:
+    from distsim.world import World
+
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """An inference request.
+
+    Attributes:
+        id: request number, 0-based, in arrival order.
+        source: device id of the camera that emitted it.
+        cnn: name of the CNN to run.
+        arrival_at: first arrival instant, s.
+    """
+
+    id: int
+    source: int
+    cnn: str
+    arrival_at: float
+
+
+class Constraint(StrEnum):
+    """Why a request could not be placed."""
+
+    PRIVACY = "privacy"
+    COMPUTE = "compute"
+    MEMORY = "memory"
+    BANDWIDTH = "bandwidth"
+    UNREACHABLE = "unreachable"
+    NO_PARTICIPANTS = "no_participants"
+    FLEET_TOO_SMALL = "fleet_too_small"
+    INFEASIBLE = "infeasible"
+    TIMEOUT = "timeout"
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A request the scheduler could not place.
+
+    Attributes:
+        request_id: the request.
+        layer: 1-based layer where placement failed (0 when not layer specific).
+        layer_name: its name ('' when not layer specific).
+        constraint: the binding constraint.
+        detail: human-readable explanation.
+    """
+
+    request_id: int
+    layer: int
+    layer_name: str
+    constraint: Constraint
+    detail: str = ""
+
+    @property
+    def reason(self) -> str:
+        """``constraint@layer_name`` (or just the constraint)."""
+        return f"{self.constraint}@{self.layer_name}" if self.layer_name else str(self.constraint)
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where every segment of a request runs, and what that costs.
+
+    Attributes:
+        request_id: the request.
+        cnn: CNN name.
+        assignments: per layer ``l`` (index ``l - 1``), the device id of each segment.
+        cost: cost under the analytic model (latency, reservations, traffic).
+        status: how the scheduler vouches for it: ``heuristic``, ``optimal`` or ``feasible``.
+    """
+
+    request_id: int
+    cnn: str
+    assignments: tuple[IntArray, ...]
+    cost: PlacementCost
+    status: str = "heuristic"
+
+
+Decision = Placement | Rejection
+
+
+class ClusterView:
+    """What a scheduler may read: the world and the residual budgets.
+
+    Residual arrays are indexed by device id and are read-only views.
+    """
+
+    def __init__(self, world: World, compute_mults: IntArray, memory_bytes: IntArray, bandwidth_bytes: IntArray):
+        self.world = world
+        self.fleet = world.fleet
+        self.links = world.links
+        self.compute_mults = compute_mults
+        self.memory_bytes = memory_bytes
+        self.bandwidth_bytes = bandwidth_bytes
+
+    @classmethod
+    def idle(cls, world: World) -> ClusterView:
+        """A view of the fleet with every budget free."""
+        fleet = world.fleet
+        return cls(world, fleet.compute_budget_mults, fleet.memory_bytes, fleet.bandwidth_budget_bytes)
+
+    def residuals(self) -> tuple[IntArray, IntArray, IntArray]:
+        """Writable copies of (compute, memory, bandwidth) residuals for a scheduler's scratch work."""
+        return self.compute_mults.copy(), self.memory_bytes.copy(), self.bandwidth_bytes.copy()
+
+    def make_placement(self, request: Request, assignments: list[IntArray], status: str = "heuristic") -> Placement:
+        """Wrap assignments into a :class:`Placement` costed by the one cost model."""
+        cnn = self.world.cnns[request.cnn]
+        frozen = tuple(np.asarray(a, dtype=np.int64) for a in assignments)
+        for array in frozen:
+            array.flags.writeable = False
+        return Placement(request.id, request.cnn, frozen, evaluate(cnn, frozen, self.fleet, self.links), status)
+
+
+class SchedulerParams(BaseModel):
+    """Base of every scheduler's parameter model (unknown fields are errors)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@runtime_checkable
+class Scheduler(Protocol):
+    """Places one request at a time against the residual budgets."""
+
+    name: ClassVar[str]
+
+    def place(self, request: Request, view: ClusterView) -> Decision:
+        """Return a placement that fits the view's residual budgets, or a rejection."""
+        ...

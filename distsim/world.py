@@ -1,0 +1,185 @@
+"""Resolve a :class:`~distsim.scenario.Scenario` into the static world of a run.
+
+The world holds what does not change during a run: the fleet (devices and
+their full budgets), the links between devices, the CNNs in use and their
+privacy limits. It is built once and shared by schedulers and the engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from distsim import catalog
+from distsim.errors import InputError
+from distsim.model.cnn import CNN, build_cnn
+from distsim.model.devices import DeviceType, Fleet, FullMesh, Links, build_fleet
+from distsim.model.privacy import PrivacyLimits, SsimTable, UnmeasuredPolicy, derive_limits, load_ssim_table
+from distsim.scenario import Scenario
+
+
+@dataclass(frozen=True)
+class World:
+    """Static description of a run.
+
+    Attributes:
+        scenario: the validated specification.
+        fleet: participants then sources, with full budgets.
+        links: transfer cost between devices.
+        cnns: CNNs used by the sources, by name.
+        limits: privacy limits per CNN name at ``scenario.privacy.max_ssim``.
+        source_weights: probability of each source (index ``i - D``) per request.
+    """
+
+    scenario: Scenario
+    fleet: Fleet
+    links: Links
+    cnns: dict[str, CNN]
+    limits: dict[str, PrivacyLimits]
+    source_weights: npt.NDArray[np.float64]
+
+
+def apportion(total: int, weights: dict[str, float]) -> dict[str, int]:
+    """Split ``total`` by ``weights`` with the largest-remainder method.
+
+    Ties in the remainder go to the name that sorts first, so the result never
+    depends on dict order.
+    """
+    names = sorted(weights)
+    weight_sum = sum(weights[n] for n in names)
+    quotas = {n: total * weights[n] / weight_sum for n in names}
+    counts = {n: int(quotas[n]) for n in names}
+    left = total - sum(counts.values())
+    by_remainder = sorted(names, key=lambda n: (-(quotas[n] - counts[n]), n))
+    for name in by_remainder[:left]:
+        counts[name] += 1
+    return counts
+
+
+def _device_type(name: str, scenario: Scenario, field: str, file: str | None) -> DeviceType:
+    models = catalog.device_models()
+    if name not in models:
+        raise InputError(f"unknown device type {name!r}; expected one of {', '.join(models)}", file=file, field=field)
+    override = scenario.devices.get(name)
+    window = scenario.budgets.window_s
+    if override is None:
+        return models[name].with_budgets(window)
+    radio = None
+    if override.radio is not None:
+        radios = catalog.radios()
+        if override.radio not in radios:
+            raise InputError(
+                f"unknown radio {override.radio!r}; expected one of {', '.join(radios)}",
+                file=file,
+                field=f"devices.{name}.radio",
+            )
+        radio = radios[override.radio]
+    return models[name].with_budgets(
+        window,
+        compute_budget_mults=override.compute_budget_mults,
+        memory_bytes=override.memory_bytes,
+        bandwidth_budget_bytes=override.bandwidth_budget_bytes,
+        mults_per_s=override.mults_per_s,
+        radio=radio,
+    )
+
+
+def participant_types(scenario: Scenario, file: str | None = None) -> list[DeviceType]:
+    """Participants in id order."""
+    spec = scenario.participants
+    out: list[DeviceType] = []
+    if spec.groups is not None:
+        for k, group in enumerate(spec.groups):
+            kind = _device_type(group.type, scenario, f"participants.groups.{k}.type", file)
+            out.extend([kind] * group.count)
+        return out
+    assert spec.total is not None
+    mix = spec.mix if spec.mix is not None else {name: 1.0 for name in catalog.device_models()}
+    for name in sorted(mix):
+        _device_type(name, scenario, f"participants.mix.{name}", file)
+    for name, count in apportion(spec.total, mix).items():
+        out.extend([_device_type(name, scenario, f"participants.mix.{name}", file)] * count)
+    return out
+
+
+def _cnn_catalogue(scenario: Scenario, file: str | None) -> dict[str, CNN]:
+    cnns = dict(catalog.builtin_cnns())
+    for name, declaration in sorted(scenario.cnns.items()):
+        if name in cnns:
+            raise InputError(
+                f"{name!r} is a built-in CNN; give your CNN another name", file=file, field=f"cnns.{name}"
+            )
+        if not isinstance(declaration, dict):
+            raise InputError("expected a mapping with input_channels, input_side and layers", file=file,
+                             field=f"cnns.{name}")
+        try:
+            cnns[name] = build_cnn({"name": name, **declaration})
+        except InputError as exc:
+            raise exc.located(file=file, field_prefix=f"cnns.{name}") from None
+    return cnns
+
+
+def build_world(scenario: Scenario, *, file: str | None = None) -> World:
+    """Resolve names, build the fleet, derive the privacy limits.
+
+    Raises :class:`InputError` (naming ``file`` and the field) on unknown device,
+    radio or CNN names, a CNN whose shapes do not fit, an unreadable SSIM table
+    or, under the ``strict`` policy, a tolerated SSIM the table cannot certify.
+    """
+    from distsim.engine.timing import timing_names
+    from distsim.scheduling.registry import check_scheduler
+
+    check_scheduler(scenario.scheduler.name, scenario.scheduler.params, file=file)
+    if scenario.simulation.timing not in timing_names():
+        raise InputError(
+            f"unknown timing mode {scenario.simulation.timing!r}; expected one of {', '.join(timing_names())}",
+            file=file,
+            field="simulation.timing",
+        )
+    cnns = _cnn_catalogue(scenario, file)
+    table: SsimTable
+    if scenario.privacy.ssim_table is not None:
+        try:
+            table = load_ssim_table(Path(scenario.privacy.ssim_table))
+        except InputError as exc:
+            raise InputError(exc.detail, file=exc.file, field=exc.field or "privacy.ssim_table") from None
+    else:
+        table = catalog.builtin_ssim_table()
+
+    helpers = participant_types(scenario, file)
+    sources: list[DeviceType] = []
+    source_cnns: list[str] = []
+    weights: list[float] = []
+    used: dict[str, CNN] = {}
+    for k, group in enumerate(scenario.sources):
+        if group.cnn not in cnns:
+            raise InputError(
+                f"unknown CNN {group.cnn!r}; expected one of {', '.join(sorted(cnns))} or a CNN declared under 'cnns'",
+                file=file,
+                field=f"sources.{k}.cnn",
+            )
+        kind = _device_type(group.device, scenario, f"sources.{k}.device", file)
+        sources.extend([kind] * group.count)
+        source_cnns.extend([group.cnn] * group.count)
+        weights.extend([group.weight] * group.count)
+        used[group.cnn] = cnns[group.cnn]
+    limits: dict[str, PrivacyLimits] = {}
+    policy = UnmeasuredPolicy(scenario.privacy.policy)
+    for name in sorted(used):
+        try:
+            limits[name] = derive_limits(used[name], table, scenario.privacy.max_ssim, policy)
+        except InputError as exc:
+            raise InputError(exc.detail, file=file, field=exc.field or "privacy") from None
+    fleet = build_fleet(helpers, sources, source_cnns)
+    w = np.array(weights, dtype=np.float64)
+    return World(
+        scenario=scenario,
+        fleet=fleet,
+        links=FullMesh(fleet),
+        cnns={name: used[name] for name in sorted(used)},
+        limits=limits,
+        source_weights=w / w.sum(),
+    )
