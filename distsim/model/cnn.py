@@ -225,7 +225,9 @@ def build_cnn(spec: Mapping[str, Any]) -> CNN:
         extra = sorted(set(raw) - _LAYER_FIELDS[kind])
         if extra:
             allowed = ", ".join(sorted(_LAYER_FIELDS[kind]))
-            raise InputError(f"unknown field for a {kind} layer; expected one of {allowed}", field=f"{where}.{extra[0]}")
+            raise InputError(
+                f"unknown field for a {kind} layer; expected one of {allowed}", field=f"{where}.{extra[0]}"
+            )
         index = position + 1
         layer_name = raw.get("name", f"{kind}{index}")
         if not isinstance(layer_name, str) or not layer_name:

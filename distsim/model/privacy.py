@@ -261,7 +261,8 @@ def derive_limits(
                 f"has SSIM {row.ssim[0]} > {tau}; use policy 'finest' or a larger max_ssim",
                 field="privacy.policy",
             )
-        limits.append(LayerLimit(layer.index, layer.name, row.layer, 1 if safe is None else safe, extrapolated, on_source))
+        max_maps = 1 if safe is None else safe
+        limits.append(LayerLimit(layer.index, layer.name, row.layer, max_maps, extrapolated, on_source))
     return PrivacyLimits(
         cnn=cnn.name,
         tau=tau,
