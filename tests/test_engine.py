@@ -107,7 +107,7 @@ def test_fleet_too_small_dropped_at_once() -> None:
 
 def test_poisson_arrivals_rate() -> None:
     world = make_world(workload={"requests": 4000, "rate_per_s": 5.0}, sources=[{"cnn": "lenet"}])
-    summary, sink, _ = run_checked(world)
+    _, sink, _ = run_checked(world)
     arrivals = np.array(sorted(r.arrival_at for r in sink.records))
     gaps = np.diff(np.concatenate(([0.0], arrivals)))
     # Mean inter-arrival 1 / lambda = 0.2 s; standard error 0.2 / sqrt(4000) ~ 0.0032.
