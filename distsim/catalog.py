@@ -23,7 +23,7 @@ from distsim.model.privacy import SsimTable, load_ssim_table
 _DATA = resources.files("distsim") / "data"
 
 #: Default budget window W, seconds: budgets are ``e * W`` and ``rho / 8 * W``.
-DEFAULT_BUDGET_WINDOW_S = 1.0
+DEFAULT_BUDGET_WINDOW_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)

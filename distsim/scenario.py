@@ -85,7 +85,7 @@ class DeviceOverride(_Strict):
 class Budgets(_Strict):
     """Budget window ``W`` (s): default budgets are ``e * W`` mults and ``rho/8 * W`` bytes."""
 
-    window_s: PositiveFloat = 1.0
+    window_s: PositiveFloat = 5.0
 
 
 class Workload(_Strict):
