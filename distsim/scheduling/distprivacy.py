@@ -26,6 +26,7 @@ reference on random instances.
 
 from __future__ import annotations
 
+import math
 from typing import ClassVar
 
 import numpy as np
@@ -65,18 +66,28 @@ class DistPrivacy:
         cnn = self.world.cnns[request.cnn]
         limits = self.world.limits[request.cnn]
         comp, mem, bw = view.residuals()
+        inv_b = self._inverse_bandwidth(bw)
         placed: list[IntArray] = []
         try:
             for layer in cnn.layers:
                 prev = placed[-1] if placed else None
                 if limits.on_source(layer.index):
                     placed.append(self._on_source(request, layer, prev, comp, mem, bw, view))
+                    inv_b = self._inverse_bandwidth(bw)
                 else:
                     cap = limits.max_maps(layer.index)
-                    placed.append(self._on_participants(request, layer, prev, cap, comp, mem, bw, view))
+                    placed.append(self._on_participants(request, layer, prev, cap, comp, mem, bw, inv_b, view))
         except _Rejected as stop:
             return stop.rejection
         return view.make_placement(request, placed)
+
+    def _inverse_bandwidth(self, bw: IntArray) -> FloatArray:
+        """``beta / b_j`` of the participants, ``inf`` where ``b_j == 0`` (as in the reference)."""
+        b = bw[: self._d]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = self.params.beta / b.astype(np.float64)
+        out[b <= 0] = np.inf
+        return out
 
     @staticmethod
     def _feed_vector(layer: Layer, prev: IntArray | None, n: int) -> IntArray | None:
@@ -142,27 +153,34 @@ class DistPrivacy:
         comp: IntArray,
         mem: IntArray,
         bw: IntArray,
+        inv_b: FloatArray,
         view: ClusterView,
     ) -> IntArray:
-        n = view.fleet.size
+        d = self._d
+        c, m = layer.segment_mults, layer.segment_weight_bytes
         out = np.empty(layer.segments, dtype=np.int64)
-        held = np.zeros(self._d, dtype=np.int64)
+        held = np.zeros(d, dtype=np.int64)
         compute_t = layer.segment_mults / self._speed
-        fixed = self._feed_vector(layer, prev, n)
+        # cond1 and cond4 per participant; they only change on the device a run lands on.
+        base = (comp[:d] >= c) & (mem[:d] >= m)
+        if cap is not None and cap <= 0:
+            base[:] = False
+        fixed = self._feed_vector(layer, prev, view.fleet.size)
         if fixed is not None:
-            self._fill(request, layer, 0, layer.segments, fixed, cap, compute_t, held, out, comp, mem, bw, view)
+            senders = np.flatnonzero(fixed)
+            self._fill(request, layer, 0, layer.segments, senders, fixed[senders], cap, compute_t, held, base, out,
+                       comp, mem, bw, inv_b, view)
             return out
         assert prev is not None
         # MAPS: consecutive segments whose map comes from the same device share a feed.
         bounds = np.flatnonzero(np.diff(prev)) + 1
         starts = np.concatenate(([0], bounds))
         ends = np.concatenate((bounds, [len(prev)]))
-        sends = np.zeros(n, dtype=np.int64)
+        unit = np.array([layer.feed_unit_bytes], dtype=np.int64)
         for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
-            holder = int(prev[start])
-            sends[holder] = layer.feed_unit_bytes
-            self._fill(request, layer, start, end, sends, cap, compute_t, held, out, comp, mem, bw, view)
-            sends[holder] = 0
+            holder = prev[start : start + 1]
+            self._fill(request, layer, start, end, holder, unit, cap, compute_t, held, base, out,
+                       comp, mem, bw, inv_b, view)
         return out
 
     def _fill(
@@ -171,42 +189,61 @@ class DistPrivacy:
         layer: Layer,
         start: int,
         end: int,
-        sends: IntArray,
+        senders: IntArray,
+        sender_bytes: IntArray,
         cap: int | None,
         compute_t: FloatArray,
         held: IntArray,
+        base: npt.NDArray[np.bool_],
         out: IntArray,
         comp: IntArray,
         mem: IntArray,
         bw: IntArray,
+        inv_b: FloatArray,
         view: ClusterView,
     ) -> None:
-        """Place segments ``start..end-1``, all fed by ``sends[i]`` bytes from each device ``i``."""
+        """Place segments ``start..end-1``, each fed by ``sender_bytes[k]`` bytes from device ``senders[k]``.
+
+        ``base`` (cond1 and cond4 per participant) and ``inv_b`` (``beta / b_j``)
+        are kept current here: only the device a run lands on and the senders
+        change, so they are updated in place rather than recomputed.
+        """
         alpha, beta = self.params.alpha, self.params.beta
         d = self._d
         c, m = layer.segment_mults, layer.segment_weight_bytes
-        senders = np.flatnonzero(sends)
-        sender_bytes = sends[senders]
         t = view.links.max_weighted(senders, sender_bytes)[:d] + compute_t
+        nrm = alpha * t + inv_b
+        # One sender (MAPS, VECTOR feeds) is handled with scalars: numpy's
+        # per-call overhead would dominate the few operations a run needs.
+        single = len(senders) == 1
+        lone = int(senders[0]) if single else -1
+        lone_bytes = int(sender_bytes[0]) if single else 0
+        if d == 0 and start < end:
+            raise _Rejected(self._no_participant(request, layer, held, cap, comp, mem))
         pos = start
         while pos < end:
-            with np.errstate(divide="ignore"):
-                nrm = alpha * t + beta / bw[:d].astype(np.float64)
-            ok_privacy = held < cap if cap is not None else np.ones(d, dtype=bool)
-            ok_compute = comp[:d] >= c
-            ok_memory = mem[:d] >= m
-            low = senders[bw[senders] < sender_bytes]
-            if len(low) == 0:
-                ok_bandwidth = np.ones(d, dtype=bool)
-            elif len(low) == 1:
-                ok_bandwidth = self._ids == low[0]
+            if single:
+                short = lone if int(bw[lone]) < lone_bytes else -1
+                crowded = False
             else:
-                ok_bandwidth = np.zeros(d, dtype=bool)
-            qualifies = ok_privacy & ok_compute & ok_memory & ok_bandwidth
-            candidates = np.flatnonzero(qualifies)
-            if len(candidates) == 0:
-                raise _Rejected(self._no_participant(request, layer, ok_privacy, ok_compute, ok_memory))
-            j = int(candidates[np.argmin(nrm[candidates])])
+                low = senders[bw[senders] < sender_bytes]
+                short = int(low[0]) if len(low) == 1 else -1
+                crowded = len(low) > 1
+            if short < 0 and not crowded:
+                # argmin over qualifying candidates, ties to the lowest id.
+                masked = np.where(base, nrm, np.inf)
+                j = int(np.argmin(masked))
+                if masked[j] == np.inf:
+                    # Every qualifying candidate (if any) has nrm = inf: the lowest id wins.
+                    qualifying = np.flatnonzero(base)
+                    if len(qualifying) == 0:
+                        raise _Rejected(self._no_participant(request, layer, held, cap, comp, mem))
+                    j = int(qualifying[0])
+            elif not crowded and short < d and base[short]:
+                # Only a short sender itself qualifies: it does not send to itself.
+                j = short
+            else:
+                raise _Rejected(self._no_participant(request, layer, held, cap, comp, mem))
             k = end - pos
             if c > 0:
                 k = min(k, int(comp[j]) // c)
@@ -214,24 +251,50 @@ class DistPrivacy:
                 k = min(k, int(mem[j]) // m)
             if cap is not None:
                 k = min(k, cap - int(held[j]))
-            others = senders != j
-            if others.any():
-                k = min(k, int((bw[senders[others]] // sender_bytes[others]).min()))
+            if single:
+                if lone != j:
+                    k = min(k, int(bw[lone]) // lone_bytes)
+                    bw[lone] -= k * lone_bytes
+                    if lone < d:
+                        left = int(bw[lone])
+                        inv_lone = beta / left if left > 0 else math.inf
+                        inv_b[lone] = inv_lone
+                        nrm[lone] = alpha * t[lone] + inv_lone
+            else:
+                others = senders != j
+                if others.any():
+                    sending = senders[others]
+                    sizes = sender_bytes[others]
+                    k = min(k, int((bw[sending] // sizes).min()))
+                    bw[sending] -= k * sizes
+                    changed = sending[sending < d]
+                    if len(changed):
+                        left_b = bw[changed]
+                        with np.errstate(divide="ignore", invalid="ignore"):
+                            inv = beta / left_b.astype(np.float64)
+                        inv[left_b <= 0] = np.inf
+                        inv_b[changed] = inv
+                        nrm[changed] = alpha * t[changed] + inv
             out[pos : pos + k] = j
             comp[j] -= k * c
             mem[j] -= k * m
             held[j] += k
-            bw[senders[others]] -= k * sender_bytes[others]
+            base[j] = comp[j] >= c and mem[j] >= m and (cap is None or held[j] < cap)
             pos += k
 
     def _no_participant(
         self,
         request: Request,
         layer: Layer,
-        ok_privacy: npt.NDArray[np.bool_],
-        ok_compute: npt.NDArray[np.bool_],
-        ok_memory: npt.NDArray[np.bool_],
+        held: IntArray,
+        cap: int | None,
+        comp: IntArray,
+        mem: IntArray,
     ) -> Rejection:
+        d = self._d
+        ok_privacy = held < cap if cap is not None else np.ones(d, dtype=bool)
+        ok_compute = comp[:d] >= layer.segment_mults
+        ok_memory = mem[:d] >= layer.segment_weight_bytes
         # Attribute each candidate to its first failing condition, as the reference does.
         fail_privacy = ~ok_privacy
         fail_compute = ok_privacy & ~ok_compute
