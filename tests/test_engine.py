@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from distsim.engine.records import MemorySink
 from distsim.engine.simulation import Simulation
@@ -166,3 +168,29 @@ def test_weights_pick_sources() -> None:
     _, sink, _ = run_checked(world)
     share = sum(r.source == "s0" for r in sink.records) / 2000
     assert abs(share - 0.75) < 4 * math.sqrt(0.75 * 0.25 / 2000)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    total=st.integers(0, 30),
+    tau=st.sampled_from([0.4, 0.6, 0.8]),
+    window=st.sampled_from([0.01, 0.05, 0.5, 5.0]),
+    rate=st.sampled_from([1.0, 10.0, 50.0]),
+    cnns=st.lists(st.sampled_from(["lenet", "cifar_cnn"]), min_size=1, max_size=3),
+    mode=st.sampled_from(["interval", "on_release"]),
+    seed=st.integers(0, 1000),
+)
+def test_property_invariants(total: int, tau: float, window: float, rate: float, cnns: list, mode: str,
+                             seed: int) -> None:
+    world = make_world(
+        sources=[{"cnn": c} for c in cnns],
+        participants={"total": total},
+        privacy={"max_ssim": tau},
+        budgets={"window_s": window},
+        workload={"requests": 25, "rate_per_s": rate},
+        simulation={"seed": seed, "retry": {"mode": mode, "interval_s": 0.5, "max_attempts": 4}},
+    )
+    summary, sink, _ = run_checked(world)
+    assert 0.0 <= summary.load_rejection_rate <= summary.rejection_rate <= 1.0
+    assert all(1 <= r.attempts <= 4 for r in sink.records)
+    assert summary.shared_bytes == sum(r.shared_bytes for r in sink.records)
