@@ -20,6 +20,8 @@ from distsim.errors import InputError
 COMMAND_MODULES = (
     "distsim.commands.run",
     "distsim.commands.catalog",
+    "distsim.commands.sweep",
+    "distsim.commands.plot",
 )
 
 

@@ -1,0 +1,35 @@
+"""``distsim sweep``: run a sweep file (every point x replication) and write the tidy tables."""
+
+from __future__ import annotations
+
+import argparse
+
+from distsim.errors import InputError
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    sweep = sub.add_parser("sweep", help="run a parameter sweep with replications (resumable)",
+                           description="Run every grid point x replication of a sweep file. Finished runs in "
+                                       "the output directory are skipped, so an interrupted sweep resumes.")
+    sweep.add_argument("sweep", help="sweep YAML file (see docs/sweeps.md)")
+    sweep.add_argument("--jobs", "-j", type=int, help="local worker processes (default: CPU count; 1: in-process)")
+    sweep.add_argument("--dask", metavar="ADDRESS", help="run on a Dask cluster, e.g. tcp://host:8786")
+    sweep.add_argument("--out", help="output directory (default: the sweep's output.dir or results/sweeps/<name>)")
+    sweep.add_argument("--no-progress", action="store_true", help="never draw the progress bar")
+    sweep.set_defaults(func=_sweep)
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from distsim.experiments import load_sweep, run_sweep
+
+    if args.jobs is not None and args.jobs < 1:
+        raise InputError(f"expected a job count >= 1, got {args.jobs}", field="--jobs")
+    sweep = load_sweep(args.sweep, out_dir=args.out)
+    runs = len(sweep.points) * sweep.replications
+    where = f"Dask at {args.dask}" if args.dask else f"{args.jobs or 'all'} local job(s)"
+    print(f"{args.sweep}: {len(sweep.points)} points x {sweep.replications} replications = {runs} runs on {where}")
+    result = run_sweep(sweep, jobs=args.jobs, dask_address=args.dask, progress=False if args.no_progress else None)
+    print(f"{result.executed} runs executed, {result.skipped} already finished (resumed)")
+    print(f"results in {result.out_dir}/ ({', '.join(p.name for p in result.files)}); "
+          f"plot with: distsim plot {result.out_dir}")
+    return 0

@@ -1,0 +1,377 @@
+"""Run a sweep: every point x replication, in-process, in local worker processes or on Dask.
+
+Each run is one :func:`distsim.run.simulate` call without output files. The
+parent process (never a worker) persists every finished run as
+``<out>/runs/p<point>-r<replication>.json``, written aside and moved into
+place, so an interrupted sweep loses at most the runs in flight. On restart a
+run whose file exists *and* whose key matches (the point's scenario mapping,
+the seed and ``keep_latencies``) is skipped; a stale file (the sweep file
+changed) is run again and replaced.
+
+When every run is done the tidy tables are written atomically:
+``results.csv`` (one row per run, sorted by point then replication, so the same
+bytes whatever the job count), ``results.parquet`` when pyarrow is importable,
+``summary.csv`` (mean and 95% CI per point, see
+:mod:`distsim.experiments.aggregate`) and ``sweep.json`` (what the plot command
+needs: parameter columns, grid, replications).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import multiprocessing
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any, TextIO
+
+from distsim.engine.simulation import Summary
+from distsim.errors import InputError
+from distsim.experiments.aggregate import aggregate, write_summary_csv
+from distsim.experiments.spec import Sweep
+from distsim.experiments.table import (
+    FIXED_COLUMNS,
+    SWEEP_MANIFEST,
+    result_columns,
+    write_csv_atomic,
+    write_parquet_atomic,
+)
+
+RUNS_DIR = "runs"
+
+
+@dataclass(frozen=True)
+class Task:
+    """One run to do: everything a worker needs, picklable.
+
+    Attributes:
+        point: point index.
+        replication: replication index, from 0.
+        seed: run seed.
+        params: grid key -> value of the point.
+        scenario: the point's scenario mapping.
+        base_dir: directory relative scenario paths resolve against.
+        keep_latencies: return the per-request latencies too.
+        key: fingerprint of what determines the result (for resuming).
+    """
+
+    point: int
+    replication: int
+    seed: int
+    params: dict[str, Any]
+    scenario: dict[str, Any]
+    base_dir: str
+    keep_latencies: bool
+    key: str
+
+    @property
+    def file_name(self) -> str:
+        """Name of the run's file under ``runs/``."""
+        return run_file_name(self.point, self.replication)
+
+
+def run_file_name(point: int, replication: int) -> str:
+    """``p0003-r001.json``: sorts like (point, replication)."""
+    return f"p{point:04d}-r{replication:03d}.json"
+
+
+def task_key(scenario: dict[str, Any], seed: int, keep_latencies: bool) -> str:
+    """SHA-256 of the canonical JSON of what determines a run's result."""
+    blob = json.dumps({"scenario": scenario, "seed": seed, "keep_latencies": keep_latencies},
+                      sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def make_tasks(sweep: Sweep) -> list[Task]:
+    """Every point x replication, in (point, replication) order."""
+    tasks = []
+    keep = sweep.spec.keep_latencies
+    for point in sweep.points:
+        for rep in range(sweep.replications):
+            seed = sweep.seed_of(rep)
+            tasks.append(Task(point.index, rep, seed, point.params, point.scenario, str(sweep.base_dir), keep,
+                              task_key(point.scenario, seed, keep)))
+    return tasks
+
+
+def _finite(value: Any) -> Any:
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+def run_task(task: Task) -> dict[str, Any]:
+    """Simulate one run (in a worker); returns the JSON-ready run record."""
+    from distsim.run import simulate
+    from distsim.scenario import scenario_from_dict
+    from distsim.world import build_world
+
+    scenario = scenario_from_dict(task.scenario, base_dir=Path(task.base_dir))
+    result = simulate(build_world(scenario), out_dir=None, keep_records=task.keep_latencies, seed=task.seed)
+    record: dict[str, Any] = {
+        "point": task.point,
+        "replication": task.replication,
+        "seed": task.seed,
+        "key": task.key,
+        "params": task.params,
+        "summary": {k: _finite(v) for k, v in asdict(result.summary).items()},
+        "wall_s": result.wall_s,
+    }
+    if task.keep_latencies and result.records is not None:
+        served = [r for r in result.records if not r.dropped]
+        record["latencies_s"] = [r.latency_s for r in served]
+        record["latency_cnns"] = [r.cnn for r in served]
+    return record
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON beside ``path`` then move it into place."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, separators=(",", ":"))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_run(path: Path) -> dict[str, Any] | None:
+    """A run file's record, or None if unreadable (a torn file from another tool)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+class Progress:
+    """A one-line progress bar with ETA on a stream; draws only when the stream is a terminal."""
+
+    def __init__(self, total: int, done: int = 0, stream: TextIO | None = None, enabled: bool | None = None) -> None:
+        self.stream = stream if stream is not None else sys.stderr
+        self.enabled = self.stream.isatty() if enabled is None else enabled
+        self.total = total
+        self.done = done
+        self._start_done = done
+        self._started = time.monotonic()
+        self._last_draw = 0.0
+
+    def advance(self, n: int = 1) -> None:
+        """Count ``n`` more finished runs and redraw (at most 10 times a second)."""
+        self.done += n
+        now = time.monotonic()
+        if self.enabled and (now - self._last_draw >= 0.1 or self.done >= self.total):
+            self._last_draw = now
+            self.stream.write("\r" + self.line(now))
+            self.stream.flush()
+
+    def line(self, now: float | None = None) -> str:
+        """The bar's text."""
+        now = time.monotonic() if now is None else now
+        elapsed = now - self._started
+        fresh = self.done - self._start_done
+        left = self.total - self.done
+        eta = elapsed / fresh * left if fresh > 0 else math.nan
+        width = 30
+        filled = int(width * self.done / self.total) if self.total else width
+        pct = 100.0 * self.done / self.total if self.total else 100.0
+        return (f"[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} runs {pct:5.1f}% "
+                f"elapsed {_clock(elapsed)} ETA {_clock(eta)}")
+
+    def close(self) -> None:
+        """End the line."""
+        if self.enabled:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _clock(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "--:--"
+    s = round(seconds)
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60:02d}:{s % 60:02d}"
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """What a sweep produced.
+
+    Attributes:
+        out_dir: the output directory.
+        rows: one row per run, sorted by (point, replication): the columns of ``results.csv``.
+        summary: one row per point: the columns of ``summary.csv``.
+        executed: runs simulated by this call (the rest were resumed from ``runs/``).
+        skipped: runs found finished and not run again.
+        files: the tables written.
+    """
+
+    out_dir: Path
+    rows: list[dict[str, Any]]
+    summary: list[dict[str, Any]]
+    executed: int
+    skipped: int
+    files: list[Path]
+
+
+def _execute_local(tasks: list[Task], jobs: int) -> Iterator[dict[str, Any]]:
+    if jobs <= 1:
+        for task in tasks:
+            yield run_task(task)
+        return
+    methods = multiprocessing.get_all_start_methods()
+    # forkserver/spawn: workers start clean (no inherited threads or open files of the parent).
+    context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    pool = ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=context)
+    try:
+        pending: set[Future[dict[str, Any]]] = {pool.submit(run_task, task) for task in tasks}
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            # Deterministic hand-over order among runs that finished together.
+            for future in sorted(finished, key=lambda f: _order(f.result())):
+                yield future.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _order(record: dict[str, Any]) -> tuple[int, int]:
+    return int(record["point"]), int(record["replication"])
+
+
+def _execute_dask(tasks: list[Task], client: Any) -> Iterator[dict[str, Any]]:
+    from distributed import as_completed
+
+    futures = [client.submit(run_task, task, pure=False, key=f"distsim-run-{task.key[:16]}-{task.point}-"
+                             f"{task.replication}") for task in tasks]
+    try:
+        for future in as_completed(futures):
+            yield future.result()
+    finally:
+        client.cancel([f for f in futures if not f.done()])
+
+
+def connect_dask(address: str) -> Any:
+    """A ``dask.distributed.Client`` connected to ``address`` (e.g. ``tcp://host:8786``)."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise InputError("Dask is not installed; install it with: pip install 'distsim[dask]'",
+                         field="--dask") from None
+    try:
+        return Client(address, timeout="10s")
+    except OSError as exc:
+        raise InputError(f"cannot reach the Dask scheduler at {address}: {exc}", field="--dask") from None
+
+
+def run_sweep(
+    sweep: Sweep,
+    *,
+    jobs: int | None = None,
+    client: Any = None,
+    dask_address: str | None = None,
+    progress: bool | None = None,
+    on_run: Callable[[dict[str, Any]], None] | None = None,
+) -> SweepResult:
+    """Run every unfinished point x replication of ``sweep`` and write the tables.
+
+    Args:
+        sweep: the loaded sweep.
+        jobs: local worker processes (default ``os.cpu_count()``); 1 runs in this process.
+        client: a ``dask.distributed.Client`` to submit runs to (wins over ``jobs``).
+        dask_address: connect a client to this scheduler address (``tcp://host:8786``).
+        progress: draw the progress bar on stderr (default: when stderr is a terminal).
+        on_run: called with each newly finished run record (after it is persisted).
+    """
+    if jobs is not None and jobs < 1:
+        raise InputError(f"expected a job count >= 1, got {jobs}", field="--jobs")
+    out = sweep.out_dir
+    runs_dir = out / RUNS_DIR
+    try:
+        runs_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create the output directory: {exc.strerror or exc}", file=str(out)) from None
+    write_json_atomic(out / SWEEP_MANIFEST, _manifest(sweep))
+    tasks = make_tasks(sweep)
+    todo = []
+    for task in tasks:
+        existing = read_run(runs_dir / task.file_name)
+        if existing is None or existing.get("key") != task.key:
+            todo.append(task)
+    skipped = len(tasks) - len(todo)
+    bar = Progress(len(tasks), skipped, enabled=progress)
+    own_client = None
+    if client is None and dask_address is not None:
+        client = own_client = connect_dask(dask_address)
+    executed = 0
+    try:
+        stream: Iterable[dict[str, Any]]
+        if not todo:
+            stream = ()
+        elif client is not None:
+            stream = _execute_dask(todo, client)
+        else:
+            stream = _execute_local(todo, jobs if jobs is not None else (os.cpu_count() or 1))
+        for record in stream:
+            write_json_atomic(runs_dir / run_file_name(record["point"], record["replication"]), record)
+            executed += 1
+            bar.advance()
+            if on_run is not None:
+                on_run(record)
+    finally:
+        bar.close()
+        if own_client is not None:
+            own_client.close()
+    return _finish(sweep, tasks, executed, skipped)
+
+
+def _manifest(sweep: Sweep) -> dict[str, Any]:
+    return {
+        "name": sweep.name,
+        "file": sweep.file,
+        "description": sweep.spec.description,
+        "params": list(sweep.params),
+        "grid": sweep.spec.grid,
+        "replications": sweep.replications,
+        "seed": sweep.spec.seed,
+        "seeds": [sweep.seed_of(r) for r in range(sweep.replications)],
+        "keep_latencies": sweep.spec.keep_latencies,
+        "points": len(sweep.points),
+    }
+
+
+def record_row(record: dict[str, Any], params: Iterable[str]) -> dict[str, Any]:
+    """A run record as one tidy row: point, replication, seed, the parameters, the summary fields."""
+    row: dict[str, Any] = {"point": record["point"], "replication": record["replication"], "seed": record["seed"]}
+    for name in params:
+        row[name] = record["params"][name]
+    summary = record["summary"]
+    for f in fields(Summary):
+        if f.name in FIXED_COLUMNS:
+            continue
+        value = summary.get(f.name)
+        row[f.name] = math.nan if value is None and f.type in ("float", float) else value
+    return row
+
+
+def _finish(sweep: Sweep, tasks: list[Task], executed: int, skipped: int) -> SweepResult:
+    out = sweep.out_dir
+    rows = []
+    for task in tasks:
+        record = read_run(out / RUNS_DIR / task.file_name)
+        if record is None or record.get("key") != task.key:
+            raise InputError(f"run {task.file_name} is missing or stale after the sweep", file=str(out))
+        rows.append(record_row(record, sweep.params))
+    columns = result_columns(sweep.params)
+    files = [write_csv_atomic(out / "results.csv", columns, rows)]
+    parquet = write_parquet_atomic(out / "results.parquet", columns, rows)
+    if parquet is not None:
+        files.append(parquet)
+    summary = aggregate(rows, sweep.params)
+    files.append(write_summary_csv(out / "summary.csv", summary, sweep.params))
+    return SweepResult(out, rows, summary, executed, skipped, files)
+

@@ -1,0 +1,264 @@
+"""Sweep files: a base scenario, a grid of overrides, replications and seeds.
+
+A sweep file is YAML::
+
+    name: fig3-ab                      # optional; default: the file's stem
+    base: ../paper.yaml                # a scenario path (relative to this file) or an inline mapping
+    grid:                              # dotted field path -> list of values
+      participants.total: [15, 30, 60, 120]
+      privacy.max_ssim: [0.4, 0.6, 0.8]
+    replications: 3
+    seed: 1
+    keep_latencies: false              # store per-request latencies of every run (for CDF plots)
+    output: {dir: results/fig3-ab}     # relative to the working directory
+
+**Points.** The grid is the Cartesian product of its value lists. Keys vary in
+the order they are declared: the first key varies slowest, the last fastest
+(``itertools.product``). Point ``k`` is the ``k``-th combination, counted from 0.
+
+**Overrides.** A grid key is a dotted path into the base scenario mapping;
+every segment names a mapping key, except that an integer segment indexes a
+list (``sources.0.cnn``). The value *replaces* what is there (a mapping is not
+merged: ``participants.mix: {rpi3: 1}`` is a fleet of RPi3 only); missing
+intermediate mappings are created. Each point is then validated like a
+scenario file, so an unknown field or a bad value is reported against the grid
+key that produced it.
+
+**Seeds.** Replication ``r`` of every point runs with seed
+``SeedSequence(seed, spawn_key=(r,)).generate_state(2, uint32)`` read as one
+63-bit integer, the seed of ``SeedSequence(seed).spawn(n)[r]`` for any
+``n > r``. The seed depends only on the sweep seed and ``r``: it is the same
+whatever the job count or the number of replications, and every point of one
+replication sees the same arrival stream (common random numbers, which make
+differences between points less noisy).
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from distsim.errors import InputError
+from distsim.scenario import read_yaml, scenario_from_dict, validation_to_input_error
+from distsim.world import build_world
+
+#: Grid keys a sweep refuses: the sweep owns the seeds.
+RESERVED_KEYS = ("simulation.seed",)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SweepOutput(_Strict):
+    """Directory the sweep writes into (relative to the working directory)."""
+
+    dir: str | None = None
+
+
+class SweepSpec(_Strict):
+    """The sweep file schema (see the module docstring)."""
+
+    name: str | None = Field(default=None, min_length=1)
+    description: str = ""
+    base: str | dict[str, Any]
+    grid: dict[str, Annotated[list[Any], Field(min_length=1)]] = Field(min_length=1)
+    replications: Annotated[int, Field(ge=1)] = 1
+    seed: Annotated[int, Field(ge=0)] = 0
+    keep_latencies: bool = False
+    output: SweepOutput = Field(default_factory=SweepOutput)
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, value: str | None) -> str | None:
+        if value is not None and any(ch in value for ch in "/\\\0"):
+            raise ValueError("expected a name without path separators")
+        return value
+
+
+@dataclass(frozen=True)
+class Point:
+    """One combination of grid values.
+
+    Attributes:
+        index: position in the grid expansion (first key slowest), from 0.
+        params: grid key -> value, in the declared key order.
+        scenario: the base scenario mapping with the overrides applied (validated).
+    """
+
+    index: int
+    params: dict[str, Any]
+    scenario: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A loaded, fully validated sweep.
+
+    Attributes:
+        name: sweep name.
+        file: the sweep file (for messages), or None for an in-memory sweep.
+        base_dir: directory against which relative paths in the scenario resolve.
+        spec: the validated sweep file.
+        points: every grid point, in expansion order.
+        out_dir: output directory.
+    """
+
+    name: str
+    file: str | None
+    base_dir: Path
+    spec: SweepSpec
+    points: tuple[Point, ...]
+    out_dir: Path
+
+    @property
+    def params(self) -> tuple[str, ...]:
+        """Grid keys in declared order (the parameter columns of the results)."""
+        return tuple(self.spec.grid)
+
+    @property
+    def replications(self) -> int:
+        """Replications per point."""
+        return self.spec.replications
+
+    def seed_of(self, replication: int) -> int:
+        """Seed of ``replication`` (same for every point)."""
+        return replication_seed(self.spec.seed, replication)
+
+
+def replication_seed(seed: int, replication: int) -> int:
+    """The run seed of replication ``replication`` of a sweep seeded ``seed`` (a 63-bit integer)."""
+    words = np.random.SeedSequence(seed, spawn_key=(replication,)).generate_state(2, dtype=np.uint32)
+    return (int(words[0]) << 31) ^ int(words[1])
+
+
+def set_path(data: dict[str, Any], path: str, value: Any) -> None:
+    """Replace the value at dotted ``path`` in ``data`` (in place).
+
+    Raises ``KeyError`` with a message when a segment cannot be followed (an
+    integer segment into something that is not a list, or out of range).
+    """
+    parts = path.split(".")
+    node: Any = data
+    for depth, part in enumerate(parts):
+        last = depth == len(parts) - 1
+        where = ".".join(parts[: depth + 1])
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise KeyError(f"{where}: expected a list index below {len(node)}")
+            key: Any = int(part)
+        elif isinstance(node, dict):
+            key = part
+            if not last and key not in node:
+                node[key] = {}
+        else:
+            raise KeyError(f"{'.'.join(parts[:depth])}: is a {type(node).__name__}, cannot hold field {part!r}")
+        if last:
+            node[key] = copy.deepcopy(value)
+        else:
+            node = node[key]
+
+
+def _read_base(spec: SweepSpec, file: str | None, sweep_dir: Path) -> tuple[dict[str, Any], Path]:
+    if isinstance(spec.base, dict):
+        return copy.deepcopy(spec.base), sweep_dir
+    path = Path(spec.base)
+    if not path.is_absolute():
+        path = sweep_dir / path
+    try:
+        data = read_yaml(path)
+    except InputError as exc:
+        raise InputError(f"base scenario {path}: {exc.detail}", file=file, field="base") from None
+    if not isinstance(data, dict):
+        raise InputError(f"base scenario {path}: expected a mapping of scenario fields", file=file, field="base")
+    return data, path.parent
+
+
+def _describe_value(value: Any) -> str:
+    return json.dumps(value) if isinstance(value, dict | list) else repr(value)
+
+
+def expand(spec: SweepSpec, base: dict[str, Any], *, file: str | None, base_dir: Path) -> tuple[Point, ...]:
+    """Every grid point, validated (first key varies slowest)."""
+    keys = list(spec.grid)
+    for key in keys:
+        if not key or any(not part for part in key.split(".")):
+            raise InputError(f"expected a dotted field path such as 'privacy.max_ssim', got {key!r}",
+                             file=file, field=f"grid.{key}")
+        if key in RESERVED_KEYS:
+            raise InputError("the sweep sets the run seeds; use 'seed' and 'replications' instead",
+                             file=file, field=f"grid.{key}")
+    points: list[Point] = []
+    for index, values in enumerate(itertools.product(*(spec.grid[k] for k in keys))):
+        params = dict(zip(keys, values, strict=True))
+        data = copy.deepcopy(base)
+        for key, value in params.items():
+            try:
+                set_path(data, key, value)
+            except KeyError as exc:
+                raise InputError(f"cannot apply {key} = {_describe_value(value)}: {exc.args[0]}",
+                                 file=file, field=f"grid.{key}") from None
+        try:
+            scenario = scenario_from_dict(data, base_dir=base_dir)
+            build_world(scenario)
+        except InputError as exc:
+            culprit = _culprit(exc.field, keys)
+            combo = ", ".join(f"{k} = {_describe_value(v)}" for k, v in params.items())
+            where = f"scenario field {exc.field}: " if exc.field else ""
+            raise InputError(f"point {index} ({combo}): {where}{exc.detail}", file=file,
+                             field=f"grid.{culprit}" if culprit else "base") from None
+        points.append(Point(index, params, data))
+    return tuple(points)
+
+
+def _culprit(field: str | None, keys: list[str]) -> str | None:
+    """The grid key whose override produced an error at scenario ``field`` (longest shared prefix)."""
+    if field is None:
+        return keys[-1] if len(keys) == 1 else None
+    best: str | None = None
+    best_len = 0
+    for key in keys:
+        a, b = key.split("."), field.split(".")
+        common = 0
+        while common < min(len(a), len(b)) and a[common] == b[common]:
+            common += 1
+        if common > best_len:
+            best, best_len = key, common
+    return best
+
+
+def sweep_from_dict(data: Any, *, file: str | None = None, sweep_dir: Path | None = None,
+                    out_dir: str | Path | None = None) -> Sweep:
+    """Validate a sweep mapping and expand its grid.
+
+    Args:
+        data: the parsed sweep file.
+        file: its name, for messages.
+        sweep_dir: directory the base path is relative to (default: the working directory).
+        out_dir: overrides ``output.dir``.
+    """
+    if not isinstance(data, dict):
+        raise InputError("expected a mapping with 'base', 'grid', 'replications', 'seed'", file=file)
+    try:
+        spec = SweepSpec.model_validate(data)
+    except ValidationError as exc:
+        raise validation_to_input_error(exc, file) from None
+    here = sweep_dir if sweep_dir is not None else Path(".")
+    base, base_dir = _read_base(spec, file, here)
+    points = expand(spec, base, file=file, base_dir=base_dir)
+    name = spec.name or (Path(file).stem if file else "sweep")
+    target = Path(out_dir) if out_dir is not None else (
+        Path(spec.output.dir) if spec.output.dir else Path("results") / "sweeps" / name)
+    return Sweep(name=name, file=file, base_dir=base_dir, spec=spec, points=points, out_dir=target)
+
+
+def load_sweep(path: str | Path, *, out_dir: str | Path | None = None) -> Sweep:
+    """Read, validate and expand a sweep file (errors name the file and the field path)."""
+    return sweep_from_dict(read_yaml(path), file=str(path), sweep_dir=Path(path).parent, out_dir=out_dir)

@@ -1,0 +1,180 @@
+"""The tidy results table: columns, CSV/Parquet writing and typed reading.
+
+``results.csv`` has one row per run: ``point``, ``replication``, ``seed``, one
+column per grid key (named by its dotted path; mapping and list values are
+JSON-encoded), then every field of :class:`~distsim.engine.simulation.Summary`
+but ``seed``. Booleans are ``true``/``false``, NaN is an empty cell, floats are
+written in shortest round-trip form.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import tempfile
+import typing
+from collections.abc import Iterable, Sequence
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+from distsim.engine.simulation import Summary
+from distsim.errors import InputError
+
+#: Columns every results table starts with.
+FIXED_COLUMNS = ("point", "replication", "seed")
+#: File in a sweep's output directory describing the sweep.
+SWEEP_MANIFEST = "sweep.json"
+
+_SUMMARY_TYPES: dict[str, type] = {
+    name: hint for name, hint in typing.get_type_hints(Summary).items()
+}
+
+
+def summary_columns() -> list[str]:
+    """Summary fields that become result columns (``seed`` is already a fixed column)."""
+    return [f.name for f in fields(Summary) if f.name not in FIXED_COLUMNS]
+
+
+def numeric_metrics() -> list[str]:
+    """Summary fields that are numbers (aggregated per point)."""
+    return [name for name in summary_columns() if _SUMMARY_TYPES[name] in (int, float)]
+
+
+def result_columns(params: Iterable[str]) -> list[str]:
+    """Column order of ``results.csv``."""
+    return [*FIXED_COLUMNS, *params, *summary_columns()]
+
+
+def cell(value: Any) -> str:
+    """A CSV cell: JSON for mappings/lists, ``true``/``false``, empty for NaN/None."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return "" if math.isnan(value) else repr(value)
+    if isinstance(value, dict | list):
+        return json.dumps(value)
+    return str(value)
+
+
+def _atomic_text(path: Path, text: str) -> Path:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def csv_text(columns: Sequence[str], rows: Iterable[dict[str, Any]]) -> str:
+    """Rows as CSV text with a header."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([cell(row.get(c)) for c in columns])
+    return buffer.getvalue()
+
+
+def write_csv_atomic(path: Path, columns: Sequence[str], rows: Iterable[dict[str, Any]]) -> Path:
+    """Write a CSV table aside, then move it into place."""
+    return _atomic_text(path, csv_text(columns, rows))
+
+
+def _arrow_column(values: list[Any]) -> list[Any]:
+    """One type per Parquet column: JSON text for structures, floats for mixed numbers, else text."""
+    if any(isinstance(v, dict | list) for v in values):
+        return [json.dumps(v) for v in values]
+    if all(isinstance(v, bool) for v in values) or all(isinstance(v, str) for v in values):
+        return values
+    if all(isinstance(v, int | float) and not isinstance(v, bool) for v in values if v is not None):
+        if all(isinstance(v, int) for v in values):
+            return values
+        return [math.nan if v is None else float(v) for v in values]
+    return [cell(v) for v in values]
+
+
+def write_parquet_atomic(path: Path, columns: Sequence[str], rows: list[dict[str, Any]]) -> Path | None:
+    """Write ``results.parquet`` when pyarrow is importable; returns the path or None."""
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        return None
+    table = pa.table({c: _arrow_column([row.get(c) for row in rows]) for c in columns})
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        pq.write_table(table, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _parse_param(text: str) -> Any:
+    if text == "":
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _parse_summary(name: str, text: str) -> Any:
+    kind = _SUMMARY_TYPES.get(name, str)
+    if kind is bool:
+        return text == "true"
+    if kind is int:
+        return int(text)
+    if kind is float:
+        return math.nan if text == "" else float(text)
+    return text
+
+
+def read_manifest(out_dir: str | Path) -> dict[str, Any]:
+    """``sweep.json`` of a sweep output directory."""
+    path = Path(out_dir) / SWEEP_MANIFEST
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"not a sweep output directory (no {SWEEP_MANIFEST}); run 'distsim sweep' first",
+                         file=str(out_dir)) from None
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read {SWEEP_MANIFEST}: {exc}", file=str(out_dir)) from None
+    if not isinstance(data, dict) or not isinstance(data.get("params"), list):
+        raise InputError(f"malformed {SWEEP_MANIFEST}: expected a 'params' list", file=str(out_dir))
+    return data
+
+
+def read_results(out_dir: str | Path) -> tuple[list[str], list[dict[str, Any]]]:
+    """Parameter names and typed rows of ``<out_dir>/results.csv``."""
+    params = [str(p) for p in read_manifest(out_dir)["params"]]
+    path = Path(out_dir) / "results.csv"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError("no results.csv: the sweep has not finished; run 'distsim sweep' again to resume",
+                         file=str(out_dir)) from None
+    reader = csv.DictReader(io.StringIO(text))
+    rows = []
+    for raw in reader:
+        row: dict[str, Any] = {}
+        for name, value in raw.items():
+            if name in FIXED_COLUMNS:
+                row[name] = int(value)
+            elif name in params:
+                row[name] = _parse_param(value)
+            else:
+                row[name] = _parse_summary(name, value)
+        rows.append(row)
+    return params, rows

@@ -1,0 +1,138 @@
+"""Loading sweep outputs for plotting, choosing a plot kind, saving figures as PNG and SVG."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from matplotlib.figure import Figure
+
+from distsim.errors import InputError
+from distsim.experiments.aggregate import aggregate
+from distsim.experiments.table import read_manifest, read_results
+from distsim.plots.figures import TAU, fig3, format_value, latency_cdf, pareto, single_metric, tradeoff
+
+#: Plot kinds of ``distsim plot --kind``.
+KINDS = ("fig3", "fig3-latency", "fig3-shared", "tradeoff", "pareto", "cdf")
+
+
+def load_summary(out_dir: str | Path) -> tuple[list[str], list[dict[str, Any]]]:
+    """Swept parameter names and per-point summary rows (mean, 95% CI) of a sweep output directory."""
+    params, rows = read_results(out_dir)
+    if not rows:
+        raise InputError("results.csv has no rows", file=str(out_dir))
+    return params, aggregate(rows, params)
+
+
+def default_kind(params: Sequence[str]) -> str:
+    """``tradeoff`` when τ is the only swept parameter, else ``fig3`` (metrics vs the first other parameter)."""
+    return "tradeoff" if list(params) == [TAU] else "fig3"
+
+
+def cdf_from_sweep(out_dir: str | Path, by: str | None = None) -> tuple[str, dict[str, npt.NDArray[np.float64]]]:
+    """Per-request latencies of a sweep run with ``keep_latencies: true``, pooled per value of ``by``.
+
+    ``by`` defaults to τ if swept, else ``scheduler.name`` if swept, else the
+    first parameter; runs are pooled over the other parameters and replications.
+    """
+    manifest = read_manifest(out_dir)
+    params = [str(p) for p in manifest["params"]]
+    if not manifest.get("keep_latencies"):
+        raise InputError("the sweep kept no per-request latencies; set 'keep_latencies: true' in the sweep "
+                         "file and run it again, or plot run directories of 'distsim run'", file=str(out_dir))
+    if by is None:
+        by = TAU if TAU in params else "scheduler.name" if "scheduler.name" in params else params[0]
+    if by not in params:
+        raise InputError(f"expected one of the swept parameters {', '.join(params)}, got {by!r}", field="--by")
+    pooled: dict[str, list[float]] = {}
+    files = sorted((Path(out_dir) / "runs").glob("p*-r*.json"))
+    for path in files:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        label = format_value(by, record["params"][by])
+        pooled.setdefault(label, []).extend(float(v) for v in record.get("latencies_s", []))
+    if not pooled:
+        raise InputError("no run files under runs/", file=str(out_dir))
+    return by, {label: np.asarray(values) for label, values in pooled.items()}
+
+
+def cdf_from_run_dirs(dirs: Sequence[str | Path]) -> dict[str, npt.NDArray[np.float64]]:
+    """Latencies of served requests from ``distsim run`` output directories (``requests.csv``), by directory name."""
+    groups: dict[str, npt.NDArray[np.float64]] = {}
+    for d in dirs:
+        path = Path(d) / "requests.csv"
+        try:
+            with open(path, newline="", encoding="utf-8") as handle:
+                values = [float(row["latency_s"]) for row in csv.DictReader(handle)
+                          if row.get("dropped") != "true" and row.get("latency_s")]
+        except FileNotFoundError:
+            raise InputError("not a run directory (no requests.csv)", file=str(d)) from None
+        groups[Path(d).name] = np.asarray(values)
+    return groups
+
+
+def is_run_dir(path: str | Path) -> bool:
+    """Whether ``path`` holds the output of ``distsim run`` (not of a sweep)."""
+    return (Path(path) / "requests.csv").is_file() and not (Path(path) / "sweep.json").is_file()
+
+
+def make_figure(kind: str, results: Sequence[str | Path], *, x: str | None = None, by: str | None = None,
+                title: str | None = None) -> Figure:
+    """Build the figure of ``kind`` from sweep output directories (or, for ``cdf``, run directories)."""
+    if kind not in KINDS:
+        raise InputError(f"unknown plot kind {kind!r}; expected one of {', '.join(KINDS)}", field="--kind")
+    if kind == "cdf":
+        if all(is_run_dir(r) for r in results):
+            return latency_cdf(cdf_from_run_dirs(results), title=title)
+        if len(results) != 1:
+            raise InputError("expected one sweep output directory, or only 'distsim run' directories",
+                             field="RESULTS")
+        by, groups = cdf_from_sweep(results[0], by)
+        return latency_cdf(groups, title=title, by=by)
+    if len(results) != 1:
+        raise InputError(f"the {kind} plot takes one sweep output directory", field="RESULTS")
+    params, summary = load_summary(results[0])
+    if x is not None and x not in params:
+        raise InputError(f"expected one of the swept parameters {', '.join(params)}, got {x!r}", field="--x")
+    if kind == "tradeoff" and TAU not in params:
+        raise InputError(f"the trade-off plot needs {TAU} among the swept parameters", field="--kind")
+    if kind == "fig3":
+        return fig3(summary, params, x=x, title=title)
+    if kind == "fig3-latency":
+        return single_metric(summary, params, "total_latency_s", x=x, title=title)
+    if kind == "fig3-shared":
+        return single_metric(summary, params, "shared_bytes", x=x, title=title)
+    if kind == "tradeoff":
+        return tradeoff(summary, params, title=title)
+    return pareto(summary, params, title=title)
+
+
+def save_figure(fig: Figure, out_dir: str | Path, stem: str, *, dpi: int = 110) -> list[Path]:
+    """Write ``<stem>.png`` and ``<stem>.svg`` into ``out_dir``, each written aside then moved into place."""
+    target = Path(out_dir)
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create the output directory: {exc.strerror or exc}", file=str(target)) from None
+    written = []
+    for ext in ("png", "svg"):
+        path = target / f"{stem}.{ext}"
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".{ext}", dir=target)
+        os.close(fd)
+        try:
+            # Fixed metadata: the same figure gives the same bytes (no creation date, no version stamp).
+            metadata = {"Software": None} if ext == "png" else {"Date": None, "Creator": None}
+            fig.savefig(tmp, format=ext, dpi=dpi, metadata=metadata)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        written.append(path)
+    return written
+
