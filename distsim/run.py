@@ -27,6 +27,7 @@ from typing import Any
 
 from distsim.engine.records import CsvSink, DeviceRecord, MemorySink, RecordSink, RequestRecord, rows_to_csv
 from distsim.engine.simulation import Simulation, Summary
+from distsim.engine.trace import Timeline
 from distsim.errors import InputError
 from distsim.scenario import Scenario, scenario_to_yaml
 from distsim.world import World, build_world
@@ -44,6 +45,7 @@ class RunResult:
         records: per-request rows when kept in memory (no output directory), else None.
         out_dir: where files were written, or None.
         wall_s: wall-clock duration of the simulation, s.
+        timeline: busy spans and queue lengths per device when traced (``trace=True``), else None.
     """
 
     summary: Summary
@@ -51,6 +53,7 @@ class RunResult:
     records: list[RequestRecord] | None
     out_dir: Path | None
     wall_s: float
+    timeline: Timeline | None = None
 
 
 def package_versions() -> dict[str, str]:
@@ -77,6 +80,7 @@ def simulate(
     seed: int | None = None,
     keep_records: bool | None = None,
     file: str | None = None,
+    trace: bool = False,
 ) -> RunResult:
     """Simulate a scenario (or an already built world).
 
@@ -86,11 +90,12 @@ def simulate(
         seed: overrides ``simulation.seed``.
         keep_records: keep per-request records in memory (default: when ``out_dir`` is None).
         file: scenario file name, for error messages.
+        trace: record a per-device timeline (``contention`` timing only), returned as ``timeline``.
     """
     world = scenario if isinstance(scenario, World) else build_world(scenario, file=file)
     keep = out_dir is None if keep_records is None else keep_records
     if out_dir is None:
-        return _simulate(world, MemorySink() if keep else _LatencyOnlySink(), seed, None)
+        return _simulate(world, MemorySink() if keep else _LatencyOnlySink(), seed, None, trace)
     target = Path(out_dir)
     parent = target.parent
     try:
@@ -101,13 +106,13 @@ def simulate(
     try:
         sink = CsvSink(staging / "requests.csv")
         try:
-            result = _simulate(world, sink, seed, staging)
+            result = _simulate(world, sink, seed, staging, trace)
         finally:
             sink.close()
         _publish(staging, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return RunResult(result.summary, result.devices, None, target, result.wall_s)
+    return RunResult(result.summary, result.devices, None, target, result.wall_s, result.timeline)
 
 
 class _LatencyOnlySink:
@@ -129,9 +134,10 @@ class _LatencyOnlySink:
         pass
 
 
-def _simulate(world: World, sink: RecordSink, seed: int | None, staging: Path | None) -> RunResult:
+def _simulate(world: World, sink: RecordSink, seed: int | None, staging: Path | None,
+              trace: bool = False) -> RunResult:
     started = time.perf_counter()
-    sim = Simulation(world, sink, seed=seed)
+    sim = Simulation(world, sink, seed=seed, trace=trace)
     summary = sim.run()
     wall = time.perf_counter() - started
     devices = sim.device_records()
@@ -156,7 +162,7 @@ def _simulate(world: World, sink: RecordSink, seed: int | None, staging: Path | 
         }
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     records = sink.records if isinstance(sink, MemorySink) else None
-    return RunResult(summary, devices, records, None, wall)
+    return RunResult(summary, devices, records, None, wall, sim.timeline)
 
 
 def _publish(staging: Path, target: Path) -> None:

@@ -80,6 +80,8 @@ class DeviceOverride(_Strict):
     compute_budget_mults: NonNegativeInt | None = None
     bandwidth_budget_bytes: NonNegativeInt | None = None
     radio: str | None = None
+    #: CPU cores in ``contention`` timing (default 1); one segment batch occupies one core.
+    cores: PositiveInt | None = None
 
 
 class Budgets(_Strict):
@@ -135,6 +137,42 @@ class Simulation(_Strict):
     retry: Retry = Field(default_factory=Retry)
 
 
+class Network(_Strict):
+    """Links between devices and, in ``contention`` timing, channel sharing.
+
+    ``topology``: ``full`` (every device reaches every other directly, the
+    paper's assumption), ``edges`` (only the undirected links listed in
+    ``edges``, as pairs of device ids such as ``[p0, s1]``) or ``geometric``
+    (devices at ``positions`` in metres, the others drawn uniformly in the
+    square of side ``area_m`` with the generator seeded by ``seed``; devices at
+    most ``range_m`` apart are linked). Transfers follow the fastest route, hop
+    by hop. ``shared_channel``: in ``contention`` timing all radios of one
+    technology share one channel whose airtime concurrent transfers split
+    equally (processor sharing) at ``mac_efficiency`` times the data rate.
+    """
+
+    topology: Literal["full", "edges", "geometric"] = "full"
+    edges: list[tuple[str, str]] | None = None
+    positions: dict[str, tuple[float, float]] | None = None
+    area_m: PositiveFloat = 100.0
+    range_m: PositiveFloat | None = None
+    seed: NonNegativeInt = 0
+    shared_channel: bool = False
+    mac_efficiency: Annotated[float, Field(gt=0, le=1)] = 1.0
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Network:
+        if self.topology == "edges" and self.edges is None:
+            raise ValueError("topology 'edges' expects an 'edges' list of device id pairs")
+        if self.topology != "edges" and self.edges is not None:
+            raise ValueError("'edges' is only used with topology 'edges'")
+        if self.topology == "geometric" and self.range_m is None:
+            raise ValueError("topology 'geometric' expects 'range_m', the communication range in metres")
+        if self.topology != "geometric" and (self.positions is not None or self.range_m is not None):
+            raise ValueError("'positions' and 'range_m' are only used with topology 'geometric'")
+        return self
+
+
 class Output(_Strict):
     """Directory the run writes into (relative to the working directory)."""
 
@@ -155,6 +193,7 @@ class Scenario(_Strict):
     privacy: Privacy
     scheduler: SchedulerSpec = Field(default_factory=SchedulerSpec)
     simulation: Simulation = Field(default_factory=Simulation)
+    network: Network = Field(default_factory=Network)
     output: Output = Field(default_factory=Output)
 
     @field_validator("name")

@@ -16,8 +16,9 @@ import numpy.typing as npt
 from distsim import catalog
 from distsim.errors import InputError
 from distsim.model.cnn import CNN, build_cnn
-from distsim.model.devices import DeviceType, Fleet, FullMesh, Links, build_fleet
+from distsim.model.devices import DeviceType, Fleet, Links, build_fleet
 from distsim.model.privacy import PrivacyLimits, SsimTable, UnmeasuredPolicy, derive_limits, load_ssim_table
+from distsim.model.topology import build_links
 from distsim.scenario import Scenario
 
 
@@ -178,7 +179,7 @@ def build_world(scenario: Scenario, *, file: str | None = None) -> World:
     return World(
         scenario=scenario,
         fleet=fleet,
-        links=FullMesh(fleet),
+        links=build_links(scenario.network, fleet, file=file),
         cnns={name: used[name] for name in sorted(used)},
         limits=limits,
         source_weights=w / w.sum(),

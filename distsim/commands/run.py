@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from distsim.commands.format import summary_table
+from distsim.errors import InputError
 from distsim.run import simulate
 from distsim.scenario import load_scenario
 from distsim.world import build_world
@@ -17,6 +18,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     run.add_argument("--out", help="output directory (default: the scenario's output.dir or results/<name>)")
     run.add_argument("--seed", type=int, help="override simulation.seed")
     run.add_argument("--no-write", action="store_true", help="print the summary only, write no files")
+    run.add_argument("--trace", metavar="FILE", help="write a Chrome trace JSON (open in ui.perfetto.dev); "
+                     "needs simulation.timing: contention")
+    run.add_argument("--series", metavar="FILE", help="write per-device busy/queue-length time series as CSV "
+                     "(contention timing)")
+    run.add_argument("--gantt", metavar="FILE", help="plot a Gantt chart of --window (PNG/SVG/PDF; contention timing)")
+    run.add_argument("--window", nargs=2, type=float, metavar=("START_S", "END_S"),
+                     help="time window of the Gantt chart, s (default: the first second)")
     run.set_defaults(func=_run)
     check = sub.add_parser("validate", help="check a scenario without running it")
     check.add_argument("scenario", help="scenario YAML file")
@@ -27,15 +35,29 @@ def _run(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario)
     world = build_world(scenario, file=args.scenario)
     if args.seed is not None and args.seed < 0:
-        from distsim.errors import InputError
-
         raise InputError(f"expected a seed >= 0, got {args.seed}", field="--seed")
     out = None if args.no_write else Path(args.out) if args.out else scenario.output_dir
-    result = simulate(world, out_dir=out, seed=args.seed)
+    trace = bool(args.trace or args.series or args.gantt)
+    window = tuple(args.window) if args.window else (0.0, 1.0)
+    if window[1] <= window[0]:
+        raise InputError(f"expected START_S < END_S, got {window[0]} {window[1]}", field="--window")
+    try:
+        result = simulate(world, out_dir=out, seed=args.seed, trace=trace)
+    except InputError as exc:
+        raise exc.located(file=args.scenario) from None
     print(summary_table(result.summary))
     print(f"{'wall time':<23}  {result.wall_s:.2f} s")
     if result.out_dir is not None:
         print(f"results in {result.out_dir}/ (requests.csv, devices.csv, summary.json)")
+    if result.timeline is not None:
+        if args.trace:
+            print(f"trace in {result.timeline.write_chrome_trace(args.trace)} (open in https://ui.perfetto.dev)")
+        if args.series:
+            print(f"busy/queue time series in {result.timeline.write_series(args.series)}")
+        if args.gantt:
+            from distsim.plots.gantt import save_gantt
+
+            print(f"Gantt chart in {save_gantt(result.timeline, args.gantt, window[0], window[1])}")
     return 0
 
 

@@ -25,6 +25,8 @@ import simpy
 from distsim.engine.ledger import Ledger
 from distsim.engine.records import DeviceRecord, RecordSink, RequestRecord
 from distsim.engine.timing import make_timing
+from distsim.engine.trace import Timeline
+from distsim.errors import InputError
 from distsim.model.cost import layer_transfers
 from distsim.scheduling.base import ClusterView, Constraint, Placement, Rejection, Request, Scheduler
 from distsim.scheduling.registry import make_scheduler
@@ -104,7 +106,7 @@ class Summary:
 class Simulation:
     """One run of a world: build it, call :meth:`run`, read the summary and device rows."""
 
-    def __init__(self, world: World, sink: RecordSink, *, seed: int | None = None) -> None:
+    def __init__(self, world: World, sink: RecordSink, *, seed: int | None = None, trace: bool = False) -> None:
         scenario = world.scenario
         self.world = world
         self.sink = sink
@@ -116,6 +118,17 @@ class Simulation:
             scenario.scheduler.name, scenario.scheduler.params, world, self.streams["scheduler"]
         )
         self.timing = make_timing(scenario.simulation.timing, self.env, world, self.streams["timing"])
+        #: Spans and queue lengths of the run when ``trace`` (needs a timing model with ``attach``), else None.
+        self.timeline: Timeline | None = None
+        if trace:
+            attach = getattr(self.timing, "attach", None)
+            if attach is None:
+                raise InputError(f"a trace needs simulation.timing: contention (timing "
+                                 f"{scenario.simulation.timing!r} has no per-device timeline)",
+                                 field="simulation.timing")
+            cores = getattr(self.timing, "cores", (1,) * world.fleet.size)
+            self.timeline = Timeline(world.fleet.names, world.fleet.types, cores)
+            attach(self.timeline)
         self.retry = scenario.simulation.retry
         self._released = self.env.event()
         n = world.fleet.size

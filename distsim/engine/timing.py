@@ -2,11 +2,13 @@
 
 A timing model turns a :class:`~distsim.scheduling.base.Placement` into SimPy
 events. ``analytic`` waits exactly the Eq. 5 latency (transfers of a layer in
-parallel, no queueing: the paper's model). Other modes register here.
+parallel, no queueing: the paper's model); ``contention``
+(:mod:`distsim.engine.contention`) queues work on CPUs and radios. Other modes register here.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -58,6 +60,8 @@ class AnalyticTiming:
 
 TimingFactory = Callable[[simpy.Environment, World, Any], TimingModel]
 _TIMING: dict[str, TimingFactory] = {"analytic": AnalyticTiming}
+#: Built-in models in their own modules, imported on first use ("module:attribute").
+_BUILTIN: dict[str, str] = {"contention": "distsim.engine.contention:ContentionTiming"}
 
 
 def register_timing(name: str, factory: TimingFactory) -> None:
@@ -67,9 +71,13 @@ def register_timing(name: str, factory: TimingFactory) -> None:
 
 def timing_names() -> list[str]:
     """Names of the available timing models, sorted."""
-    return sorted(_TIMING)
+    return sorted(set(_TIMING) | set(_BUILTIN))
 
 
 def make_timing(name: str, env: simpy.Environment, world: World, rng: Any) -> TimingModel:
     """Build timing model ``name``."""
-    return _TIMING[name](env, world, rng)
+    factory = _TIMING.get(name)
+    if factory is None:
+        module, _, attr = _BUILTIN[name].partition(":")
+        factory = getattr(importlib.import_module(module), attr)
+    return factory(env, world, rng)

@@ -1,0 +1,324 @@
+"""The ``contention`` timing model (SPEC section 7): CPUs, radios and shared channels as queues.
+
+Placement is decided on arrival exactly as in ``analytic`` mode (the scheduler
+does not know about queues). The placed request then runs as SimPy processes:
+
+* **Layers in order, with a barrier.** Layer ``l`` starts when every job of
+  layer ``l - 1`` (every transfer into it and every segment batch of it) has
+  ended, as Eq. 5 assumes. This is what makes a request alone take exactly its
+  Eq. 5 latency; a pipelined variant (a device starting ``l`` as soon as its
+  own inputs are there) would be faster than the paper's model even without
+  contention, so it is not what this mode measures.
+* **Transfers.** Each (sender, receiver) transfer of Eq. 6
+  (:func:`distsim.model.cost.layer_transfers`) travels its route hop by hop
+  (one hop on a full mesh; store and forward over a topology). A hop is a job
+  on its sender's radio at that radio's rate ``rho``. A radio serves one
+  *request* at a time, FIFO across requests; the transfers of the request that
+  holds it go out in parallel, each at the full rate, exactly as Eq. 5 assumes
+  within one request. So radios make requests wait for each other, never a
+  request for itself.
+* **Shared channels** (``network.shared_channel``): all radios of one
+  technology share one channel. Every transfer in flight on it progresses at
+  ``rho * mac_efficiency / n`` bits per second, ``n`` being the number of
+  transfers in flight on that channel (processor sharing, recomputed whenever a
+  transfer starts or ends). Then two equal transfers started together each take
+  twice as long as one alone, and so do two transfers of the same request.
+* **Compute.** A device's segment batch of one layer of one request
+  (``count * c / e`` seconds) is one job on that device's CPU: FIFO across
+  requests, ``cores`` batches at once (``devices.<type>.cores``, default 1; a
+  batch occupies one core and does not split across cores). It starts when all
+  the device's inputs of that layer have arrived. Layers without
+  multiplications (ReLU, pool: 0 s in the cost model) take no CPU time and do
+  not queue.
+* The request finishes when its last layer does.
+
+Per request, the service time splits along the critical chain of each layer
+(the last job to finish and the transfer hops feeding it): ``wait_s`` (queued
+behind other requests on radios and CPUs), ``transfer_s`` (hop transmission,
+slowed by channel sharing) and ``compute_s``; their sum is the service time.
+
+Bandwidth and compute *budgets* are unchanged: they bound what a request may
+reserve, while this model decides how long the reserved work takes.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Generator
+from typing import Any
+
+import simpy
+
+from distsim.engine.timing import ServiceTiming
+from distsim.engine.trace import Span, Timeline
+from distsim.model.cost import layer_transfers
+from distsim.scheduling.base import Placement, Request
+from distsim.world import World
+
+#: A flow finishes when less than this fraction of its bits is left (float rounding of processor sharing).
+_PS_TOLERANCE = 1e-9
+
+
+def device_cores(world: World) -> tuple[int, ...]:
+    """CPU cores of every device: ``devices.<type>.cores`` of the scenario, default 1."""
+    overrides = world.scenario.devices
+    out = []
+    for kind in world.fleet.types:
+        override = overrides.get(kind)
+        cores = getattr(override, "cores", None) if override is not None else None
+        out.append(int(cores) if cores is not None else 1)
+    return tuple(out)
+
+
+class _Cpu:
+    """A device's CPU: ``cores`` batches at once, FIFO."""
+
+    __slots__ = ("device", "free", "resource")
+
+    def __init__(self, env: simpy.Environment, device: int, cores: int) -> None:
+        self.device = device
+        self.resource = simpy.Resource(env, capacity=cores)
+        self.free = list(range(cores))  # min-heap: a batch takes the lowest free core (trace tracks)
+
+
+class _Radio:
+    """A device's radio: one request at a time, FIFO across requests; that request's transfers share it."""
+
+    __slots__ = ("active", "device", "hold", "holder", "layer", "layer_name", "pending", "resource", "sent", "since")
+
+    def __init__(self, env: simpy.Environment, device: int) -> None:
+        self.device = device
+        self.resource = simpy.Resource(env, capacity=1)
+        self.holder = -1  # request id holding the radio, -1 when free
+        self.active = 0  # transfers of the holder in flight
+        self.hold: simpy.Request | None = None
+        self.pending: dict[int, simpy.Request] = {}  # one queued grant per waiting request
+        self.since = 0.0
+        self.sent = 0
+        self.layer = 0
+        self.layer_name = ""
+
+    def acquire(self, request_id: int) -> simpy.Request | None:
+        """The grant to wait for, or None when ``request_id`` already holds the radio."""
+        if self.holder == request_id:
+            return None
+        grant = self.pending.get(request_id)
+        if grant is None:
+            grant = self.resource.request()
+            self.pending[request_id] = grant
+        return grant
+
+    def enter(self, request_id: int, grant: simpy.Request | None, now: float, layer: int, name: str) -> bool:
+        """Start one transfer; True when this starts a new hold."""
+        started = False
+        if grant is not None and self.holder != request_id:
+            # First of the request's transfers to resume on this grant.
+            self.holder, self.hold, self.active = request_id, grant, 0
+            del self.pending[request_id]
+            self.since, self.sent, self.layer, self.layer_name = now, 0, layer, name
+            started = True
+        self.active += 1
+        return started
+
+    def leave(self, nbytes: int) -> bool:
+        """End one transfer; True when the hold ends (the radio is released)."""
+        self.sent += nbytes
+        self.active -= 1
+        if self.active:
+            return False
+        assert self.hold is not None
+        self.resource.release(self.hold)
+        self.holder, self.hold = -1, None
+        return True
+
+
+class _Channel:
+    """One shared channel: transfers in flight split its airtime equally (processor sharing)."""
+
+    def __init__(self, env: simpy.Environment, efficiency: float) -> None:
+        self.env = env
+        self.efficiency = efficiency
+        # flow id -> [bits left, sender rate (bit/s), done event, bits at start]
+        self.flows: dict[int, list[Any]] = {}
+        self._next_id = 0
+        self._updated_at = 0.0
+        self._version = 0
+        self._due = -1
+
+    def transmit(self, bits: float, rate_bps: float) -> simpy.Event:
+        """Event that fires when ``bits`` have crossed the channel."""
+        self._advance()
+        done = self.env.event()
+        self.flows[self._next_id] = [bits, rate_bps, done, bits]
+        self._next_id += 1
+        self._schedule()
+        return done
+
+    def _advance(self) -> None:
+        now = self.env.now
+        elapsed = now - self._updated_at
+        if elapsed > 0 and self.flows:
+            share = self.efficiency / len(self.flows)
+            for flow in self.flows.values():
+                flow[0] -= flow[1] * share * elapsed
+        self._updated_at = now
+
+    def _schedule(self) -> None:
+        # Any earlier timer is stale now: the version check makes it a no-op.
+        self._version += 1
+        if not self.flows:
+            return
+        share = self.efficiency / len(self.flows)
+        due, flow = min(self.flows.items(), key=lambda item: (item[1][0] / item[1][1], item[0]))
+        self._due = due
+        timer = self.env.timeout(max(0.0, flow[0] / (flow[1] * share)))
+        version = self._version
+        timer.callbacks.append(lambda _event: self._expire(version))
+
+    def _expire(self, version: int) -> None:
+        if version != self._version:
+            return
+        self._advance()
+        finished = sorted(fid for fid, flow in self.flows.items()
+                          if fid == self._due or flow[0] <= flow[3] * _PS_TOLERANCE)
+        for fid in finished:
+            self.flows.pop(fid)[2].succeed()
+        self._schedule()
+
+
+class ContentionTiming:
+    """CPUs, radios and (optionally) shared channels as FIFO resources; see the module docstring."""
+
+    name = "contention"
+
+    def __init__(self, env: simpy.Environment, world: World, rng: Any = None) -> None:
+        fleet = world.fleet
+        self.env = env
+        self.world = world
+        self.cores = device_cores(world)
+        self._cpus = [_Cpu(env, i, c) for i, c in enumerate(self.cores)]
+        self._radios = [_Radio(env, i) for i in range(fleet.size)]
+        self._speed: list[float] = fleet.mults_per_s.tolist()
+        self._spb: list[float] = fleet.sec_per_byte.tolist()
+        self._rate: list[float] = fleet.rate_bps.tolist()
+        network = world.scenario.network
+        self._channel_of: list[_Channel] | None = None
+        if network.shared_channel:
+            channels = {tech: _Channel(env, network.mac_efficiency) for tech in sorted(set(fleet.radios))}
+            self._channel_of = [channels[tech] for tech in fleet.radios]
+        hops: Callable[[int, int], tuple[tuple[int, int], ...]] | None = getattr(world.links, "hops", None)
+        self._hops = hops
+        self.timeline: Timeline | None = None
+
+    def attach(self, timeline: Timeline) -> None:
+        """Record spans and resource samples into ``timeline`` from now on."""
+        self.timeline = timeline
+
+    # -- one request ---------------------------------------------------------
+    def execute(self, request: Request, placement: Placement) -> Generator[simpy.Event, Any, ServiceTiming]:
+        env = self.env
+        n = self.world.fleet.size
+        cnn = self.world.cnns[placement.cnn]
+        rid = request.id
+        compute_s = transfer_s = wait_s = 0.0
+        prev = None
+        for layer, cur in zip(cnn.layers, placement.assignments, strict=True):
+            flows = layer_transfers(layer, prev, cur, n)
+            inflows: dict[int, list[tuple[int, int]]] = {}
+            for i, j, nbytes in zip(flows.senders.tolist(), flows.receivers.tolist(), flows.bytes.tolist(),
+                                    strict=True):
+                inflows.setdefault(j, []).append((i, nbytes))
+            counts: dict[int, int] = {}
+            for device in cur.tolist():
+                counts[device] = counts.get(device, 0) + 1
+            jobs = []
+            for j in sorted(counts):
+                mults = counts[j] * layer.segment_mults
+                if mults == 0 and j not in inflows:
+                    continue
+                jobs.append(env.process(self._receiver(rid, layer.index, layer.name, j, inflows.get(j, []), mults)))
+            prev = cur
+            if not jobs:
+                continue
+            yield env.all_of(jobs)
+            # Critical chain: the job that ended last (ties: lowest device id, jobs are in id order).
+            best = jobs[0].value
+            for job in jobs[1:]:
+                if job.value[0] > best[0]:
+                    best = job.value
+            wait_s += best[1]
+            transfer_s += best[2]
+            compute_s += best[3]
+        return ServiceTiming(compute_s=compute_s, transfer_s=transfer_s, wait_s=wait_s)
+
+    def _receiver(
+        self, rid: int, layer: int, name: str, device: int, inflows: list[tuple[int, int]], mults: int
+    ) -> Generator[simpy.Event, Any, tuple[float, float, float, float]]:
+        """Receive a layer's inputs on ``device``, then compute its batch; (end, wait, transfer, compute) s."""
+        env = self.env
+        wait = transfer = compute = 0.0
+        if inflows:
+            transfers = [env.process(self._transfer(rid, layer, name, i, device, nbytes)) for i, nbytes in inflows]
+            yield env.all_of(transfers)
+            last = transfers[0].value
+            for t in transfers[1:]:
+                if t.value[0] > last[0]:
+                    last = t.value
+            wait, transfer = last[1], last[2]
+        if mults:
+            cpu = self._cpus[device]
+            asked = env.now
+            grant = cpu.resource.request()
+            self._sample_cpu(cpu)
+            yield grant
+            started = env.now
+            wait += started - asked
+            core = heapq.heappop(cpu.free)
+            compute = mults / self._speed[device]
+            yield env.timeout(compute)
+            heapq.heappush(cpu.free, core)
+            cpu.resource.release(grant)
+            if self.timeline is not None:
+                self.timeline.span(Span(device, "cpu", core, started, env.now, rid, layer, name, 0, mults))
+                self._sample_cpu(cpu)
+        return env.now, wait, transfer, compute
+
+    def _transfer(
+        self, rid: int, layer: int, name: str, sender: int, receiver: int, nbytes: int
+    ) -> Generator[simpy.Event, Any, tuple[float, float, float]]:
+        """Move ``nbytes`` hop by hop; (arrival instant, wait, transmission) s."""
+        env = self.env
+        route = ((sender, receiver),) if self._hops is None else self._hops(sender, receiver)
+        wait = transmit = 0.0
+        for u, _v in route:
+            radio = self._radios[u]
+            asked = env.now
+            grant = radio.acquire(rid)
+            if grant is not None:
+                self._sample_radio(radio)
+                yield grant
+            started = env.now
+            if radio.enter(rid, grant, started, layer, name):
+                self._sample_radio(radio)
+            wait += started - asked
+            if self._channel_of is None:
+                yield env.timeout(nbytes * self._spb[u])
+            else:
+                yield self._channel_of[u].transmit(nbytes * 8.0, self._rate[u])
+            transmit += env.now - started
+            if radio.leave(nbytes) and self.timeline is not None:
+                self.timeline.span(Span(u, "radio", 0, radio.since, env.now, rid, radio.layer, radio.layer_name,
+                                        radio.sent, 0))
+                self._sample_radio(radio)
+        return env.now, wait, transmit
+
+    # -- observability ---------------------------------------------------------
+    def _sample_cpu(self, cpu: _Cpu) -> None:
+        if self.timeline is not None:
+            self.timeline.sample(self.env.now, cpu.device, "cpu", cpu.resource.count, len(cpu.resource.queue))
+
+    def _sample_radio(self, radio: _Radio) -> None:
+        if self.timeline is not None:
+            # Busy: held, or granted to a request whose transfers have not resumed yet.
+            busy = radio.resource.count
+            self.timeline.sample(self.env.now, radio.device, "radio", busy, len(radio.resource.queue))

@@ -1,0 +1,185 @@
+"""Multi-hop links over a networkx graph (SPEC section 1, "Links").
+
+The paper assumes every device reaches every other one directly
+(:class:`~distsim.model.devices.FullMesh`). A scenario may instead give a
+topology: explicit edges, or a random geometric layout where two devices are
+linked when they are at most ``range_m`` metres apart. Transfers then follow a
+shortest route and every hop costs its own transmission time: sending ``O``
+bytes over the route ``i = v0 -> v1 -> ... -> vk = j`` takes
+``O * sum_h 8 / rho_{v_h}`` seconds (store and forward, each hop at its
+sender's rate). "Shortest" means least seconds per byte, i.e. the fastest
+route; pairs with no route cost ``inf`` seconds per byte, and the schedulers
+rule such pairs out.
+
+Routes are computed once per sender (one Dijkstra run gives the routes to all
+receivers) and cached: :attr:`Topology.route_computations` counts the runs.
+Ties between equally fast routes are broken by networkx's Dijkstra over edges
+inserted in sorted order, so they never depend on input order.
+
+Relays forward traffic but are not charged bandwidth budget for it: the cost
+model charges a transfer's bytes to its original sender only (Eq. 8d).
+
+Units: seconds per byte, metres.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterable, Mapping
+
+import networkx as nx
+import numpy as np
+import numpy.typing as npt
+
+from distsim.errors import InputError
+from distsim.model.devices import Fleet, FullMesh, Links
+from distsim.scenario import Network
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+class Topology:
+    """Links over an undirected graph of device ids; implements the ``Links`` protocol.
+
+    Args:
+        fleet: the devices (node ``i`` is device id ``i``).
+        edges: undirected links as pairs of device ids; self-loops are ignored.
+    """
+
+    def __init__(self, fleet: Fleet, edges: Iterable[tuple[int, int]]) -> None:
+        n = fleet.size
+        self._n = n
+        self._spb = fleet.sec_per_byte
+        pairs = sorted({(min(u, v), max(u, v)) for u, v in edges if u != v})
+        for u, v in pairs:
+            if not (0 <= u < n and 0 <= v < n):
+                raise ValueError(f"edge ({u}, {v}) names a device outside 0..{n - 1}")
+        #: The undirected topology, nodes are device ids.
+        self.graph = nx.Graph()
+        self.graph.add_nodes_from(range(n))
+        self.graph.add_edges_from(pairs)
+        # A hop u -> v costs u's seconds per byte, so the routing graph is directed.
+        self._routing = nx.DiGraph()
+        self._routing.add_nodes_from(range(n))
+        for u, v in pairs:
+            self._routing.add_edge(u, v, weight=float(self._spb[u]))
+            self._routing.add_edge(v, u, weight=float(self._spb[v]))
+        self._rows: dict[int, FloatArray] = {}
+        self._paths: dict[int, dict[int, list[int]]] = {}
+        #: Dijkstra runs so far (one per distinct sender asked about).
+        self.route_computations = 0
+
+    # -- routes -------------------------------------------------------------
+    def _row(self, sender: int) -> FloatArray:
+        row = self._rows.get(sender)
+        if row is None:
+            self.route_computations += 1
+            dist, paths = nx.single_source_dijkstra(self._routing, sender, weight="weight")
+            row = np.full(self._n, math.inf)
+            for node, seconds in dist.items():
+                row[node] = seconds
+            row[sender] = 0.0
+            row.flags.writeable = False
+            self._rows[sender] = row
+            self._paths[sender] = paths
+        return row
+
+    def route(self, sender: int, receiver: int) -> tuple[int, ...] | None:
+        """Devices on the route from ``sender`` to ``receiver`` (both included), None if unreachable."""
+        self._row(sender)
+        path = self._paths[sender].get(receiver)
+        return None if path is None else tuple(path)
+
+    def hops(self, sender: int, receiver: int) -> tuple[tuple[int, int], ...]:
+        """The (hop sender, hop receiver) pairs of the route; empty when ``sender == receiver``.
+
+        Raises ValueError when ``receiver`` is unreachable from ``sender``.
+        """
+        path = self.route(sender, receiver)
+        if path is None:
+            raise ValueError(f"device {receiver} is unreachable from device {sender}")
+        return tuple(itertools.pairwise(path))
+
+    def reachable(self, sender: int, receiver: int) -> bool:
+        """True when a route exists."""
+        return bool(math.isfinite(self._row(sender)[receiver]))
+
+    # -- Links protocol -----------------------------------------------------
+    def to_all(self, sender: int) -> FloatArray:
+        return self._row(sender).copy()
+
+    def pair(self, sender: int, receiver: int) -> float:
+        return float(self._row(sender)[receiver])
+
+    def pairs(self, senders: IntArray, receivers: IntArray) -> FloatArray:
+        out = np.empty(len(senders))
+        for k, (i, j) in enumerate(zip(senders.tolist(), receivers.tolist(), strict=True)):
+            out[k] = self._row(i)[j]
+        return out
+
+    def max_weighted(self, senders: IntArray, weights: IntArray) -> FloatArray:
+        out = np.zeros(self._n)
+        for i, w in zip(senders.tolist(), weights.tolist(), strict=True):
+            if w > 0:  # 0 bytes cost nothing even over a missing route (0 * inf would be NaN)
+                np.maximum(out, w * self._row(i), out=out)
+        return out
+
+
+def geometric_edges(positions: npt.NDArray[np.float64], range_m: float) -> list[tuple[int, int]]:
+    """Pairs of devices at most ``range_m`` metres apart (Euclidean), sorted.
+
+    ``positions`` has one ``(x, y)`` row per device id, metres.
+    """
+    pos = {i: tuple(float(c) for c in row) for i, row in enumerate(positions)}
+    graph = nx.random_geometric_graph(len(positions), range_m, dim=2, pos=pos)
+    return sorted((min(u, v), max(u, v)) for u, v in graph.edges())
+
+
+def layout_positions(
+    names: tuple[str, ...],
+    fixed: Mapping[str, tuple[float, float]],
+    area_m: float,
+    rng: np.random.Generator,
+) -> npt.NDArray[np.float64]:
+    """Device positions, metres: ``fixed`` ones as given, the others uniform in the square ``[0, area_m]^2``.
+
+    One draw of two coordinates per device in id order, so the layout of a
+    device does not depend on which other devices are fixed.
+    """
+    drawn = rng.uniform(0.0, area_m, size=(len(names), 2))
+    for i, name in enumerate(names):
+        if name in fixed:
+            drawn[i] = fixed[name]
+    return drawn
+
+
+def build_links(network: Network, fleet: Fleet, *, file: str | None = None) -> Links:
+    """The links a scenario's ``network`` section describes (:class:`FullMesh` for ``full``).
+
+    Raises :class:`InputError` naming the field when an edge or a position names
+    an unknown device id.
+    """
+    if network.topology == "full":
+        return FullMesh(fleet)
+    ids = {name: i for i, name in enumerate(fleet.names)}
+
+    def device(name: str, field: str) -> int:
+        if name not in ids:
+            known = f"{fleet.names[0]} .. {fleet.names[-1]}" if fleet.names else "none"
+            raise InputError(f"unknown device id {name!r}; expected one of the fleet's ids ({known})",
+                             file=file, field=field)
+        return ids[name]
+
+    if network.topology == "edges":
+        assert network.edges is not None
+        edges = [(device(u, f"network.edges.{k}"), device(v, f"network.edges.{k}"))
+                 for k, (u, v) in enumerate(network.edges)]
+        return Topology(fleet, edges)
+    fixed = network.positions or {}
+    for name in sorted(fixed):
+        device(name, f"network.positions.{name}")
+    assert network.range_m is not None
+    positions = layout_positions(fleet.names, fixed, network.area_m, np.random.default_rng(network.seed))
+    return Topology(fleet, geometric_edges(positions, network.range_m))
