@@ -26,6 +26,8 @@ class Ledger:
         self.memory_bytes = fleet.memory_bytes.copy()
         self.bandwidth_bytes = fleet.bandwidth_budget_bytes.copy()
         self.in_flight = 0
+        #: Changes on every reserve and release: equal versions mean equal residuals.
+        self.version = 0
 
     def view(self) -> ClusterView:
         """A read-only view for schedulers."""
@@ -42,6 +44,7 @@ class Ledger:
         self.memory_bytes -= cost.memory_bytes
         self.bandwidth_bytes -= cost.bandwidth_bytes
         self.in_flight += 1
+        self.version += 1
         if (self.compute_mults < 0).any() or (self.memory_bytes < 0).any() or (self.bandwidth_bytes < 0).any():
             raise BudgetViolation("a placement exceeds a residual budget")
 
@@ -51,6 +54,7 @@ class Ledger:
         self.memory_bytes += cost.memory_bytes
         self.bandwidth_bytes += cost.bandwidth_bytes
         self.in_flight -= 1
+        self.version += 1
 
     def is_idle(self) -> bool:
         """True when every budget is back to its full value."""

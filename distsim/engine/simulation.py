@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -27,7 +27,6 @@ from distsim.engine.records import DeviceRecord, RecordSink, RequestRecord
 from distsim.engine.timing import make_timing
 from distsim.engine.trace import Timeline
 from distsim.errors import InputError
-from distsim.model.cost import layer_transfers
 from distsim.scheduling.base import ClusterView, Constraint, Placement, Rejection, Request, Scheduler
 from distsim.scheduling.registry import make_scheduler
 from distsim.world import World
@@ -138,6 +137,8 @@ class Simulation:
         self._sent = np.zeros(n, dtype=np.int64)
         self._received = np.zeros(n, dtype=np.int64)
         self._too_small: dict[int, Rejection | None] = {}
+        self._repeatable = bool(getattr(self.scheduler, "repeatable", False))
+        self._last_rejection: dict[int, tuple[int, Rejection]] = {}
         self._counts = {"served": 0, "dropped_fleet_too_small": 0, "dropped_max_attempts": 0, "rejected": 0,
                         "load_rejected": 0, "attempts": 0}
         self._latency_sum = 0.0
@@ -167,6 +168,25 @@ class Simulation:
             self._too_small[request.source] = verdict
         return self._too_small[request.source]
 
+    def _decide(self, request: Request) -> Placement | Rejection:
+        """The scheduler's decision on the current ledger.
+
+        A scheduler declaring ``repeatable = True`` decides from the request's
+        source (hence CNN) and the residual budgets alone. So when the last
+        decision for this source was a rejection and the ledger has not changed
+        since (same :attr:`Ledger.version`), that rejection is what the
+        scheduler would return again: it is reused, with this request's id,
+        instead of re-running the scheduler (most retries of a busy run).
+        """
+        if self._repeatable:
+            cached = self._last_rejection.get(request.source)
+            if cached is not None and cached[0] == self.ledger.version:
+                return replace(cached[1], request_id=request.id)
+        decision = self.scheduler.place(request, self.ledger.view())
+        if self._repeatable and isinstance(decision, Rejection):
+            self._last_rejection[request.source] = (self.ledger.version, decision)
+        return decision
+
     # -- processes ---------------------------------------------------------
     def _arrivals(self) -> Generator[simpy.Event, Any, None]:
         workload = self.world.scenario.workload
@@ -194,7 +214,7 @@ class Simulation:
                     self._counts["rejected"] += 1
                     self._drop(request, attempts, "fleet_too_small", too_small)
                     return
-            decision = self.scheduler.place(request, self.ledger.view())
+            decision = self._decide(request)
             if isinstance(decision, Placement):
                 break
             last = decision
@@ -262,19 +282,10 @@ class Simulation:
 
     def _account(self, placement: Placement) -> None:
         cost = placement.cost
-        fleet = self.world.fleet
-        cnn = self.world.cnns[placement.cnn]
-        touched = np.zeros(fleet.size, dtype=bool)
-        prev = None
-        for layer, cur in zip(cnn.layers, placement.assignments, strict=True):
-            counts = np.bincount(cur, minlength=fleet.size)
-            self._segments += counts
-            touched |= counts > 0
-            flows = layer_transfers(layer, prev, cur, fleet.size)
-            np.add.at(self._received, flows.receivers, flows.bytes)
-            prev = cur
-        self._requests_on += touched
-        self._busy_s += cost.compute_mults / fleet.mults_per_s
+        self._segments += cost.segments
+        self._requests_on += cost.segments > 0
+        self._received += cost.received_bytes
+        self._busy_s += cost.compute_mults / self.world.fleet.mults_per_s
         self._sent += cost.bandwidth_bytes
 
     # -- driver ------------------------------------------------------------

@@ -56,6 +56,14 @@ def _pairs(senders: IntArray, receivers: IntArray, sizes: IntArray, n: int) -> T
     return Transfers(unique // n, unique % n, totals)
 
 
+def _sorted_pairs(senders: IntArray, receivers: IntArray, sizes: IntArray) -> Transfers:
+    """Like :func:`_pairs` for pairs already unique and sorted by (sender, receiver): drop self-sends only."""
+    keep = senders != receivers
+    if keep.all():
+        return Transfers(senders, receivers, sizes)
+    return Transfers(senders[keep], receivers[keep], sizes[keep])
+
+
 def layer_transfers(layer: Layer, prev: IntArray | None, cur: IntArray, n: int) -> Transfers:
     """Bytes each device sends each other device so that ``layer`` can run (Eq. 6).
 
@@ -67,15 +75,20 @@ def layer_transfers(layer: Layer, prev: IntArray | None, cur: IntArray, n: int) 
         return Transfers.empty()
     if layer.feed is Feed.PARTIAL_SUMS:
         # Every device that computed part of the conv layer sends its partial
-        # sum of each map the receiver handles.
-        senders = np.unique(prev)
+        # sum of each map the receiver handles. Senders and receivers are
+        # sorted and unique, so the pairs come out sorted and unique.
+        senders = np.unique(prev).astype(np.int64, copy=False)
         counts = np.bincount(cur, minlength=n)
         receivers = np.flatnonzero(counts)
         s = np.repeat(senders, len(receivers))
         r = np.tile(receivers, len(senders))
-        return _pairs(s, r, counts[r] * unit, n)
+        return _sorted_pairs(s, r, counts[r] * unit)
     if layer.feed is Feed.MAPS:
-        return _pairs(prev.astype(np.int64), cur.astype(np.int64), np.full(len(cur), unit, dtype=np.int64), n)
+        keep = prev != cur
+        if not keep.any():
+            return Transfers.empty()
+        keys, per_pair = np.unique(prev[keep].astype(np.int64) * n + cur[keep], return_counts=True)
+        return Transfers(keys // n, keys % n, per_pair.astype(np.int64) * unit)
     if layer.feed is Feed.VECTOR:
         return _pairs(prev[:1].astype(np.int64), cur[:1].astype(np.int64), np.array([unit], dtype=np.int64), n)
     # GATHER: the single FC segment needs the whole previous output.
@@ -87,7 +100,8 @@ def layer_transfers(layer: Layer, prev: IntArray | None, cur: IntArray, n: int) 
         counts = np.bincount(prev, minlength=n)
         senders = np.flatnonzero(counts)
         sizes = counts[senders] * unit
-    return _pairs(senders.astype(np.int64), np.full(len(senders), receiver, dtype=np.int64), sizes, n)
+    senders = senders.astype(np.int64, copy=False)
+    return _sorted_pairs(senders, np.full(len(senders), receiver, dtype=np.int64), sizes.astype(np.int64, copy=False))
 
 
 def segment_feed_bytes(layer: Layer) -> int:
@@ -136,9 +150,10 @@ class PlacementCost:
         compute_mults: multiplications reserved per device.
         memory_bytes: weight memory reserved per device.
         bandwidth_bytes: bytes each device sends (bandwidth reserved).
-        maps_per_layer: for each layer, segments per device (``bincount``).
         shared_bytes: bytes exchanged between distinct devices.
         devices_used: number of distinct devices computing at least one segment.
+        segments: segments each device computes, all layers together.
+        received_bytes: bytes each device receives from other devices.
     """
 
     latency_s: float
@@ -148,6 +163,8 @@ class PlacementCost:
     bandwidth_bytes: IntArray
     shared_bytes: int
     devices_used: int
+    segments: IntArray
+    received_bytes: IntArray
 
 
 def evaluate(
@@ -158,38 +175,53 @@ def evaluate(
 ) -> PlacementCost:
     """Cost of computing ``cnn`` with ``assignments[l-1][p]`` = device of segment ``p`` of layer ``l``."""
     n = fleet.size
-    compute = np.zeros(n, dtype=np.int64)
-    memory = np.zeros(n, dtype=np.int64)
-    bandwidth = np.zeros(n, dtype=np.int64)
-    used = np.zeros(n, dtype=bool)
+    layers = cnn.layers
+    if len(assignments) != len(layers):
+        raise ValueError(f"{cnn.name}: {len(assignments)} layer assignments for {len(layers)} layers")
+    # Segments per (layer, device) in one bincount; compute and memory are exact integer products.
+    flat = np.concatenate([np.asarray(a) for a in assignments]) if layers else np.zeros(0, dtype=np.int64)
+    if len(flat) and (int(flat.min()) < 0 or int(flat.max()) >= n):
+        raise ValueError(f"{cnn.name}: device ids must lie in 0..{n - 1}")
+    layer_of = np.repeat(np.arange(len(layers), dtype=np.int64), [len(a) for a in assignments])
+    counts = np.bincount(layer_of * n + flat, minlength=len(layers) * n).reshape(len(layers), n)
+    mults = np.array([layer.segment_mults for layer in layers], dtype=np.int64)
+    weights = np.array([layer.segment_weight_bytes for layer in layers], dtype=np.int64)
+    compute = mults @ counts
+    memory = weights @ counts
+    segments = counts.sum(axis=0)
+    t_compute = (counts * mults[:, None]) / fleet.mults_per_s
+    compute_max = t_compute.max(axis=1) if n else np.zeros(len(layers))
+    flows_all: list[Transfers] = []
     layer_costs = []
     total_latency = 0.0
     shared = 0
     prev: IntArray | None = None
-    for layer, cur in zip(cnn.layers, assignments, strict=True):
-        counts = np.bincount(cur, minlength=n)
-        compute += counts * layer.segment_mults
-        memory += counts * layer.segment_weight_bytes
-        used |= counts > 0
-        t_compute = (counts * layer.segment_mults) / fleet.mults_per_s
+    for index, (layer, cur) in enumerate(zip(layers, assignments, strict=True)):
         flows = layer_transfers(layer, prev, cur, n)
-        compute_part = float(t_compute.max())
+        compute_part = float(compute_max[index])
         transfer_part = 0.0
         latency = compute_part
+        moved = 0
         if len(flows.senders):
-            np.add.at(bandwidth, flows.senders, flows.bytes)
+            flows_all.append(flows)
             tx = flows.bytes * links.pairs(flows.senders, flows.receivers)
-            totals = tx + t_compute[flows.receivers]
+            totals = tx + t_compute[index][flows.receivers]
             critical = int(np.argmax(totals))
             if totals[critical] >= latency:
                 latency = float(totals[critical])
                 transfer_part = float(tx[critical])
-                compute_part = float(t_compute[flows.receivers[critical]])
-        moved = int(flows.bytes.sum())
+                compute_part = float(t_compute[index, flows.receivers[critical]])
+            moved = int(flows.bytes.sum())
         shared += moved
         total_latency += latency
         layer_costs.append(LayerCost(latency, compute_part, transfer_part, moved))
         prev = cur
+    bandwidth = np.zeros(n, dtype=np.int64)
+    received = np.zeros(n, dtype=np.int64)
+    if flows_all:
+        sizes = np.concatenate([f.bytes for f in flows_all])
+        np.add.at(bandwidth, np.concatenate([f.senders for f in flows_all]), sizes)
+        np.add.at(received, np.concatenate([f.receivers for f in flows_all]), sizes)
     return PlacementCost(
         latency_s=total_latency,
         layers=tuple(layer_costs),
@@ -197,5 +229,7 @@ def evaluate(
         memory_bytes=memory,
         bandwidth_bytes=bandwidth,
         shared_bytes=shared,
-        devices_used=int(used.sum()),
+        devices_used=int((segments > 0).sum()),
+        segments=segments,
+        received_bytes=received,
     )

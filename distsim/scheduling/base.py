@@ -143,7 +143,18 @@ class SchedulerParams(BaseModel):
 
 @runtime_checkable
 class Scheduler(Protocol):
-    """Places one request at a time against the residual budgets."""
+    """Places one request at a time against the residual budgets.
+
+    Optional class attributes the engine reads:
+
+    * ``deterministic`` (default True): False for randomised schedulers.
+    * ``repeatable`` (default False): True promises that ``place`` keeps no
+      state between calls and that its decision depends only on
+      ``request.source`` (hence ``request.cnn``) and the view's residuals, with
+      ``request.id`` only copied into the result. The engine then reuses the
+      last rejection of a source while the ledger is unchanged instead of
+      calling ``place`` again.
+    """
 
     name: ClassVar[str]
 

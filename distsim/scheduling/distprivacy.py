@@ -52,6 +52,8 @@ class DistPrivacy:
 
     name: ClassVar[str] = "distprivacy"
     Params = DistPrivacyParams
+    #: The decision depends only on the request's source (hence CNN) and the residuals (see ``Scheduler``).
+    repeatable: ClassVar[bool] = True
 
     def __init__(self, params: DistPrivacyParams, world: World, rng: np.random.Generator) -> None:
         self.params = params
@@ -139,6 +141,10 @@ class DistPrivacy:
             if np.any(bw < sends):
                 raise _Rejected(Rejection(request.id, layer.index, layer.name, Constraint.BANDWIDTH,
                                           f"layer {layer.name}: a sender lacks bandwidth to reach the source"))
+            sending = np.flatnonzero(sends)
+            if len(sending) and not np.isfinite(view.links.pairs(sending, np.full_like(sending, src))).all():
+                raise _Rejected(Rejection(request.id, layer.index, layer.name, Constraint.UNREACHABLE,
+                                          f"layer {layer.name}: a sender has no route to the source"))
             comp[src] -= c
             mem[src] -= m
             bw -= sends
@@ -213,6 +219,9 @@ class DistPrivacy:
         c, m = layer.segment_mults, layer.segment_weight_bytes
         t = view.links.max_weighted(senders, sender_bytes)[:d] + compute_t
         nrm = alpha * t + inv_b
+        # Over a topology some candidates may have no route from a sender (t = inf): they never qualify.
+        reach = np.isfinite(t)
+        cut_off = not reach.all()
         # One sender (MAPS, VECTOR feeds) is handled with scalars: numpy's
         # per-call overhead would dominate the few operations a run needs.
         single = len(senders) == 1
@@ -235,15 +244,17 @@ class DistPrivacy:
                 j = int(np.argmin(masked))
                 if masked[j] == np.inf:
                     # Every qualifying candidate (if any) has nrm = inf: the lowest id wins.
-                    qualifying = np.flatnonzero(base)
+                    qualifying = np.flatnonzero(base & reach if cut_off else base)
                     if len(qualifying) == 0:
-                        raise _Rejected(self._no_participant(request, layer, held, cap, comp, mem))
+                        raise _Rejected(self._no_participant(request, layer, held, cap, comp, mem,
+                                                             reach if cut_off else None, short, crowded))
                     j = int(qualifying[0])
-            elif not crowded and short < d and base[short]:
+            elif not crowded and short < d and base[short] and reach[short]:
                 # Only a short sender itself qualifies: it does not send to itself.
                 j = short
             else:
-                raise _Rejected(self._no_participant(request, layer, held, cap, comp, mem))
+                raise _Rejected(self._no_participant(request, layer, held, cap, comp, mem,
+                                                     reach if cut_off else None, short, crowded))
             k = end - pos
             if c > 0:
                 k = min(k, int(comp[j]) // c)
@@ -290,6 +301,9 @@ class DistPrivacy:
         cap: int | None,
         comp: IntArray,
         mem: IntArray,
+        reach: npt.NDArray[np.bool_] | None = None,
+        short: int = -1,
+        crowded: bool = False,
     ) -> Rejection:
         d = self._d
         ok_privacy = held < cap if cap is not None else np.ones(d, dtype=bool)
@@ -302,5 +316,13 @@ class DistPrivacy:
         fail_bandwidth = ok_privacy & ok_compute & ok_memory
         counts = dict(zip(FAILURE_ORDER, (int(x.sum()) for x in
                                           (fail_privacy, fail_compute, fail_memory, fail_bandwidth)), strict=True))
+        if reach is not None:
+            # Topologies: candidates passing bandwidth (no short sender, or the lone short sender itself)
+            # but without a route from some sender fail reachability.
+            ok_bandwidth = np.zeros(d, dtype=bool) if crowded else (self._ids == short if short >= 0 else
+                                                                    np.ones(d, dtype=bool))
+            unreachable = fail_bandwidth & ok_bandwidth & ~reach
+            counts[Constraint.BANDWIDTH] -= int(unreachable.sum())
+            counts[Constraint.UNREACHABLE] = int(unreachable.sum())
         constraint, detail = no_participant_detail(layer, counts, self._d)
         return Rejection(request.id, layer.index, layer.name, constraint, detail)
