@@ -134,9 +134,12 @@ def plot_metric(ax: Axes, summary: Sequence[Mapping[str, Any]], params: Sequence
     pos = {_key(v): k for k, v in enumerate(categories)}
     scale = METRICS.get(metric, (metric, 1.0))[1]
     all_y: list[float] = []
+    notes: list[tuple[float, float, str, Any]] = []
     for label, rows in split_series(summary, params, x):
         xs = np.array([float(r[x]) if numeric else float(pos[_key(r[x])]) for r in rows])
-        ys = np.array([float(r[f"{metric}_mean"]) for r in rows]) * scale
+        # A point that served nothing has no latency or traffic to show (its 0 s would read as "fast").
+        ys = np.array([float(r[f"{metric}_mean"]) if float(r.get("served_mean", 1.0)) > 0 else math.nan
+                       for r in rows]) * scale
         ci = _finite_or_zero(np.array([float(r[f"{metric}_ci95"]) for r in rows]) * scale)
         (line,) = ax.plot(xs, ys, marker="o", label=label)
         ax.fill_between(xs, ys - ci, ys + ci, color=line.get_color(), alpha=0.18, linewidth=0)
@@ -145,10 +148,9 @@ def plot_metric(ax: Axes, summary: Sequence[Mapping[str, Any]], params: Sequence
             for xv, yv, r in zip(xs, ys, rows, strict=True):
                 rejected = 100.0 * float(r["rejection_rate_mean"])
                 dropped = 100.0 * float(r["dropped_mean"]) / max(float(r["requests_mean"]), 1.0)
-                if math.isfinite(yv) and rejected >= 0.5:
+                if rejected >= 0.5:
                     text = f"{rejected:.0f}%" + (f" / {dropped:.0f}%" if dropped >= 0.5 else "")
-                    ax.annotate(text, (xv, yv), textcoords="offset points", xytext=(0, 6),
-                                ha="center", fontsize=7, color=line.get_color())
+                    notes.append((float(xv), float(yv), text, line.get_color()))
     ax.set_xlabel(param_label(x))
     ax.set_ylabel(metric_label(metric))
     if not numeric:
@@ -161,22 +163,35 @@ def plot_metric(ax: Axes, summary: Sequence[Mapping[str, Any]], params: Sequence
     positive = [v for v in all_y if v > 0]
     if positive and max(positive) / min(positive) > 100:
         ax.set_yscale("log")
+        # A band reaching zero or below runs off the bottom edge instead of squashing the axis.
+        ax.set_ylim(bottom=min(positive) / 2)
+    log_y = ax.get_yscale() == "log"
+    for xv, yv, text, color in notes:
+        if math.isfinite(yv) and (yv > 0 or not log_y):
+            ax.annotate(text, (xv, yv), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=7,
+                        color=color)
+        else:
+            # Nothing served (NaN, or 0 on a log axis): the label sits at the bottom edge instead.
+            ax.annotate(text, (xv, 0.02), xycoords=("data", "axes fraction"), ha="center", fontsize=7,
+                        color=color)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
 
 
-def default_x(params: Sequence[str]) -> str:
-    """The x axis of the Figure 3 panels: the first swept parameter other than τ (τ if it is the only one)."""
-    for p in params:
-        if p != TAU:
+def default_x(params: Sequence[str], summary: Sequence[Mapping[str, Any]] = ()) -> str:
+    """The x axis of the Figure 3 panels: the first swept parameter other than τ taking several values
+    in ``summary`` (else the first other than τ; τ if it is the only one)."""
+    others = [p for p in params if p != TAU] or list(params)
+    for p in others:
+        if len({_key(row[p]) for row in summary}) > 1:
             return p
-    return params[0]
+    return others[0]
 
 
 def fig3(summary: Sequence[Mapping[str, Any]], params: Sequence[str], x: str | None = None,
          title: str | None = None) -> Figure:
     """Figure 3 panel pair: (left) total latency with rejection % annotated, (right) shared data, vs ``x``."""
-    x = x or default_x(params)
+    x = x or default_x(params, summary)
     fig = Figure(figsize=(10, 4), layout="constrained")
     left, right = fig.subplots(1, 2)
     plot_metric(left, summary, params, x, "total_latency_s", annotate_rejection=True)
@@ -191,7 +206,7 @@ def fig3(summary: Sequence[Mapping[str, Any]], params: Sequence[str], x: str | N
 def single_metric(summary: Sequence[Mapping[str, Any]], params: Sequence[str], metric: str,
                   x: str | None = None, title: str | None = None) -> Figure:
     """One metric vs ``x`` (``fig3-latency``: total latency with rejection %; ``fig3-shared``: shared data)."""
-    x = x or default_x(params)
+    x = x or default_x(params, summary)
     fig = Figure(figsize=(5.5, 4), layout="constrained")
     ax = fig.subplots()
     plot_metric(ax, summary, params, x, metric, annotate_rejection=metric == "total_latency_s")
@@ -230,6 +245,20 @@ def pareto_front(xs: Sequence[float], ys: Sequence[float]) -> list[int]:
     return front
 
 
+def _clusters(front: Sequence[int], xs: Sequence[float], ys: Sequence[float], tol: float = 0.03
+              ) -> list[list[int]]:
+    """Front points grouped when within ``tol`` (relative) of the previous one, so their labels do not overlap."""
+    out: list[list[int]] = []
+    for k in front:
+        if out:
+            j = out[-1][-1]
+            if all(abs(a - b) <= tol * max(abs(a), abs(b), 1e-12) for a, b in ((xs[k], xs[j]), (ys[k], ys[j]))):
+                out[-1].append(k)
+                continue
+        out.append([k])
+    return out
+
+
 def pareto(summary: Sequence[Mapping[str, Any]], params: Sequence[str], title: str | None = None) -> Figure:
     """Mean latency vs shared data per served request for every point, with the Pareto front.
 
@@ -251,16 +280,15 @@ def pareto(summary: Sequence[Mapping[str, Any]], params: Sequence[str], title: s
         key = _key(value)
         groups.setdefault(key, []).append(k)
         labels[key] = format_value(series_param, value) if series_param else "points"
-    colors = {}
-    for key, members in groups.items():
+    for n, (key, members) in enumerate(groups.items()):
+        color = f"C{n % 10}"
         full = [k for k in members if complete[k]]
         part = [k for k in members if not complete[k]]
-        dots = ax.scatter([xs[k] for k in full], [ys[k] for k in full], label=labels[key], zorder=3)
-        colors[key] = dots.get_facecolor()[0] if len(full) else None
+        if full:
+            ax.scatter([xs[k] for k in full], [ys[k] for k in full], color=color, label=labels[key], zorder=3)
         if part:
-            ax.scatter([xs[k] for k in part], [ys[k] for k in part], facecolors="none",
-                       edgecolors=colors[key] if colors[key] is not None else "grey", zorder=3,
-                       label=f"{labels[key]} (dropped requests)")
+            ax.scatter([xs[k] for k in part], [ys[k] for k in part], facecolors="none", edgecolors=color,
+                       zorder=3, label=f"{labels[key]} (dropped requests)")
     pool = [k for k in range(len(summary)) if complete[k] and math.isfinite(xs[k])]
     scope = "points serving every request"
     if not pool:
@@ -269,10 +297,11 @@ def pareto(summary: Sequence[Mapping[str, Any]], params: Sequence[str], title: s
     front = [pool[i] for i in pareto_front([xs[k] for k in pool], [ys[k] for k in pool])]
     ax.plot([xs[k] for k in front], [ys[k] for k in front], color="black", linestyle="--", linewidth=1,
             drawstyle="steps-post", label="Pareto front", zorder=2)
-    for k in front:
-        if others:
-            ax.annotate(series_label(others, [summary[k][p] for p in others]), (xs[k], ys[k]),
-                        textcoords="offset points", xytext=(4, 4), fontsize=7)
+    if others:
+        for cluster in _clusters(front, xs, ys):
+            text = " / ".join(series_label(others, [summary[k][p] for p in others]) for k in cluster)
+            ax.annotate(text, (xs[cluster[0]], ys[cluster[0]]), textcoords="offset points", xytext=(4, 4),
+                        fontsize=7)
     ax.set_xlabel(metric_label("shared_bytes_per_request"))
     ax.set_ylabel(metric_label("latency_mean_s"))
     positive = [v for v in ys if math.isfinite(v) and v > 0]
