@@ -269,10 +269,14 @@ class ContentionTiming:
             cpu = self._cpus[device]
             asked = env.now
             grant = cpu.resource.request()
+            queued = not grant.triggered
             self._sample_cpu(cpu)
             yield grant
             started = env.now
             wait += started - asked
+            if queued:
+                # SimPy grants a queued request after the release event is processed: sample it now.
+                self._sample_cpu(cpu)
             core = heapq.heappop(cpu.free)
             compute = mults / self._speed[device]
             yield env.timeout(compute)

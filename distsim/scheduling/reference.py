@@ -9,11 +9,14 @@ Conditions (checked per segment ``p`` of layer ``l`` on candidate ``j``):
 
 * cond1: residual compute ``>= c^{l,p}`` and residual memory ``>= m^{l,p}``;
 * cond2: every sender ``i != j`` has residual bandwidth ``>= O^{l-1,p}_{i,j}``;
-* cond4: ``j`` holds fewer than ``Nf^l`` maps of this layer, or ``l >= SP``.
+* cond4: ``j`` holds fewer than ``Nf^l`` maps of this layer, or ``l >= SP``;
+* reachability (topologies only): every sender ``i != j`` has a route to ``j``
+  (finite transfer time); on a full mesh it always holds.
 
 When no participant qualifies, the reason is the condition that rules out the
 most candidates, each candidate counted once by its first failing condition in
-the order privacy, compute, memory, bandwidth (ties in that order too).
+the order privacy, compute, memory, bandwidth, unreachable (ties in that order
+too). A source that a sender cannot reach rejects the request as ``unreachable``.
 """
 
 from __future__ import annotations
@@ -49,8 +52,10 @@ def no_participant_detail(layer: Layer, failures: dict[Constraint, int], candida
     """The binding constraint and a message, from per-condition failure counts."""
     if candidates == 0:
         return Constraint.NO_PARTICIPANTS, f"layer {layer.name}: the fleet has no participants"
-    worst = max(FAILURE_ORDER, key=lambda c: (failures[c], -FAILURE_ORDER.index(c)))
-    counts = ", ".join(f"{c} {failures[c]}" for c in FAILURE_ORDER)
+    # Unreachable candidates exist only over topologies; full-mesh messages stay as they were.
+    order = FAILURE_ORDER + ((Constraint.UNREACHABLE,) if failures.get(Constraint.UNREACHABLE, 0) else ())
+    worst = max(order, key=lambda c: (failures[c], -order.index(c)))
+    counts = ", ".join(f"{c} {failures[c]}" for c in order)
     return worst, f"layer {layer.name}: no participant qualifies ({counts} of {candidates} ruled out)"
 
 
@@ -118,6 +123,9 @@ class ReferenceDistPrivacy:
                     if any(bw[i] < o for i, o in sends.items()):
                         return Rejection(request.id, layer.index, layer.name, Constraint.BANDWIDTH,
                                          f"layer {layer.name}: a sender lacks bandwidth to reach the source")
+                    if any(math.isinf(links.pair(i, src)) for i in sends):
+                        return Rejection(request.id, layer.index, layer.name, Constraint.UNREACHABLE,
+                                         f"layer {layer.name}: a sender has no route to the source")
                     comp[src] -= c
                     mem[src] -= m
                     for i, o in sends.items():
@@ -134,11 +142,11 @@ class ReferenceDistPrivacy:
                     tx = max((o * links.pair(i, j) for i, o in sends_all.items() if i != j), default=0.0)
                     t = tx + c / speed[j]
                     nrm = alpha * t + (beta / bw[j] if bw[j] > 0 else math.inf)
-                    scored.append((nrm, j))
+                    scored.append((nrm, j, math.isinf(tx)))
                 scored.sort()
                 chosen = -1
-                failures = dict.fromkeys(FAILURE_ORDER, 0)
-                for _, j in scored:
+                failures = dict.fromkeys((*FAILURE_ORDER, Constraint.UNREACHABLE), 0)
+                for _, j, unreachable in scored:
                     sends = {i: o for i, o in sends_all.items() if i != j}
                     if cap is not None and held[j] >= cap:
                         failures[Constraint.PRIVACY] += 1
@@ -148,6 +156,8 @@ class ReferenceDistPrivacy:
                         failures[Constraint.MEMORY] += 1
                     elif any(bw[i] < o for i, o in sends.items()):
                         failures[Constraint.BANDWIDTH] += 1
+                    elif unreachable:
+                        failures[Constraint.UNREACHABLE] += 1
                     else:
                         chosen = j
                         comp[j] -= c
