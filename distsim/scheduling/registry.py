@@ -26,6 +26,12 @@ if TYPE_CHECKING:
 _BUILTIN: dict[str, str] = {
     "distprivacy": "distsim.scheduling.distprivacy:DistPrivacy",
     "distprivacy_reference": "distsim.scheduling.reference:ReferenceDistPrivacy",
+    "exact": "distsim.scheduling.exact:Exact",
+    "random": "distsim.scheduling.baselines.random_fit:RandomFit",
+    "round_robin": "distsim.scheduling.baselines.round_robin:RoundRobin",
+    "no_privacy": "distsim.scheduling.baselines.no_privacy:NoPrivacy",
+    "layerwise": "distsim.scheduling.baselines.layerwise:Layerwise",
+    "source_only": "distsim.scheduling.baselines.source_only:SourceOnly",
 }
 _REGISTERED: dict[str, type] = {}
 

@@ -1,0 +1,1 @@
+"""Benchmarks: importable suites behind ``distsim bench``."""

@@ -1,0 +1,364 @@
+"""Scheduler benchmark: every scheduler against the CP-SAT optimum (``distsim bench schedulers``).
+
+The suite (see ``docs/schedulers.md``) places one request of a CNN on an idle
+fleet of ``D`` participants whose device types are drawn uniformly from the
+catalogue with a seed, at each tolerated SSIM ``tau``, with every scheduler,
+and compares each placement's latency with the CP-SAT solution: the gap to the
+optimum where CP-SAT proves it, else the gap to CP-SAT's best lower bound (an
+upper bound of the true gap). Every placement passes the shared validator.
+It also runs the batch target: 60 LeNet requests over 30 participants placed
+jointly. Results: ``schedulers.csv`` (one row per instance and scheduler),
+``batch.csv``, ``schedulers.md`` (tables) and ``schedulers.png``, written
+atomically into the output directory.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+import platform
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+
+from distsim.scenario import Scenario
+from distsim.scheduling.base import ClusterView, Placement, Request
+from distsim.scheduling.exact import ExactParams, solve_batch, solve_request
+from distsim.scheduling.registry import make_scheduler
+from distsim.scheduling.validate import check_placement, validation_flags
+from distsim.world import World, build_world
+
+#: Schedulers compared with CP-SAT, in table order.
+SCHEDULERS = ("distprivacy", "no_privacy", "random", "round_robin", "layerwise", "source_only")
+DEVICE_TYPES = ("nexus5", "rpi3", "stm32h7")
+TAUS = (0.4, 0.6, 0.8)
+
+
+@dataclass(frozen=True, slots=True)
+class Instance:
+    """One benchmark instance: a request of ``cnn`` on ``participants`` random devices at ``tau``."""
+
+    cnn: str
+    participants: int
+    tau: float
+    seed: int
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One scheduler on one instance.
+
+    Attributes:
+        cnn, participants, tau, seed: the instance.
+        scheduler: scheduler name (``exact`` is CP-SAT).
+        status: ``heuristic`` / ``optimal`` / ``feasible`` for a placement, else ``rejected``.
+        reason: the rejection's ``constraint@layer`` ('' when placed).
+        latency_s: Eq. 5 latency of the placement, s (NaN when rejected).
+        gap_opt: ``latency / optimum - 1`` where CP-SAT proved the optimum, else NaN.
+        gap_bound: ``latency / (CP-SAT lower bound - E) - 1`` (an upper bound of the gap), NaN if unknown.
+        shared_bytes: bytes exchanged between distinct devices.
+        devices_used: distinct devices computing a segment.
+        decision_s: wall-clock time of ``place``, s.
+        exact_bound_s: proved lower bound of the true optimum (CP-SAT's bound minus E), s (NaN if none).
+        rounding_bound_s: CP-SAT's rounding bound E on this instance, s.
+    """
+
+    cnn: str
+    participants: int
+    tau: float
+    seed: int
+    scheduler: str
+    status: str
+    reason: str
+    latency_s: float
+    gap_opt: float
+    gap_bound: float
+    shared_bytes: int
+    devices_used: int
+    decision_s: float
+    exact_bound_s: float
+    rounding_bound_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class BatchRow:
+    """The batch target: ``requests`` LeNet requests placed jointly.
+
+    Attributes:
+        cnn, participants, tau, requests: the batch.
+        status: CP-SAT status of the joint solve.
+        total_latency_s: sum of the placed latencies (cost model), s.
+        bound_s: CP-SAT's lower bound of the sum, s.
+        gap: relative gap of the joint solve.
+        placed: requests placed.
+        wall_s: wall-clock time including the single-request bounds, s.
+        heuristic_total_s: sum of latencies when DistPrivacy places them one after another, s.
+    """
+
+    cnn: str
+    participants: int
+    tau: float
+    requests: int
+    status: str
+    total_latency_s: float
+    bound_s: float
+    gap: float
+    placed: int
+    wall_s: float
+    heuristic_total_s: float
+
+
+def make_world(cnn: str, participants: int, tau: float, seed: int) -> World:
+    """A world with one source of ``cnn`` and ``participants`` devices of types drawn uniformly with ``seed``."""
+    rng = np.random.default_rng(seed)
+    drawn = rng.choice(len(DEVICE_TYPES), size=participants)
+    counts = np.bincount(drawn, minlength=len(DEVICE_TYPES))
+    groups = [{"type": t, "count": int(k)} for t, k in zip(DEVICE_TYPES, counts, strict=True) if k]
+    scenario = Scenario.model_validate({
+        "name": f"bench-{cnn}-{participants}-{tau}-{seed}",
+        "sources": [{"cnn": cnn}],
+        "participants": {"groups": groups},
+        "workload": {"requests": 1, "rate_per_s": 1.0},
+        "privacy": {"max_ssim": tau},
+    })
+    return build_world(scenario)
+
+
+def suite(quick: bool = False) -> list[Instance]:
+    """The instances: LeNet and CIFAR with 5-30 participants, VGG-16 with 30-100; each tau; seeds."""
+    if quick:
+        return [Instance("lenet", d, tau, 0) for d in (5, 10) for tau in (0.4, 0.8)]
+    out = [Instance("lenet", d, tau, seed) for d in (5, 10, 20, 30) for tau in TAUS for seed in (0, 1)]
+    out += [Instance("cifar_cnn", d, tau, 0) for d in (5, 10, 20, 30) for tau in TAUS]
+    out += [Instance("vgg16", d, tau, 0) for d in (30, 100) for tau in TAUS]
+    return out
+
+
+def _gap(latency: float, reference: float) -> float:
+    if not (math.isfinite(latency) and math.isfinite(reference)) or reference <= 0:
+        return math.nan
+    return latency / reference - 1.0
+
+
+def run_instance(instance: Instance, exact: ExactParams, schedulers: Sequence[str] = SCHEDULERS) -> list[Row]:
+    """Every scheduler and CP-SAT on one instance; placements are validated."""
+    world = make_world(instance.cnn, instance.participants, instance.tau, instance.seed)
+    view = ClusterView.idle(world)
+    request = Request(0, world.fleet.participants, instance.cnn, 0.0)
+    started = time.perf_counter()
+    decision, report = solve_request(request, view, world, exact)
+    exact_s = time.perf_counter() - started
+    optimum = decision.cost.latency_s if isinstance(decision, Placement) and report.status == "optimal" else math.nan
+    # The true optimum is at least the model's bound minus the rounding bound E.
+    bound = report.bound_s - report.rounding_bound_s
+    rows = []
+    results = [("exact", decision, exact_s)]
+    for k, name in enumerate(schedulers):
+        scheduler = make_scheduler(name, {}, world, np.random.default_rng([instance.seed, k]))
+        started = time.perf_counter()
+        placed = scheduler.place(request, view)
+        results.append((name, placed, time.perf_counter() - started))
+    for name, placed, seconds in results:
+        if isinstance(placed, Placement):
+            flags = validation_flags(make_scheduler(name, {}, world, np.random.default_rng(0)))
+            check_placement(placed, request, view, **flags)
+            latency = placed.cost.latency_s
+            rows.append(Row(instance.cnn, instance.participants, instance.tau, instance.seed, name, placed.status, "",
+                            latency, _gap(latency, optimum), _gap(latency, bound), placed.cost.shared_bytes,
+                            placed.cost.devices_used, seconds, bound, report.rounding_bound_s))
+        else:
+            nan = math.nan
+            rows.append(Row(instance.cnn, instance.participants, instance.tau, instance.seed, name, "rejected",
+                            placed.reason, nan, nan, nan, 0, 0, seconds, bound, report.rounding_bound_s))
+    return rows
+
+
+def run_batch(requests: int, participants: int, tau: float, exact: ExactParams, seed: int = 0) -> BatchRow:
+    """Place ``requests`` LeNet requests (two cameras) jointly on ``participants`` devices."""
+    world = make_world("lenet", participants, tau, seed)
+    world = _with_sources(world, 2)
+    view = ClusterView.idle(world)
+    d = world.fleet.participants
+    batch = [Request(k, d + k % 2, "lenet", 0.0) for k in range(requests)]
+    result = solve_batch(batch, view, world, exact)
+    for request, decision in zip(batch, result.decisions, strict=True):
+        if isinstance(decision, Placement):
+            check_placement(decision, request, view)
+    total = result.total_latency_s
+    # DistPrivacy one after another, each reserving what it holds.
+    heuristic = make_scheduler("distprivacy", {}, world, np.random.default_rng(0))
+    comp, mem, bw = view.residuals()
+    heuristic_total = 0.0
+    for request in batch:
+        decision = heuristic.place(request, ClusterView(world, comp, mem, bw))
+        if isinstance(decision, Placement):
+            heuristic_total += decision.cost.latency_s
+            comp -= decision.cost.compute_mults
+            mem -= decision.cost.memory_bytes
+            bw -= decision.cost.bandwidth_bytes
+    report = result.report
+    placed = sum(isinstance(x, Placement) for x in result.decisions)
+    return BatchRow("lenet", participants, tau, requests, report.status, total, report.bound_s, report.gap, placed,
+                    report.wall_s, heuristic_total)
+
+
+def _with_sources(world: World, count: int) -> World:
+    scenario = world.scenario
+    spec = scenario.model_dump()
+    spec["sources"] = [{"cnn": "lenet", "count": count}]
+    return build_world(Scenario.model_validate(spec))
+
+
+# -- reporting -----------------------------------------------------------------
+def _csv(rows: Sequence[object], cls: type) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    names = [f.name for f in fields(cls)]
+    writer.writerow(names)
+    for row in rows:
+        data = asdict(row)  # type: ignore[call-overload]
+        writer.writerow(["" if isinstance(data[n], float) and math.isnan(data[n]) else data[n] for n in names])
+    return buffer.getvalue()
+
+
+def _mean(values: Sequence[float]) -> float:
+    finite = [v for v in values if math.isfinite(v)]
+    return float(np.mean(finite)) if finite else math.nan
+
+
+def _fmt(value: float, scale: float = 1.0, digits: int = 2) -> str:
+    return "-" if not math.isfinite(value) else f"{value * scale:.{digits}f}"
+
+
+def summary_markdown(rows: Sequence[Row], batch: Sequence[BatchRow]) -> str:
+    """Tables: per CNN and scheduler, and the targets."""
+    lines = []
+    names = ("exact", *SCHEDULERS)
+    for cnn in sorted({r.cnn for r in rows}, key=lambda c: ("lenet", "cifar_cnn", "vgg16", "vgg19").index(c)):
+        mine = [r for r in rows if r.cnn == cnn]
+        instances = len({(r.participants, r.tau, r.seed) for r in mine})
+        exact_rows = [r for r in mine if r.scheduler == "exact"]
+        proved = sum(r.status == "optimal" for r in exact_rows)
+        lines.append(f"### {cnn}: {instances} instances, CP-SAT proved the optimum on {proved}\n")
+        lines.append("| scheduler | rejected | mean latency (ms) | mean gap to optimum (n) | max gap to optimum "
+                     "| mean gap to bound | mean shared (KB) | mean decision (ms) |")
+        lines.append("|---|---|---|---|---|---|---|---|")
+        for name in names:
+            sel = [r for r in mine if r.scheduler == name]
+            if not sel:
+                continue
+            rejected = sum(r.status == "rejected" for r in sel)
+            opt = [r.gap_opt for r in sel if math.isfinite(r.gap_opt)]
+            lines.append(
+                f"| {name} | {rejected}/{len(sel)} | {_fmt(_mean([r.latency_s for r in sel]), 1e3, 3)} "
+                f"| {_fmt(_mean(opt), 100, 1)}% ({len(opt)}) | {_fmt(max(opt) if opt else math.nan, 100, 1)}% "
+                f"| {_fmt(_mean([r.gap_bound for r in sel]), 100, 1)}% "
+                f"| {_fmt(_mean([float(r.shared_bytes) for r in sel if r.status != 'rejected']), 1e-3, 1)} "
+                f"| {_fmt(_mean([r.decision_s for r in sel]), 1e3, 1)} |")
+        lines.append("")
+    lines.append("### CP-SAT per instance class\n")
+    lines.append("| cnn | participants | tau | instances | proved optimal | mean time (s) | max time (s) "
+                 "| mean gap to bound |")
+    lines.append("|---|---|---|---|---|---|---|---|")
+    exact_rows = [r for r in rows if r.scheduler == "exact"]
+    for key in sorted({(r.cnn, r.participants, r.tau) for r in exact_rows},
+                      key=lambda k: (("lenet", "cifar_cnn", "vgg16", "vgg19").index(k[0]), k[1], k[2])):
+        sel = [r for r in exact_rows if (r.cnn, r.participants, r.tau) == key]
+        gaps = [0.0 if r.status == "optimal" else (r.latency_s / r.exact_bound_s - 1 if r.exact_bound_s > 0 else
+                                                    math.nan) for r in sel if r.status != "rejected"]
+        lines.append(f"| {key[0]} | {key[1]} | {key[2]} | {len(sel)} | {sum(r.status == 'optimal' for r in sel)} "
+                     f"| {_mean([r.decision_s for r in sel]):.2f} | {max(r.decision_s for r in sel):.2f} "
+                     f"| {_fmt(_mean(gaps), 100, 2)}% |")
+    lines.append("")
+    if batch:
+        lines.append("### Batch (joint placement, shared budgets)\n")
+        lines.append("| cnn | participants | tau | requests | status | placed | total latency (s) | bound (s) "
+                     "| gap | wall (s) | DistPrivacy sequential total (s) |")
+        lines.append("|---|---|---|---|---|---|---|---|---|---|---|")
+        for b in batch:
+            lines.append(f"| {b.cnn} | {b.participants} | {b.tau} | {b.requests} | {b.status} | {b.placed} "
+                         f"| {b.total_latency_s:.5f} | {_fmt(b.bound_s, 1, 5)} | {_fmt(b.gap, 100, 3)}% "
+                         f"| {b.wall_s:.1f} | {b.heuristic_total_s:.5f} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def plot(rows: Sequence[Row], path: Path) -> None:
+    """Latency relative to CP-SAT per scheduler and CNN, and decision time."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cnns = [c for c in ("lenet", "cifar_cnn", "vgg16") if any(r.cnn == c for r in rows)]
+    names = ("exact", *SCHEDULERS)
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.2))
+    width = 0.8 / max(len(cnns), 1)
+    x = np.arange(len(names))
+    for k, cnn in enumerate(cnns):
+        ratio, times = [], []
+        for name in names:
+            sel = [r for r in rows if r.cnn == cnn and r.scheduler == name]
+            ref = {(r.participants, r.tau, r.seed): r.latency_s for r in rows if r.cnn == cnn
+                   and r.scheduler == "exact"}
+            values = [r.latency_s / ref[(r.participants, r.tau, r.seed)] for r in sel
+                      if math.isfinite(r.latency_s) and math.isfinite(ref[(r.participants, r.tau, r.seed)])]
+            ratio.append(float(np.mean(values)) if values else np.nan)
+            times.append(_mean([r.decision_s for r in sel]))
+        ax1.bar(x + k * width, ratio, width, label=cnn)
+        ax2.bar(x + k * width, times, width, label=cnn)
+    for ax in (ax1, ax2):
+        ax.set_xticks(x + width * (len(cnns) - 1) / 2, names, rotation=30, ha="right")
+        ax.set_yscale("log")
+        ax.legend()
+    ax1.set_ylabel("latency / CP-SAT latency (mean, placed)")
+    ax1.axhline(1.0, color="k", lw=0.8)
+    ax2.set_ylabel("decision time (s, mean)")
+    ax1.set_title("Latency relative to CP-SAT (same instance)")
+    ax2.set_title("Time to decide one request")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def run(out_dir: str | Path, *, quick: bool = False, progress: Callable[[str], None] | None = None) -> Path:
+    """Run the suite and write ``schedulers.csv``, ``batch.csv``, ``schedulers.md``, ``schedulers.png`` atomically."""
+    say = progress or (lambda message: None)
+    exact = ExactParams(time_limit_s=2.0 if quick else 10.0)
+    rows: list[Row] = []
+    started = time.perf_counter()
+    instances = suite(quick)
+    for k, instance in enumerate(instances, start=1):
+        rows.extend(run_instance(instance, exact))
+        say(f"[{k}/{len(instances)}] {instance.cnn} D={instance.participants} tau={instance.tau} "
+            f"seed={instance.seed} ({time.perf_counter() - started:.0f} s)")
+    if quick:
+        batch = [run_batch(6, 10, 0.4, ExactParams(time_limit_s=10.0))]
+    else:
+        batch = [run_batch(60, 30, 0.4, ExactParams(time_limit_s=60.0))]
+    say(f"batch done ({time.perf_counter() - started:.0f} s)")
+    target = Path(out_dir)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        (staging / "schedulers.csv").write_text(_csv(rows, Row), encoding="utf-8")
+        (staging / "batch.csv").write_text(_csv(batch, BatchRow), encoding="utf-8")
+        header = (f"# Scheduler benchmark ({'quick' if quick else 'full'} suite)\n\n"
+                  f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
+                  f"CP-SAT {exact.workers} workers, time limit {exact.time_limit_s} s per request; "
+                  f"total {time.perf_counter() - started:.0f} s.\n\n")
+        (staging / "schedulers.md").write_text(header + summary_markdown(rows, batch), encoding="utf-8")
+        plot(rows, staging / "schedulers.png")
+        target.mkdir(parents=True, exist_ok=True)
+        for name in ("schedulers.csv", "batch.csv", "schedulers.md", "schedulers.png"):
+            os.replace(staging / name, target / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target

@@ -1,0 +1,40 @@
+"""``random``: each segment on a uniformly random qualifying participant.
+
+Honours ``Nf`` and every budget (same conditions as DistPrivacy); draws from
+the numpy generator the engine gives it, so it is reproducible per run seed
+but not deterministic across calls (``deterministic = False``).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+
+from distsim.scheduling.base import ClusterView, Decision, Request, SchedulerParams
+from distsim.scheduling.baselines._greedy import BoolArray, greedy_place
+from distsim.world import World
+
+
+class RandomFitParams(SchedulerParams):
+    """No parameters."""
+
+
+class RandomFit:
+    """A uniformly random feasible participant per segment."""
+
+    name: ClassVar[str] = "random"
+    Params = RandomFitParams
+    deterministic: ClassVar[bool] = False
+
+    def __init__(self, params: RandomFitParams, world: World, rng: np.random.Generator) -> None:
+        self.params = params
+        self.world = world
+        self.rng = rng
+
+    def _pick(self, request: Request, layer: int, segment: int, qualifies: BoolArray) -> int:
+        candidates = np.flatnonzero(qualifies)
+        return int(candidates[self.rng.integers(len(candidates))])
+
+    def place(self, request: Request, view: ClusterView) -> Decision:
+        return greedy_place(self.world, request, view, self._pick)
