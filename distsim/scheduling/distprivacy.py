@@ -42,6 +42,10 @@ IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 
 
+#: Memory the per-sender ``alpha * t`` cache may use, bytes.
+_CACHE_BYTES = 64 * 2**20
+
+
 class _Rejected(Exception):
     def __init__(self, rejection: Rejection) -> None:
         self.rejection = rejection
@@ -61,8 +65,13 @@ class DistPrivacy:
         fleet = world.fleet
         d = fleet.participants
         self._d = d
-        self._ids = np.arange(d)
         self._speed = fleet.mults_per_s[:d]
+        # alpha * t(j) of a run fed by one sender depends only on the world:
+        # cached per (segment mults, bytes sent, sender), oldest entries
+        # dropped beyond about _CACHE_BYTES. Caching never changes a decision.
+        self._alpha_t: dict[tuple[int, int, int], FloatArray] = {}
+        self._alpha_t_max = max(16, _CACHE_BYTES // (8 * max(d, 1)))
+        self._compute_t: dict[int, FloatArray] = {}
 
     def place(self, request: Request, view: ClusterView) -> Decision:
         cnn = self.world.cnns[request.cnn]
@@ -166,16 +175,21 @@ class DistPrivacy:
         c, m = layer.segment_mults, layer.segment_weight_bytes
         out = np.empty(layer.segments, dtype=np.int64)
         held = np.zeros(d, dtype=np.int64)
-        compute_t = layer.segment_mults / self._speed
+        compute_t = self._compute_t.get(c)
+        if compute_t is None:
+            compute_t = self._compute_t[c] = c / self._speed
         # cond1 and cond4 per participant; they only change on the device a run lands on.
         base = (comp[:d] >= c) & (mem[:d] >= m)
         if cap is not None and cap <= 0:
             base[:] = False
+        # beta / b_j of the qualifying participants, inf for the others: argmin of
+        # alpha * t + qinv is the argmin of nrm over qualifying candidates.
+        qinv = np.where(base, inv_b, np.inf)
         fixed = self._feed_vector(layer, prev, view.fleet.size)
         if fixed is not None:
             senders = np.flatnonzero(fixed)
-            self._fill(request, layer, 0, layer.segments, senders, fixed[senders], cap, compute_t, held, base, out,
-                       comp, mem, bw, inv_b, view)
+            self._fill(request, layer, 0, layer.segments, senders, fixed[senders], cap, compute_t, held, base, qinv,
+                       out, comp, mem, bw, inv_b, view)
             return out
         assert prev is not None
         # MAPS: consecutive segments whose map comes from the same device share a feed.
@@ -185,9 +199,21 @@ class DistPrivacy:
         unit = np.array([layer.feed_unit_bytes], dtype=np.int64)
         for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
             holder = prev[start : start + 1]
-            self._fill(request, layer, start, end, holder, unit, cap, compute_t, held, base, out,
+            self._fill(request, layer, start, end, holder, unit, cap, compute_t, held, base, qinv, out,
                        comp, mem, bw, inv_b, view)
         return out
+
+    def _alpha_t_single(self, c: int, sender: int, size: int, compute_t: FloatArray, view: ClusterView) -> FloatArray:
+        """``alpha * t(j)`` for every participant when only ``sender`` sends ``size`` bytes (cached)."""
+        key = (c, size, sender)
+        at = self._alpha_t.get(key)
+        if at is None:
+            t = view.links.max_weighted(np.array([sender]), np.array([size], dtype=np.int64))[: self._d] + compute_t
+            at = self.params.alpha * t
+            if len(self._alpha_t) >= self._alpha_t_max:
+                del self._alpha_t[next(iter(self._alpha_t))]
+            self._alpha_t[key] = at
+        return at
 
     def _fill(
         self,
@@ -201,6 +227,7 @@ class DistPrivacy:
         compute_t: FloatArray,
         held: IntArray,
         base: npt.NDArray[np.bool_],
+        qinv: FloatArray,
         out: IntArray,
         comp: IntArray,
         mem: IntArray,
@@ -210,25 +237,26 @@ class DistPrivacy:
     ) -> None:
         """Place segments ``start..end-1``, each fed by ``sender_bytes[k]`` bytes from device ``senders[k]``.
 
-        ``base`` (cond1 and cond4 per participant) and ``inv_b`` (``beta / b_j``)
-        are kept current here: only the device a run lands on and the senders
-        change, so they are updated in place rather than recomputed.
+        ``base`` (cond1 and cond4 per participant), ``inv_b`` (``beta / b_j``)
+        and ``qinv`` (``inv_b`` where ``base``, else inf) are kept current here:
+        only the device a run lands on and the senders change, so they are
+        updated in place rather than recomputed.
         """
-        alpha, beta = self.params.alpha, self.params.beta
+        beta = self.params.beta
         d = self._d
         c, m = layer.segment_mults, layer.segment_weight_bytes
-        t = view.links.max_weighted(senders, sender_bytes)[:d] + compute_t
-        nrm = alpha * t + inv_b
-        # Over a topology some candidates may have no route from a sender (t = inf): they never qualify.
-        reach = np.isfinite(t)
-        cut_off = not reach.all()
+        if d == 0 and start < end:
+            raise _Rejected(self._no_participant(request, layer, held, cap, comp, mem))
         # One sender (MAPS, VECTOR feeds) is handled with scalars: numpy's
         # per-call overhead would dominate the few operations a run needs.
         single = len(senders) == 1
         lone = int(senders[0]) if single else -1
         lone_bytes = int(sender_bytes[0]) if single else 0
-        if d == 0 and start < end:
-            raise _Rejected(self._no_participant(request, layer, held, cap, comp, mem))
+        if single:
+            at = self._alpha_t_single(c, lone, lone_bytes, compute_t, view)
+        else:
+            at = self.params.alpha * (view.links.max_weighted(senders, sender_bytes)[:d] + compute_t)
+        nrm = at + qinv  # nrm(j) for qualifying j, inf for the others
         pos = start
         while pos < end:
             if single:
@@ -240,21 +268,18 @@ class DistPrivacy:
                 crowded = len(low) > 1
             if short < 0 and not crowded:
                 # argmin over qualifying candidates, ties to the lowest id.
-                masked = np.where(base, nrm, np.inf)
-                j = int(np.argmin(masked))
-                if masked[j] == np.inf:
+                j = int(np.argmin(nrm))
+                if nrm[j] == np.inf:
                     # Every qualifying candidate (if any) has nrm = inf: the lowest id wins.
-                    qualifying = np.flatnonzero(base & reach if cut_off else base)
+                    qualifying = np.flatnonzero(base)
                     if len(qualifying) == 0:
-                        raise _Rejected(self._no_participant(request, layer, held, cap, comp, mem,
-                                                             reach if cut_off else None, short, crowded))
+                        raise _Rejected(self._no_participant(request, layer, held, cap, comp, mem))
                     j = int(qualifying[0])
-            elif not crowded and short < d and base[short] and reach[short]:
+            elif not crowded and short < d and base[short]:
                 # Only a short sender itself qualifies: it does not send to itself.
                 j = short
             else:
-                raise _Rejected(self._no_participant(request, layer, held, cap, comp, mem,
-                                                     reach if cut_off else None, short, crowded))
+                raise _Rejected(self._no_participant(request, layer, held, cap, comp, mem))
             k = end - pos
             if c > 0:
                 k = min(k, int(comp[j]) // c)
@@ -270,7 +295,9 @@ class DistPrivacy:
                         left = int(bw[lone])
                         inv_lone = beta / left if left > 0 else math.inf
                         inv_b[lone] = inv_lone
-                        nrm[lone] = alpha * t[lone] + inv_lone
+                        if base[lone]:
+                            qinv[lone] = inv_lone
+                            nrm[lone] = at[lone] + inv_lone
             else:
                 others = senders != j
                 if others.any():
@@ -285,12 +312,17 @@ class DistPrivacy:
                             inv = beta / left_b.astype(np.float64)
                         inv[left_b <= 0] = np.inf
                         inv_b[changed] = inv
-                        nrm[changed] = alpha * t[changed] + inv
+                        q = np.where(base[changed], inv, np.inf)
+                        qinv[changed] = q
+                        nrm[changed] = at[changed] + q
             out[pos : pos + k] = j
             comp[j] -= k * c
             mem[j] -= k * m
             held[j] += k
-            base[j] = comp[j] >= c and mem[j] >= m and (cap is None or held[j] < cap)
+            if not (comp[j] >= c and mem[j] >= m and (cap is None or held[j] < cap)):
+                base[j] = False
+                qinv[j] = np.inf
+                nrm[j] = np.inf
             pos += k
 
     def _no_participant(
