@@ -785,8 +785,12 @@ def solve_batch(
     """Place ``requests`` jointly: shared residual budgets, objective the sum of latencies (Eq. 8).
 
     Requests that cannot be placed even alone (pre-check or single-request
-    solve) are rejected and left out; if the rest cannot be placed together,
-    every one of them is rejected with constraint ``infeasible``.
+    solve) are rejected and left out. When the single-request optima fit the
+    shared budgets together they are the batch optimum (each single solve
+    relaxes the batch) and no joint model is built; otherwise the joint model
+    is solved with the single optima as lower-bound cuts and hints. If the
+    rest cannot be placed together, every one of them is rejected with
+    constraint ``infeasible`` (or ``timeout``).
     """
     started = time.perf_counter()
     unit = params.time_unit_s or default_time_unit(world, sorted({r.cnn for r in requests}), params.resolution)
@@ -804,6 +808,15 @@ def solve_batch(
             decisions[request.id] = Rejection(request.id, decision.layer, decision.layer_name, decision.constraint,
                                               decision.detail)
     joint = [r for r in requests if r.id not in decisions]
+    shortcut = _independent_optima(joint, singles, view, started, unit)
+    if shortcut is not None:
+        for request in joint:
+            single = singles[(request.cnn, request.source)][0]
+            assert isinstance(single, Placement)
+            decisions[request.id] = view.make_placement(request, list(single.assignments), status=single.status)
+            bounds[request.id] = singles[(request.cnn, request.source)][1].bound_s
+        return BatchResult(tuple(decisions[r.id] for r in requests), shortcut,
+                           tuple(bounds.get(r.id, math.nan) for r in requests))
     model = _Model(world, view, unit, params.symmetry_breaking)
     rounding = 0
     hints = []
@@ -843,6 +856,39 @@ def solve_batch(
         report=report,
         lower_bounds_s=tuple(bounds.get(r.id, math.nan) for r in requests),
     )
+
+
+def _independent_optima(joint: Sequence[Request], singles: dict[tuple[str, int], tuple[Decision, SolveReport]],
+                        view: ClusterView, started: float, unit: float) -> SolveReport | None:
+    """The batch solution when every request's own optimum fits the shared budgets together, else None.
+
+    Each single-request solve relaxes the batch (same residuals, nothing
+    shared), so the sum of their bounds bounds the batch; if their placements
+    fit together they are a batch solution with that same value.
+    """
+    if not joint:
+        return None
+    comp = np.zeros_like(view.compute_mults)
+    mem = np.zeros_like(view.memory_bytes)
+    bw = np.zeros_like(view.bandwidth_bytes)
+    objective = bound = rounding = 0.0
+    statuses = set()
+    for request in joint:
+        decision, report = singles[(request.cnn, request.source)]
+        assert isinstance(decision, Placement)
+        comp += decision.cost.compute_mults
+        mem += decision.cost.memory_bytes
+        bw += decision.cost.bandwidth_bytes
+        objective += report.objective_s
+        bound += report.bound_s
+        rounding += report.rounding_bound_s
+        statuses.add(decision.status)
+    if np.any(comp > view.compute_mults) or np.any(mem > view.memory_bytes) or np.any(bw > view.bandwidth_bytes):
+        return None
+    status = "optimal" if statuses == {"optimal"} else "feasible"
+    gap = 0.0 if status == "optimal" else max(0.0, (objective - bound) / objective) if objective > 0 else 0.0
+    return SolveReport(status, objective, bound, gap, rounding, unit, time.perf_counter() - started,
+                       detail="each request's own optimum; together they fit the shared budgets")
 
 
 class Exact:

@@ -98,6 +98,10 @@ def validate_placement(
         if must_source:
             if np.any(array != request.source):
                 out.append(f"{where}: must run on the request's source {fleet.names[request.source]}")
+        elif not privacy and limits.on_source(layer.index):
+            # The privacy-driven source layer may run on the source or on participants once privacy is lifted.
+            if roles and np.any((array >= d) & (array != request.source)):
+                out.append(f"{where}: segments on another request's source")
         elif roles and np.any(array >= d):
             off = sorted({fleet.names[i] for i in array[array >= d].tolist()})
             out.append(f"{where}: segments on source(s) {', '.join(off)}; only participants compute this layer")
