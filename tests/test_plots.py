@@ -75,7 +75,7 @@ def test_categorical_x_uses_positions_and_tick_labels() -> None:
     (ax,) = fig.axes
     assert ax.get_xlabel() == "device mix (share of participants)"
     assert [t.get_text() for t in ax.get_xticklabels()] == [
-        "70% stm32h7 / 30% rpi3", "50% stm32h7 / 50% rpi3", "30% stm32h7 / 70% rpi3"]
+        "70% stm32h7\n30% rpi3", "50% stm32h7\n50% rpi3", "30% stm32h7\n70% rpi3"]
     assert [list(line.get_xdata()) for line in ax.get_lines()] == [[0.0, 1.0, 2.0]] * 3
 
 
@@ -135,6 +135,7 @@ def test_save_figure_writes_png_and_svg(tmp_path: Path) -> None:
     assert [p.name for p in paths] == ["fig.png", "fig.svg"]
     assert paths[0].read_bytes().startswith(b"\x89PNG")
     assert b"<svg" in paths[1].read_bytes()[:2000]
+    assert paths[0].stat().st_mode & 0o044 == 0o044  # readable like any file open() makes (umask 022 or laxer)
 
 
 @pytest.fixture(scope="module")

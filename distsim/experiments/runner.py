@@ -37,6 +37,7 @@ from distsim.errors import InputError
 from distsim.experiments.aggregate import aggregate, write_summary_csv
 from distsim.experiments.spec import Sweep
 from distsim.experiments.table import (
+    FILE_MODE,
     FIXED_COLUMNS,
     SWEEP_MANIFEST,
     result_columns,
@@ -135,6 +136,7 @@ def write_json_atomic(path: Path, data: Any) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(data, handle, separators=(",", ":"))
+        os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -62,11 +62,22 @@ def cell(value: Any) -> str:
     return str(value)
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+#: Permissions of published files: what ``open()`` would give (``mkstemp`` makes them 0600).
+FILE_MODE = 0o666 & ~_umask()
+
+
 def _atomic_text(path: Path, text: str) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
+        os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -114,6 +125,7 @@ def write_parquet_atomic(path: Path, columns: Sequence[str], rows: list[dict[str
     os.close(fd)
     try:
         pq.write_table(table, tmp)
+        os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

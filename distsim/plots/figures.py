@@ -154,8 +154,9 @@ def plot_metric(ax: Axes, summary: Sequence[Mapping[str, Any]], params: Sequence
     ax.set_xlabel(param_label(x))
     ax.set_ylabel(metric_label(metric))
     if not numeric:
-        ax.set_xticks(range(len(categories)), [format_value(x, v) for v in categories],
-                      rotation=20 if len(categories) > 3 else 0, ha="right" if len(categories) > 3 else "center")
+        crowded = len(categories) > 6
+        ax.set_xticks(range(len(categories)), [format_value(x, v).replace(" / ", "\n") for v in categories],
+                      rotation=20 if crowded else 0, ha="right" if crowded else "center", fontsize=8)
     elif x == "participants.total" and all_y:
         ax.set_xscale("log", base=2)
         ax.set_xticks([float(v) for v in categories], [str(v) for v in categories])

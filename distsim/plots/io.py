@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 
 from distsim.errors import InputError
 from distsim.experiments.aggregate import aggregate
-from distsim.experiments.table import read_manifest, read_results
+from distsim.experiments.table import FILE_MODE, read_manifest, read_results
 from distsim.plots.figures import TAU, fig3, format_value, latency_cdf, pareto, single_metric, tradeoff
 
 #: Plot kinds of ``distsim plot --kind``.
@@ -129,6 +129,7 @@ def save_figure(fig: Figure, out_dir: str | Path, stem: str, *, dpi: int = 110) 
             # Fixed metadata: the same figure gives the same bytes (no creation date, no version stamp).
             metadata = {"Software": None} if ext == "png" else {"Date": None, "Creator": None}
             fig.savefig(tmp, format=ext, dpi=dpi, metadata=metadata)
+            os.chmod(tmp, FILE_MODE)
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
