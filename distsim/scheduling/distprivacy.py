@@ -257,6 +257,9 @@ class DistPrivacy:
         else:
             at = self.params.alpha * (view.links.max_weighted(senders, sender_bytes)[:d] + compute_t)
         nrm = at + qinv  # nrm(j) for qualifying j, inf for the others
+        # Over a topology some candidates may have no route from a sender (t = inf): they never qualify.
+        reach = np.isfinite(at)
+        cut_off = not reach.all()
         pos = start
         while pos < end:
             if single:
@@ -271,15 +274,17 @@ class DistPrivacy:
                 j = int(np.argmin(nrm))
                 if nrm[j] == np.inf:
                     # Every qualifying candidate (if any) has nrm = inf: the lowest id wins.
-                    qualifying = np.flatnonzero(base)
+                    qualifying = np.flatnonzero(base & reach if cut_off else base)
                     if len(qualifying) == 0:
-                        raise _Rejected(self._no_participant(request, layer, held, cap, comp, mem))
+                        raise _Rejected(self._no_participant(request, layer, held, cap, comp, mem,
+                                                             reach if cut_off else None, short, crowded))
                     j = int(qualifying[0])
-            elif not crowded and short < d and base[short]:
+            elif not crowded and short < d and base[short] and reach[short]:
                 # Only a short sender itself qualifies: it does not send to itself.
                 j = short
             else:
-                raise _Rejected(self._no_participant(request, layer, held, cap, comp, mem))
+                raise _Rejected(self._no_participant(request, layer, held, cap, comp, mem,
+                                                     reach if cut_off else None, short, crowded))
             k = end - pos
             if c > 0:
                 k = min(k, int(comp[j]) // c)
@@ -351,7 +356,7 @@ class DistPrivacy:
         if reach is not None:
             # Topologies: candidates passing bandwidth (no short sender, or the lone short sender itself)
             # but without a route from some sender fail reachability.
-            ok_bandwidth = np.zeros(d, dtype=bool) if crowded else (self._ids == short if short >= 0 else
+            ok_bandwidth = np.zeros(d, dtype=bool) if crowded else (np.arange(d) == short if short >= 0 else
                                                                     np.ones(d, dtype=bool))
             unreachable = fail_bandwidth & ok_bandwidth & ~reach
             counts[Constraint.BANDWIDTH] -= int(unreachable.sum())
