@@ -18,6 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     run.add_argument("--out", help="output directory (default: the scenario's output.dir or results/<name>)")
     run.add_argument("--seed", type=int, help="override simulation.seed")
     run.add_argument("--no-write", action="store_true", help="print the summary only, write no files")
+    run.add_argument("--timing", help="override simulation.timing (analytic, contention)")
     run.add_argument("--trace", metavar="FILE", help="write a Chrome trace JSON (open in ui.perfetto.dev); "
                      "needs simulation.timing: contention")
     run.add_argument("--series", metavar="FILE", help="write per-device busy/queue-length time series as CSV "
@@ -33,6 +34,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def _run(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario)
+    if args.timing is not None:
+        scenario = scenario.model_copy(
+            update={"simulation": scenario.simulation.model_copy(update={"timing": args.timing})})
     world = build_world(scenario, file=args.scenario)
     if args.seed is not None and args.seed < 0:
         raise InputError(f"expected a seed >= 0, got {args.seed}", field="--seed")

@@ -18,7 +18,7 @@ from pathlib import Path
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 
-from distsim.engine.trace import Span, Timeline
+from distsim.engine.trace import Span, Timeline, publish
 from distsim.errors import InputError
 
 
@@ -103,7 +103,7 @@ def save_gantt(
     os.close(fd)
     try:
         fig.savefig(tmp, dpi=dpi)
-        os.replace(tmp, target)
+        publish(Path(tmp), target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -1,0 +1,178 @@
+"""How far ``analytic`` and ``contention`` latency diverge as load grows (docs/timing-models.md).
+
+Runs the paper scenario (``scenarios/paper.yaml``) at several arrival rates in
+both timing modes, a few seeds each, and writes ``timing_divergence.csv`` (one
+row per run) plus a figure of mean latency and its split (retry queueing,
+waiting behind other requests, service) against the rate. Requests are
+shortened (``--requests``, default 160 instead of 320) to keep the sweep in
+minutes; every other setting is the paper's.
+
+    .venv/bin/python -m benchmarks.timing_divergence --out results/timing_divergence \\
+        --figure docs/figures/timing_divergence.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from distsim.engine.trace import write_atomic
+from distsim.run import simulate
+from distsim.scenario import Scenario, load_scenario
+
+RATES = (0.5, 1.0, 2.0, 3.0, 4.0, 6.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One run.
+
+    Attributes:
+        timing: ``analytic`` or ``contention``.
+        rate_per_s: arrival rate, requests per second.
+        seed: run seed.
+        requests: requests that arrived.
+        served: requests served.
+        latency_mean_s: mean latency of served requests, s.
+        latency_p95_s: 95th percentile latency, s.
+        queue_mean_s: mean time spent rejected and retried before placement, s.
+        wait_mean_s: mean time queued behind other requests' work on CPUs and radios, s.
+        service_mean_s: mean time from placement to completion, s.
+        rejection_rate: share of requests rejected at their first attempt.
+        wall_s: wall-clock time of the run, s.
+    """
+
+    timing: str
+    rate_per_s: float
+    seed: int
+    requests: int
+    served: int
+    latency_mean_s: float
+    latency_p95_s: float
+    queue_mean_s: float
+    wait_mean_s: float
+    service_mean_s: float
+    rejection_rate: float
+    wall_s: float
+
+
+def variant(base: Scenario, timing: str, rate: float, requests: int) -> Scenario:
+    """``base`` with another timing mode, arrival rate and request count."""
+    return base.model_copy(update={
+        "simulation": base.simulation.model_copy(update={"timing": timing}),
+        "workload": base.workload.model_copy(update={"rate_per_s": rate, "requests": requests}),
+    })
+
+
+def run_one(base: Scenario, timing: str, rate: float, seed: int, requests: int) -> Row:
+    """Simulate one point and reduce its records."""
+    started = time.perf_counter()
+    result = simulate(variant(base, timing, rate, requests), seed=seed)
+    wall = time.perf_counter() - started
+    assert result.records is not None
+    served = [r for r in result.records if not r.dropped]
+    s = result.summary
+
+    def mean(values: list[float]) -> float:
+        return float(np.mean(values)) if values else math.nan
+
+    return Row(timing, rate, seed, s.requests, s.served, s.latency_mean_s, s.latency_p95_s, s.queue_mean_s,
+               mean([r.wait_s for r in served]), mean([r.finish_at - r.start_at - r.wait_s for r in served]),
+               s.rejection_rate, wall)
+
+
+def figure(rows: list[Row]) -> Figure:
+    """Mean latency vs rate per mode (left), and the contention latency split (right)."""
+    fig = Figure(figsize=(10, 4), layout="constrained")
+    left, right = fig.subplots(1, 2)
+    rates = sorted({r.rate_per_s for r in rows})
+
+    def stat(timing: str, key: str) -> tuple[np.ndarray, np.ndarray]:
+        means, halves = [], []
+        for rate in rates:
+            values = np.array([getattr(r, key) for r in rows if r.timing == timing and r.rate_per_s == rate])
+            means.append(values.mean())
+            halves.append(1.96 * values.std(ddof=1) / math.sqrt(len(values)) if len(values) > 1 else 0.0)
+        return np.array(means), np.array(halves)
+
+    for timing, marker in (("analytic", "o"), ("contention", "s")):
+        m, h = stat(timing, "latency_mean_s")
+        left.errorbar(rates, m, yerr=h, marker=marker, capsize=3, label=timing)
+        p, _ = stat(timing, "latency_p95_s")
+        left.plot(rates, p, marker=marker, linestyle=":", alpha=0.6, label=f"{timing} p95")
+    left.set_xlabel("arrival rate (requests/s)")
+    left.set_ylabel("latency (s)")
+    left.set_yscale("log")
+    left.set_title("Mean (±95% CI over seeds) and p95 latency")
+    left.legend(fontsize=8)
+    left.grid(alpha=0.3)
+    width = 0.35
+    x = np.arange(len(rates))
+    for k, timing in enumerate(("analytic", "contention")):
+        q, _ = stat(timing, "queue_mean_s")
+        w, _ = stat(timing, "wait_mean_s")
+        s, _ = stat(timing, "service_mean_s")
+        offset = (k - 0.5) * width
+        hatch = None if timing == "analytic" else "//"
+        right.bar(x + offset, s, width, color="tab:blue", hatch=hatch, label=f"{timing}: service")
+        right.bar(x + offset, w, width, bottom=s, color="tab:orange", hatch=hatch, label=f"{timing}: wait")
+        right.bar(x + offset, q, width, bottom=s + w, color="tab:gray", hatch=hatch, label=f"{timing}: retry queue")
+    right.set_xticks(x, [f"{r:g}" for r in rates])
+    right.set_xlabel("arrival rate (requests/s); left bar analytic, right bar (hatched) contention")
+    right.set_ylabel("mean time per request (s)")
+    right.set_title("Where the latency goes")
+    right.legend(fontsize=7)
+    right.grid(axis="y", alpha=0.3)
+    return fig
+
+
+def rows_csv(rows: list[Row]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([f.name for f in fields(Row)])
+    for row in rows:
+        writer.writerow([repr(v) if isinstance(v, float) else v for v in asdict(row).values()])
+    return buffer.getvalue()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenario", default="scenarios/paper.yaml")
+    parser.add_argument("--rates", type=float, nargs="+", default=list(RATES))
+    parser.add_argument("--seeds", type=int, default=3, help="replications per point (seeds 1..N)")
+    parser.add_argument("--requests", type=int, default=160)
+    parser.add_argument("--out", default="results/timing_divergence", help="directory of the CSV")
+    parser.add_argument("--figure", default=None, help="figure path (default: <out>/timing_divergence.png)")
+    args = parser.parse_args(argv)
+    base = load_scenario(args.scenario)
+    rows = []
+    for rate in args.rates:
+        for timing in ("analytic", "contention"):
+            for seed in range(1, args.seeds + 1):
+                row = run_one(base, timing, rate, seed, args.requests)
+                rows.append(row)
+                print(f"{timing:<10} rate {rate:>4g} seed {seed}: latency {row.latency_mean_s:8.3f} s "
+                      f"(queue {row.queue_mean_s:.3f}, wait {row.wait_mean_s:.3f}, service {row.service_mean_s:.3f})"
+                      f" served {row.served}/{row.requests}  [{row.wall_s:.1f} s]", flush=True)
+    out = Path(args.out)
+    write_atomic(out / "timing_divergence.csv", rows_csv(rows))
+    target = Path(args.figure) if args.figure else out / "timing_divergence.png"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp{target.suffix}")
+    figure(rows).savefig(tmp, dpi=120)
+    tmp.replace(target)
+    print(f"wrote {out / 'timing_divergence.csv'} and {target}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
