@@ -307,6 +307,10 @@ def test_cli_trace_series_gantt(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert main(["run", str(analytic), "--no-write", "--trace", str(tmp_path / "x.json")]) == 2
     err = capsys.readouterr().err
     assert "a.yaml" in err and "simulation.timing" in err and "contention" in err
+    # --timing overrides the scenario's mode.
+    override = ["run", str(analytic), "--no-write", "--timing", "contention", "--trace", str(tmp_path / "y.json")]
+    assert main(override) == 0
+    assert (tmp_path / "y.json").exists()
 
 
 def test_contention_is_registered_without_importing_it() -> None:
