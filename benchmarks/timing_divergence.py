@@ -127,7 +127,7 @@ def figure(rows: list[Row]) -> Figure:
         right.bar(x + offset, w, width, bottom=s, color="tab:orange", hatch=hatch, label=f"{timing}: wait")
         right.bar(x + offset, q, width, bottom=s + w, color="tab:gray", hatch=hatch, label=f"{timing}: retry queue")
     right.set_xticks(x, [f"{r:g}" for r in rates])
-    right.set_xlabel("arrival rate (requests/s); left bar analytic, right bar (hatched) contention")
+    right.set_xlabel("arrival rate (requests/s): left bars analytic, hatched contention")
     right.set_ylabel("mean time per request (s)")
     right.set_title("Where the latency goes")
     right.legend(fontsize=7)
@@ -152,7 +152,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=160)
     parser.add_argument("--out", default="results/timing_divergence", help="directory of the CSV")
     parser.add_argument("--figure", default=None, help="figure path (default: <out>/timing_divergence.png)")
+    parser.add_argument("--replot", action="store_true", help="redraw the figure from <out>/timing_divergence.csv")
     args = parser.parse_args(argv)
+    out = Path(args.out)
+    target = Path(args.figure) if args.figure else out / "timing_divergence.png"
+    if args.replot:
+        with open(out / "timing_divergence.csv", newline="", encoding="utf-8") as handle:
+            types = {f.name: f.type for f in fields(Row)}
+            rows = [Row(**{k: (v if types[k] == "str" else int(v) if types[k] == "int" else float(v))
+                           for k, v in record.items()}) for record in csv.DictReader(handle)]
+        save_figure(rows, target)
+        return 0
     base = load_scenario(args.scenario)
     rows = []
     for rate in args.rates:
@@ -163,15 +173,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"{timing:<10} rate {rate:>4g} seed {seed}: latency {row.latency_mean_s:8.3f} s "
                       f"(queue {row.queue_mean_s:.3f}, wait {row.wait_mean_s:.3f}, service {row.service_mean_s:.3f})"
                       f" served {row.served}/{row.requests}  [{row.wall_s:.1f} s]", flush=True)
-    out = Path(args.out)
     write_atomic(out / "timing_divergence.csv", rows_csv(rows))
-    target = Path(args.figure) if args.figure else out / "timing_divergence.png"
+    save_figure(rows, target)
+    print(f"wrote {out / 'timing_divergence.csv'} and {target}")
+    return 0
+
+
+def save_figure(rows: list[Row], target: Path) -> None:
+    """Draw :func:`figure` into ``target`` (written aside, then moved into place)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp{target.suffix}")
     figure(rows).savefig(tmp, dpi=120)
     tmp.replace(target)
-    print(f"wrote {out / 'timing_divergence.csv'} and {target}")
-    return 0
 
 
 if __name__ == "__main__":
