@@ -77,7 +77,7 @@ def layer_transfers(layer: Layer, prev: IntArray | None, cur: IntArray, n: int) 
         # Every device that computed part of the conv layer sends its partial
         # sum of each map the receiver handles. Senders and receivers are
         # sorted and unique, so the pairs come out sorted and unique.
-        senders = np.unique(prev).astype(np.int64, copy=False)
+        senders = np.flatnonzero(np.bincount(prev, minlength=n)).astype(np.int64, copy=False)
         counts = np.bincount(cur, minlength=n)
         receivers = np.flatnonzero(counts)
         s = np.repeat(senders, len(receivers))
@@ -94,7 +94,7 @@ def layer_transfers(layer: Layer, prev: IntArray | None, cur: IntArray, n: int) 
     # GATHER: the single FC segment needs the whole previous output.
     receiver = int(cur[0])
     if layer.prev_kind is LayerKind.CONV:
-        senders = np.unique(prev)
+        senders = np.flatnonzero(np.bincount(prev, minlength=n))
         sizes = np.full(len(senders), layer.prev_out_maps * unit, dtype=np.int64)
     else:
         counts = np.bincount(prev, minlength=n)
@@ -117,7 +117,7 @@ def gather_bytes(layer: Layer, prev: IntArray, n: int) -> IntArray:
     """Bytes each device sends to the single segment of a ``GATHER`` layer."""
     if layer.prev_kind is LayerKind.CONV:
         out = np.zeros(n, dtype=np.int64)
-        out[np.unique(prev)] = layer.prev_out_maps * layer.feed_unit_bytes
+        out[np.bincount(prev, minlength=n) > 0] = layer.prev_out_maps * layer.feed_unit_bytes
         return out
     return np.bincount(prev, minlength=n).astype(np.int64) * layer.feed_unit_bytes
 

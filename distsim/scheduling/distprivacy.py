@@ -107,7 +107,7 @@ class DistPrivacy:
             return np.zeros(n, dtype=np.int64)
         if layer.feed is Feed.PARTIAL_SUMS:
             out = np.zeros(n, dtype=np.int64)
-            out[np.unique(prev)] = layer.feed_unit_bytes
+            out[np.bincount(prev, minlength=n) > 0] = layer.feed_unit_bytes
             return out
         if layer.feed is Feed.VECTOR:
             out = np.zeros(n, dtype=np.int64)
@@ -203,17 +203,22 @@ class DistPrivacy:
                        comp, mem, bw, inv_b, view)
         return out
 
-    def _alpha_t_single(self, c: int, sender: int, size: int, compute_t: FloatArray, view: ClusterView) -> FloatArray:
-        """``alpha * t(j)`` for every participant when only ``sender`` sends ``size`` bytes (cached)."""
+    def _alpha_t_single(
+        self, c: int, sender: int, size: int, compute_t: FloatArray, view: ClusterView
+    ) -> tuple[FloatArray, npt.NDArray[np.bool_] | None]:
+        """``alpha * t(j)`` for every participant when only ``sender`` sends ``size`` bytes, and
+        ``isfinite`` of it (None when all finite); cached."""
         key = (c, size, sender)
-        at = self._alpha_t.get(key)
-        if at is None:
+        hit = self._alpha_t.get(key)
+        if hit is None:
             t = view.links.max_weighted(np.array([sender]), np.array([size], dtype=np.int64))[: self._d] + compute_t
             at = self.params.alpha * t
+            finite = np.isfinite(at)
+            hit = (at, None if finite.all() else finite)
             if len(self._alpha_t) >= self._alpha_t_max:
                 del self._alpha_t[next(iter(self._alpha_t))]
-            self._alpha_t[key] = at
-        return at
+            self._alpha_t[key] = hit
+        return hit
 
     def _fill(
         self,
@@ -252,14 +257,16 @@ class DistPrivacy:
         single = len(senders) == 1
         lone = int(senders[0]) if single else -1
         lone_bytes = int(sender_bytes[0]) if single else 0
+        # Over a topology some candidates may have no route from a sender (t = inf): they never qualify.
+        reach: npt.NDArray[np.bool_] | None
         if single:
-            at = self._alpha_t_single(c, lone, lone_bytes, compute_t, view)
+            at, reach = self._alpha_t_single(c, lone, lone_bytes, compute_t, view)
         else:
             at = self.params.alpha * (view.links.max_weighted(senders, sender_bytes)[:d] + compute_t)
+            finite = np.isfinite(at)
+            reach = None if finite.all() else finite
         nrm = at + qinv  # nrm(j) for qualifying j, inf for the others
-        # Over a topology some candidates may have no route from a sender (t = inf): they never qualify.
-        reach = np.isfinite(at)
-        cut_off = not reach.all()
+        cut_off = reach is not None
         pos = start
         while pos < end:
             if single:
@@ -279,7 +286,7 @@ class DistPrivacy:
                         raise _Rejected(self._no_participant(request, layer, held, cap, comp, mem,
                                                              reach if cut_off else None, short, crowded))
                     j = int(qualifying[0])
-            elif not crowded and short < d and base[short] and reach[short]:
+            elif not crowded and short < d and base[short] and (reach is None or reach[short]):
                 # Only a short sender itself qualifies: it does not send to itself.
                 j = short
             else:
@@ -313,9 +320,8 @@ class DistPrivacy:
                     changed = sending[sending < d]
                     if len(changed):
                         left_b = bw[changed]
-                        with np.errstate(divide="ignore", invalid="ignore"):
-                            inv = beta / left_b.astype(np.float64)
-                        inv[left_b <= 0] = np.inf
+                        inv = np.full(len(left_b), np.inf)
+                        np.divide(beta, left_b, out=inv, where=left_b > 0)
                         inv_b[changed] = inv
                         q = np.where(base[changed], inv, np.inf)
                         qinv[changed] = q
