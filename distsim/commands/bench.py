@@ -39,6 +39,17 @@ def _schedulers(args: argparse.Namespace) -> int:
 add_bench("schedulers", "every scheduler against the CP-SAT optimum (docs/schedulers.md)", _schedulers)
 
 
+def _perf(args: argparse.Namespace) -> int:
+    from benchmarks.perf import DEFAULT_OUT, run
+
+    report = run(quick=args.quick, out=Path(args.out) if args.out else DEFAULT_OUT)
+    print(f"results in {report.parent}/ (perf.md, decisions.csv, runs.csv, scaling.csv, perf_*.png)")
+    return 0
+
+
+add_bench("perf", "decision time, end-to-end runs, scaling, SimPy floor (docs/performance.md)", _perf)
+
+
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     lines = "; ".join(f"{name}: {help_line}" for name, (help_line, _) in sorted(BENCHES.items()))
     bench = sub.add_parser("bench", help="run a benchmark suite", description=f"Benchmark suites. {lines}")

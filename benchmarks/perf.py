@@ -1,0 +1,575 @@
+"""Performance benchmarks (issue 3): decision time, end-to-end runs, scaling, and a bare SimPy floor.
+
+``run(quick, out)`` measures, then writes ``perf.md`` (Markdown tables),
+``decisions.csv``, ``runs.csv``, ``scaling.csv``, ``perf_decisions.png`` and
+``perf_scaling.png`` into ``out``:
+
+* **Decisions**: time of one DistPrivacy placement decision per CNN and number
+  of participants, fast scheduler vs the per-segment reference (same world,
+  same view, same process; the reference only where its estimated time is
+  within the budget), on an *idle* fleet and on a *loaded* one: requests of
+  the same CNN from other cameras are placed until the first rejection (at
+  most ``load_cap``), then the older half is released, so the fleet holds
+  what half a saturated fleet holds and the timed request comes from an idle
+  camera. Every timed fast decision is checked equal to the reference's.
+* **Runs**: ``scenarios/paper.yaml`` end to end in a fresh process (the
+  run's own wall time as reported by :func:`distsim.run.simulate`, and a full
+  ``python -m distsim run`` invocation), with peak RSS of that process.
+* **Scaling**: mixed-CNN runs (LeNet, CIFAR, VGG-16, VGG-19 cameras, one per
+  CNN per 100 participants, tau 0.6) over requests x participants, each in a
+  fresh process (peak RSS per case), records streamed to ``requests.csv``.
+  The rate grows with the fleet (``rate_per_participant * D``) so fleets are
+  about equally busy.
+* **Floor**: a bare SimPy loop with as many events and concurrent processes
+  as each scaling run; the engine's overhead is the run's wall time over it.
+
+Timings use ``time.perf_counter``; peak RSS is the child's ``ru_maxrss``
+read by ``os.wait4``. Nothing here asserts: numbers are reported as measured.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Generator, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_OUT = ROOT / "benchmarks" / "out"
+CNNS = ("lenet", "cifar_cnn", "vgg16", "vgg19")
+MIX = {"rpi3": 1.0, "nexus5": 1.0, "stm32h7": 1.0}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a benchmark run measures.
+
+    Attributes:
+        participants: fleet sizes of the decision benchmark.
+        cnns: CNNs of the decision benchmark.
+        tau: tolerated SSIM of every world.
+        reference_budget_s: skip the reference where its estimated time exceeds this, s.
+        min_timing_s: repeat a fast decision until this much time has been spent, s.
+        load_cap: at most this many placements to load a fleet.
+        run_scenario: the scenario timed end to end (path relative to the repository).
+        run_repeats: how many times it is run (the best and the median are reported).
+        scaling_requests: request counts of the scaling benchmark.
+        scaling_participants: fleet sizes of the scaling benchmark.
+        rate_per_participant: arrival rate per participant of the scaling runs, requests / s.
+    """
+
+    participants: tuple[int, ...]
+    cnns: tuple[str, ...]
+    tau: float
+    reference_budget_s: float
+    min_timing_s: float
+    load_cap: int
+    run_scenario: str
+    run_repeats: int
+    scaling_requests: tuple[int, ...]
+    scaling_participants: tuple[int, ...]
+    rate_per_participant: float
+
+
+FULL = Plan(
+    participants=(10, 30, 100, 300, 1000, 10000),
+    cnns=CNNS,
+    tau=0.6,
+    reference_budget_s=30.0,
+    min_timing_s=0.3,
+    load_cap=100,
+    run_scenario="scenarios/paper.yaml",
+    run_repeats=3,
+    scaling_requests=(1000, 10000, 100000),
+    scaling_participants=(100, 1000),
+    rate_per_participant=0.05,
+)
+
+QUICK = Plan(
+    participants=(10, 30),
+    cnns=("lenet", "cifar_cnn"),
+    tau=0.6,
+    reference_budget_s=1.0,
+    min_timing_s=0.01,
+    load_cap=6,
+    run_scenario="scenarios/quickstart.yaml",
+    run_repeats=1,
+    scaling_requests=(50, 200),
+    scaling_participants=(20,),
+    rate_per_participant=0.04,
+)
+
+
+# -- worlds -------------------------------------------------------------------
+def decision_scenario(cnn: str, participants: int, tau: float, cameras: int = 1) -> dict[str, Any]:
+    """A world for timing decisions: ``cameras`` cameras of one CNN, a mixed fleet."""
+    return {
+        "name": f"decide-{cnn}-{participants}",
+        "sources": [{"cnn": cnn, "count": cameras}],
+        "participants": {"total": participants, "mix": MIX},
+        "workload": {"requests": 1, "rate_per_s": 1.0},
+        "privacy": {"max_ssim": tau},
+    }
+
+
+def scaling_scenario(requests: int, participants: int, rate_per_participant: float, seed: int = 1) -> dict[str, Any]:
+    """Mixed CNNs, tau 0.6, arrivals at ``rate_per_participant * participants`` per s.
+
+    Each CNN has one camera per 100 participants (at least one): a camera's own
+    budgets bound how many of its requests run at once, so cameras grow with
+    the fleet to keep the load on the participants.
+    """
+    return {
+        "name": f"scale-{requests}x{participants}",
+        "sources": [{"cnn": cnn, "count": max(1, participants // 100)} for cnn in CNNS],
+        "participants": {"total": participants, "mix": MIX},
+        "workload": {"requests": requests, "rate_per_s": rate_per_participant * participants},
+        "privacy": {"max_ssim": 0.6},
+        "simulation": {"seed": seed, "retry": {"mode": "interval", "interval_s": 1.0, "max_attempts": 100}},
+    }
+
+
+# -- decisions ------------------------------------------------------------------
+def _loaded_view(world: Any, scheduler: Any, cnn: str, cap: int) -> tuple[Any, int]:
+    """A ledger loaded by other cameras (see the module docstring) and the requests it holds."""
+    from distsim.engine.ledger import Ledger
+    from distsim.scheduling.base import Placement, Request
+
+    ledger = Ledger(world)
+    loaders = list(world.fleet.sources)[:-1]
+    placed = []
+    for k in range(cap):
+        decision = scheduler.place(Request(k, loaders[k % len(loaders)], cnn, 0.0), ledger.view())
+        if not isinstance(decision, Placement):
+            break
+        ledger.reserve(decision.cost)
+        placed.append(decision)
+    for placement in placed[: len(placed) // 2]:
+        ledger.release(placement.cost)
+    return ledger.view(), len(placed) - len(placed) // 2
+
+
+def _same(fast: Any, ref: Any) -> bool:
+    from distsim.scheduling.base import Rejection
+
+    if type(fast) is not type(ref):
+        return False
+    if isinstance(ref, Rejection):
+        return bool(fast == ref)
+    return all(np.array_equal(a, b) for a, b in zip(fast.assignments, ref.assignments, strict=True)) and all(
+        np.array_equal(getattr(fast.cost, f), getattr(ref.cost, f))
+        for f in ("compute_mults", "memory_bytes", "bandwidth_bytes")
+    )
+
+
+def _time_fast(place: Callable[[], Any], min_s: float) -> tuple[float, int]:
+    """Median seconds per call over repeats lasting at least ``min_s`` (at least 3 calls)."""
+    times: list[float] = []
+    spent = 0.0
+    while len(times) < 3 or spent < min_s:
+        start = time.perf_counter()
+        place()
+        elapsed = time.perf_counter() - start
+        times.append(elapsed)
+        spent += elapsed
+    return statistics.median(times), len(times)
+
+
+def measure_decisions(plan: Plan, progress: Callable[[str], None]) -> list[dict[str, Any]]:
+    """Decision time per CNN, fleet size and load, fast vs reference."""
+    from distsim.scenario import scenario_from_dict
+    from distsim.scheduling.base import ClusterView, Placement, Request
+    from distsim.scheduling.registry import make_scheduler
+    from distsim.world import build_world
+
+    rows: list[dict[str, Any]] = []
+    for cnn in plan.cnns:
+        seconds_per_unit: float | None = None  # reference time per (segment x participant), from its first run
+        for d in plan.participants:
+            world = build_world(scenario_from_dict(decision_scenario(cnn, d, plan.tau, cameras=9)))
+            net = world.cnns[cnn]
+            need = world.limits[cnn].min_participants(net)
+            work = sum(layer.segments for layer in net.layers) * d
+            base = {"cnn": cnn, "participants": d, "tau": plan.tau}
+            if need > d:
+                for load in ("idle", "loaded"):
+                    rows.append({**base, "load": load, "outcome": f"fleet_too_small (needs {need})"})
+                continue
+            fast = make_scheduler("distprivacy", {}, world, np.random.default_rng(0))
+            reference = make_scheduler("distprivacy_reference", {}, world, np.random.default_rng(0))
+            request = Request(0, world.fleet.size - 1, cnn, 0.0)
+            views = {"idle": (ClusterView.idle(world), 0),
+                     "loaded": _loaded_view(world, fast, cnn, plan.load_cap)}
+            for load, (view, holding) in views.items():
+                decision = fast.place(request, view)
+                fast_s, repeats = _time_fast(lambda f=fast, r=request, v=view: f.place(r, v), plan.min_timing_s)
+                row: dict[str, Any] = {
+                    **base, "load": load, "requests_held": holding,
+                    "outcome": "placed" if isinstance(decision, Placement) else f"rejected ({decision.reason})",
+                    "fast_ms": fast_s * 1e3, "fast_repeats": repeats,
+                }
+                estimate = seconds_per_unit * work if seconds_per_unit is not None else None
+                row["reference_estimate_s"] = estimate
+                if estimate is None or estimate <= plan.reference_budget_s:
+                    start = time.perf_counter()
+                    ref_decision = reference.place(request, view)
+                    ref_s = time.perf_counter() - start
+                    seconds_per_unit = max(seconds_per_unit or 0.0, ref_s / work)
+                    row.update(reference_s=ref_s, speedup=ref_s / fast_s, same_decision=_same(decision, ref_decision))
+                rows.append(row)
+                progress(f"decision {cnn:9s} D={d:<6d} {load:6s} fast {fast_s * 1e3:8.2f} ms"
+                         + (f"  reference {row['reference_s']:7.2f} s  x{row['speedup']:.0f}"
+                            if "reference_s" in row else "  reference skipped"))
+    return rows
+
+
+# -- child processes --------------------------------------------------------------
+def _run_child(args: list[str]) -> tuple[float, int, str]:
+    """Run a command; return (wall s, peak RSS bytes of that process, stdout)."""
+    path = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env = {**os.environ, "PYTHONPATH": path}
+    with tempfile.TemporaryFile("w+") as stdout:
+        start = time.perf_counter()
+        proc = subprocess.Popen(args, cwd=ROOT, stdout=stdout, stderr=subprocess.PIPE, env=env, text=True)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        err = proc.stderr.read() if proc.stderr else ""
+        stdout.seek(0)
+        out = stdout.read()
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed ({proc.returncode}):\n{err}")
+    return wall, int(usage.ru_maxrss) * 1024, out
+
+
+def _child_run(spec: dict[str, Any]) -> dict[str, Any]:
+    """In a child: simulate a scenario (file or mapping) with records streamed to disk; report."""
+    from distsim.engine import simulation
+    from distsim.run import simulate
+    from distsim.scenario import load_scenario, scenario_from_dict
+
+    envs: list[Any] = []
+    original = simulation.Simulation.run
+
+    def run(self: Any) -> Any:
+        envs.append(self.env)
+        return original(self)
+
+    simulation.Simulation.run = run  # type: ignore[method-assign]
+    started = time.perf_counter()
+    scenario = load_scenario(ROOT / spec["file"]) if "file" in spec else scenario_from_dict(spec["scenario"])
+    out_dir = Path(tempfile.mkdtemp(prefix="distsim-perf-"))
+    try:
+        result = simulate(scenario, out_dir=out_dir / "run")
+    finally:
+        shutil.rmtree(out_dir, ignore_errors=True)
+    total = time.perf_counter() - started
+    eid = getattr(envs[0], "_eid", None)
+    s = result.summary
+    return {
+        "run_wall_s": result.wall_s, "child_wall_s": total, "events": next(eid) if eid is not None else None,
+        "requests": s.requests, "served": s.served, "dropped": s.dropped,
+        "dropped_fleet_too_small": s.dropped_fleet_too_small, "dropped_max_attempts": s.dropped_max_attempts,
+        "rejection_rate": s.rejection_rate, "load_rejection_rate": s.load_rejection_rate,
+        "attempts_mean": s.attempts_mean, "latency_mean_s": s.latency_mean_s, "participants": s.participants,
+    }
+
+
+def _in_child(spec: dict[str, Any]) -> tuple[dict[str, Any], float, int]:
+    wall, rss, out = _run_child([sys.executable, "-m", "benchmarks.perf", "--child", json.dumps(spec)])
+    return json.loads(out.strip().splitlines()[-1]), wall, rss
+
+
+# -- the bare SimPy floor ------------------------------------------------------------
+def simpy_floor(events: int, processes: int) -> tuple[float, int]:
+    """Wall time of a bare SimPy loop with ``processes`` concurrent processes and about ``events`` events.
+
+    Each process yields timeouts of pre-drawn exponential lengths, so the event
+    heap holds as many entries as the simulation's concurrent requests do.
+    """
+    import simpy
+
+    processes = max(1, processes)
+    per = max(1, (events - 2 * processes) // processes)
+    delays = np.random.default_rng(0).exponential(1.0, size=4099).tolist()
+    env = simpy.Environment()
+
+    def proc(offset: int) -> Generator[Any, Any, None]:
+        for k in range(per):
+            yield env.timeout(delays[(offset + k) % 4099])
+
+    start = time.perf_counter()
+    for i in range(processes):
+        env.process(proc(i))
+    env.run()
+    wall = time.perf_counter() - start
+    return wall, next(env._eid)  # type: ignore[attr-defined]
+
+
+# -- runs -----------------------------------------------------------------------------
+def measure_runs(plan: Plan, progress: Callable[[str], None]) -> list[dict[str, Any]]:
+    """``plan.run_scenario`` end to end: the run itself and the CLI, each in a fresh process."""
+    rows = []
+    runs = []
+    for _ in range(plan.run_repeats):
+        report, wall, rss = _in_child({"file": plan.run_scenario})
+        runs.append((report, wall, rss))
+    walls = [r["run_wall_s"] for r, _, _ in runs]
+    report = runs[0][0]
+    rows.append({"what": f"{plan.run_scenario}: simulate() wall", "best_s": min(walls),
+                 "median_s": statistics.median(walls), "peak_rss_mb": max(r for _, _, r in runs) / 2**20,
+                 "requests": report["requests"], "served": report["served"], "dropped": report["dropped"],
+                 "events": report["events"]})
+    cli = []
+    with tempfile.TemporaryDirectory(prefix="distsim-perf-cli-") as tmp:
+        for k in range(plan.run_repeats):
+            cli.append(_run_child([sys.executable, "-m", "distsim", "run", plan.run_scenario, "--out",
+                                   str(Path(tmp) / f"r{k}")]))
+    cli_walls = [w for w, _, _ in cli]
+    rows.append({"what": f"python -m distsim run {plan.run_scenario} (whole process)", "best_s": min(cli_walls),
+                 "median_s": statistics.median(cli_walls), "peak_rss_mb": max(r for _, r, _ in cli) / 2**20,
+                 "requests": report["requests"], "served": report["served"], "dropped": report["dropped"],
+                 "events": report["events"]})
+    for row in rows:
+        progress(f"run {row['what']}: best {row['best_s']:.2f} s, median {row['median_s']:.2f} s, "
+                 f"peak RSS {row['peak_rss_mb']:.0f} MB")
+    return rows
+
+
+def measure_scaling(plan: Plan, progress: Callable[[str], None]) -> list[dict[str, Any]]:
+    """Mixed-CNN runs over requests x participants, each in a fresh process, with the SimPy floor."""
+    rows = []
+    for d in plan.scaling_participants:
+        for n in plan.scaling_requests:
+            spec = scaling_scenario(n, d, plan.rate_per_participant)
+            report, wall, rss = _in_child({"scenario": spec})
+            floor_s, floor_events = simpy_floor(report["events"] or 0, n)
+            row = {"requests": n, "participants": d, "rate_per_s": spec["workload"]["rate_per_s"], **{
+                k: report[k] for k in ("served", "dropped", "dropped_fleet_too_small", "dropped_max_attempts",
+                                       "rejection_rate", "load_rejection_rate", "attempts_mean", "events")},
+                "run_wall_s": report["run_wall_s"], "process_wall_s": wall, "peak_rss_mb": rss / 2**20,
+                "us_per_request": report["run_wall_s"] / n * 1e6,
+                "floor_s": floor_s, "floor_events": floor_events,
+                "engine_over_floor": report["run_wall_s"] / floor_s if floor_s > 0 else math.nan}
+            rows.append(row)
+            progress(f"scaling N={n:<7d} D={d:<5d} run {row['run_wall_s']:8.2f} s  RSS {row['peak_rss_mb']:6.0f} MB  "
+                     f"served {row['served']} dropped {row['dropped']}  floor {floor_s:.2f} s")
+    return rows
+
+
+def exponents(rows: list[dict[str, Any]], over: str, fixed: str) -> dict[int, float]:
+    """Least-squares slope of log(run wall) against log(``over``) for each value of ``fixed``."""
+    out = {}
+    for value in sorted({r[fixed] for r in rows}):
+        pts = sorted((r[over], r["run_wall_s"]) for r in rows if r[fixed] == value)
+        if len(pts) >= 2:
+            x, y = np.log([p[0] for p in pts]), np.log([p[1] for p in pts])
+            out[value] = float(np.polyfit(x, y, 1)[0])
+    return out
+
+
+# -- output ------------------------------------------------------------------------------
+def machine() -> dict[str, str]:
+    """CPU model, cores, Python and library versions, load average."""
+    cpu = platform.processor() or "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    from importlib import metadata
+
+    versions = {}
+    for name in ("numpy", "simpy", "distsim"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "?"
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (math.nan,) * 3
+    return {"cpu": cpu, "cores": str(os.cpu_count()), "python": platform.python_version(),
+            **versions, "load_average": " ".join(f"{x:.2f}" for x in load)}
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "NO"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "-"
+        return f"{value:.3g}" if abs(value) < 100 else f"{value:,.0f}"
+    return str(value)
+
+
+def markdown_table(rows: list[dict[str, Any]], columns: list[tuple[str, str]]) -> str:
+    """A Markdown table of ``rows`` with (key, header) ``columns``."""
+    lines = ["| " + " | ".join(h for _, h in columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(_fmt(r.get(k)) for k, _ in columns) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def _csv_text(rows: list[dict[str, Any]]) -> str:
+    keys: list[str] = []
+    for row in rows:
+        keys += [k for k in row if k not in keys]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=keys, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+DECISION_COLUMNS = [("cnn", "CNN"), ("participants", "D"), ("load", "fleet"), ("requests_held", "held"),
+                    ("outcome", "decision"), ("fast_ms", "fast (ms)"), ("reference_s", "reference (s)"),
+                    ("speedup", "speed-up"), ("same_decision", "same")]
+RUN_COLUMNS = [("what", "what"), ("best_s", "best (s)"), ("median_s", "median (s)"), ("peak_rss_mb", "peak RSS (MB)"),
+               ("requests", "requests"), ("served", "served"), ("dropped", "dropped"), ("events", "SimPy events")]
+SCALING_COLUMNS = [("requests", "requests"), ("participants", "D"), ("rate_per_s", "rate (/s)"),
+                   ("run_wall_s", "run (s)"), ("us_per_request", "us / request"), ("peak_rss_mb", "peak RSS (MB)"),
+                   ("served", "served"), ("dropped_max_attempts", "dropped (max attempts)"),
+                   ("dropped_fleet_too_small", "dropped (fleet too small)"),
+                   ("load_rejection_rate", "1st-try rejected"),
+                   ("attempts_mean", "attempts"), ("events", "SimPy events"), ("floor_s", "SimPy floor (s)"),
+                   ("engine_over_floor", "run / floor")]
+
+
+def report_markdown(plan: Plan, quick: bool, info: dict[str, str], decisions: list[dict[str, Any]],
+                    runs: list[dict[str, Any]], scaling: list[dict[str, Any]]) -> str:
+    by_requests = exponents(scaling, "requests", "participants")
+    by_participants = exponents(scaling, "participants", "requests")
+    parts = [
+        f"# distsim performance ({'quick' if quick else 'full'} suite)",
+        "",
+        f"Machine: {info['cpu']}, {info['cores']} cores; Python {info['python']}, numpy {info['numpy']}, "
+        f"SimPy {info['simpy']}, distsim {info['distsim']}. Load average at the start: {info['load_average']}.",
+        "",
+        f"## Decision time (DistPrivacy, tau = {plan.tau})",
+        "",
+        "`fast`: median of repeated decisions; `reference`: one decision of the per-segment oracle on the same "
+        "view (skipped where estimated over the budget); `held`: requests the loaded fleet holds.",
+        "",
+        markdown_table(decisions, DECISION_COLUMNS),
+        "",
+        "## End-to-end runs",
+        "",
+        markdown_table(runs, RUN_COLUMNS),
+        "",
+        f"## Scaling (mixed CNNs, {plan.rate_per_participant} requests / s per participant)",
+        "",
+        markdown_table(scaling, SCALING_COLUMNS),
+        "",
+        "Growth exponents (slope of log run time):",
+        "",
+    ]
+    parts += [f"- in requests at D = {d}: {e:.2f}" for d, e in by_requests.items()]
+    parts += [f"- in participants at {n} requests: {e:.2f}" for n, e in by_participants.items()]
+    return "\n".join(parts) + "\n"
+
+
+def plot(decisions: list[dict[str, Any]], scaling: list[dict[str, Any]], out: Path) -> list[Path]:
+    """``perf_decisions.png`` and ``perf_scaling.png``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    paths = []
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    for ax, load in zip(axes, ("idle", "loaded"), strict=True):
+        for k, cnn in enumerate(sorted({r["cnn"] for r in decisions}, key=CNNS.index)):
+            pts = [r for r in decisions if r["cnn"] == cnn and r["load"] == load and "fast_ms" in r]
+            ref = [r for r in pts if r.get("reference_s") is not None]
+            color = f"C{k}"
+            ax.plot([r["participants"] for r in pts], [r["fast_ms"] for r in pts], "o-", color=color,
+                    label=f"{cnn} fast")
+            if ref:
+                ax.plot([r["participants"] for r in ref], [r["reference_s"] * 1e3 for r in ref], "s--",
+                        color=color, alpha=0.6, label=f"{cnn} reference")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("participants D")
+        ax.set_title(f"{load} fleet")
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].set_ylabel("one placement decision (ms)")
+    axes[1].legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    paths.append(out / "perf_decisions.png")
+    fig.savefig(paths[-1], dpi=110)
+    plt.close(fig)
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for k, d in enumerate(sorted({r["participants"] for r in scaling})):
+        pts = sorted((r for r in scaling if r["participants"] == d), key=lambda r: r["requests"])
+        xs = [r["requests"] for r in pts]
+        axes[0].plot(xs, [r["run_wall_s"] for r in pts], "o-", color=f"C{k}", label=f"run, D = {d}")
+        axes[0].plot(xs, [r["floor_s"] for r in pts], "x:", color=f"C{k}", label=f"bare SimPy floor, D = {d}")
+        axes[1].plot(xs, [r["peak_rss_mb"] for r in pts], "o-", color=f"C{k}", label=f"D = {d}")
+    for ax, label in zip(axes, ("wall time (s)", "peak RSS (MB)"), strict=True):
+        ax.set_xscale("log")
+        ax.set_xlabel("requests")
+        ax.set_ylabel(label)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    axes[0].set_yscale("log")
+    fig.tight_layout()
+    paths.append(out / "perf_scaling.png")
+    fig.savefig(paths[-1], dpi=110)
+    plt.close(fig)
+    return paths
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def run(quick: bool = False, out: Path = DEFAULT_OUT, progress: Callable[[str], None] = print) -> Path:
+    """Run the suite; write tables and plots into ``out``; return the path of ``perf.md``."""
+    plan = QUICK if quick else FULL
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    info = machine()
+    progress(f"machine: {info['cpu']}, {info['cores']} cores, load {info['load_average']}")
+    decisions = measure_decisions(plan, progress)
+    runs = measure_runs(plan, progress)
+    scaling = measure_scaling(plan, progress)
+    info_end = machine()
+    _write_atomic(out / "decisions.csv", _csv_text(decisions))
+    _write_atomic(out / "runs.csv", _csv_text(runs))
+    _write_atomic(out / "scaling.csv", _csv_text(scaling))
+    with tempfile.TemporaryDirectory(dir=out, prefix=".plots-") as tmp:
+        for path in plot(decisions, scaling, Path(tmp)):
+            os.replace(path, out / path.name)
+    text = report_markdown(plan, quick, info, decisions, runs, scaling)
+    text += f"\nLoad average at the end: {info_end['load_average']}.\n"
+    _write_atomic(out / "perf.md", text)
+    return out / "perf.md"
+
+
+def _child_main(argv: Iterable[str]) -> int:
+    args = list(argv)
+    spec = json.loads(args[args.index("--child") + 1])
+    print(json.dumps(_child_run(spec)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_child_main(sys.argv[1:]))
