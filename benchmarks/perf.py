@@ -23,8 +23,8 @@
 * **Floor**: a bare SimPy loop with as many events and concurrent processes
   as each scaling run; the engine's overhead is the run's wall time over it.
 
-Timings use ``time.perf_counter``; peak RSS is the child's ``ru_maxrss``
-read by ``os.wait4``. Nothing here asserts: numbers are reported as measured.
+Timings use ``time.perf_counter``; peak RSS is the child's own high-water
+mark (``VmHWM``, see :func:`peak_rss_bytes`). Nothing here asserts: numbers are reported as measured.
 """
 
 from __future__ import annotations
@@ -248,22 +248,37 @@ def measure_decisions(plan: Plan, progress: Callable[[str], None]) -> list[dict[
 
 
 # -- child processes --------------------------------------------------------------
-def _run_child(args: list[str]) -> tuple[float, int, str]:
-    """Run a command; return (wall s, peak RSS bytes of that process, stdout)."""
+def peak_rss_bytes() -> int:
+    """Peak resident memory of this process since it started, bytes.
+
+    ``VmHWM`` of ``/proc/self/status`` (``ru_maxrss`` elsewhere): a child's
+    ``ru_maxrss`` would also count the parent's pages it was forked with.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    import resource
+
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+
+
+def _run_child(args: list[str]) -> tuple[float, str]:
+    """Run a command from the repository root; return (wall s, stdout)."""
     path = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     env = {**os.environ, "PYTHONPATH": path}
-    with tempfile.TemporaryFile("w+") as stdout:
+    with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+") as stderr:
         start = time.perf_counter()
-        proc = subprocess.Popen(args, cwd=ROOT, stdout=stdout, stderr=subprocess.PIPE, env=env, text=True)
-        _, status, usage = os.wait4(proc.pid, 0)
+        status = subprocess.run(args, cwd=ROOT, stdout=stdout, stderr=stderr, env=env, check=False).returncode
         wall = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        err = proc.stderr.read() if proc.stderr else ""
         stdout.seek(0)
-        out = stdout.read()
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(args)} failed ({proc.returncode}):\n{err}")
-    return wall, int(usage.ru_maxrss) * 1024, out
+        stderr.seek(0)
+        out, err = stdout.read(), stderr.read()
+    if status != 0:
+        raise RuntimeError(f"{' '.join(args)} failed ({status}):\n{err}")
+    return wall, out
 
 
 def _child_run(spec: dict[str, Any]) -> dict[str, Any]:
@@ -296,12 +311,14 @@ def _child_run(spec: dict[str, Any]) -> dict[str, Any]:
         "dropped_fleet_too_small": s.dropped_fleet_too_small, "dropped_max_attempts": s.dropped_max_attempts,
         "rejection_rate": s.rejection_rate, "load_rejection_rate": s.load_rejection_rate,
         "attempts_mean": s.attempts_mean, "latency_mean_s": s.latency_mean_s, "participants": s.participants,
+        "peak_rss_bytes": peak_rss_bytes(),
     }
 
 
 def _in_child(spec: dict[str, Any]) -> tuple[dict[str, Any], float, int]:
-    wall, rss, out = _run_child([sys.executable, "-m", "benchmarks.perf", "--child", json.dumps(spec)])
-    return json.loads(out.strip().splitlines()[-1]), wall, rss
+    wall, out = _run_child([sys.executable, "-m", "benchmarks.perf", "--child", json.dumps(spec)])
+    report = json.loads(out.strip().splitlines()[-1])
+    return report, wall, int(report["peak_rss_bytes"])
 
 
 # -- the bare SimPy floor ------------------------------------------------------------
@@ -344,14 +361,18 @@ def measure_runs(plan: Plan, progress: Callable[[str], None]) -> list[dict[str, 
                  "median_s": statistics.median(walls), "peak_rss_mb": max(r for _, _, r in runs) / 2**20,
                  "requests": report["requests"], "served": report["served"], "dropped": report["dropped"],
                  "events": report["events"]})
-    cli = []
+    cli_walls = []
     with tempfile.TemporaryDirectory(prefix="distsim-perf-cli-") as tmp:
         for k in range(plan.run_repeats):
-            cli.append(_run_child([sys.executable, "-m", "distsim", "run", plan.run_scenario, "--out",
-                                   str(Path(tmp) / f"r{k}")]))
-    cli_walls = [w for w, _, _ in cli]
+            wall, _ = _run_child([sys.executable, "-m", "distsim", "run", plan.run_scenario, "--out",
+                                  str(Path(tmp) / f"r{k}")])
+            cli_walls.append(wall)
+        # Peak RSS of the same command, from inside (a wrapper reading VmHWM at exit).
+        _, out = _run_child([sys.executable, "-m", "benchmarks.perf", "--cli", "run", plan.run_scenario, "--out",
+                             str(Path(tmp) / "rss")])
+        cli_rss = int(json.loads(out.strip().splitlines()[-1])["peak_rss_bytes"])
     rows.append({"what": f"python -m distsim run {plan.run_scenario} (whole process)", "best_s": min(cli_walls),
-                 "median_s": statistics.median(cli_walls), "peak_rss_mb": max(r for _, r, _ in cli) / 2**20,
+                 "median_s": statistics.median(cli_walls), "peak_rss_mb": cli_rss / 2**20,
                  "requests": report["requests"], "served": report["served"], "dropped": report["dropped"],
                  "events": report["events"]})
     for row in rows:
@@ -578,6 +599,14 @@ def run(quick: bool = False, out: Path = DEFAULT_OUT, progress: Callable[[str], 
 
 def _child_main(argv: Iterable[str]) -> int:
     args = list(argv)
+    if args and args[0] == "--cli":
+        from distsim.cli import main
+
+        try:
+            status = main(args[1:])
+        finally:
+            print(json.dumps({"peak_rss_bytes": peak_rss_bytes()}))
+        return status
     spec = json.loads(args[args.index("--child") + 1])
     print(json.dumps(_child_run(spec)))
     return 0
