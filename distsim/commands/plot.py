@@ -11,7 +11,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
     plot = sub.add_parser(
         "plot", help="plot sweep results (PNG and SVG)",
-        description="Plot the results of 'distsim sweep'. Kinds: fig3 (total latency with rejection %% and "
+        description="Plot the results of 'distsim sweep'. Kinds: fig3 (total latency with rejection % and "
                     "shared data vs a parameter, one line per other parameter), fig3-latency, fig3-shared, "
                     "tradeoff (latency and shared data per request vs tau), pareto (latency vs shared data, "
                     "Pareto front), cdf (per-request latency CDF; needs keep_latencies: true, or "
