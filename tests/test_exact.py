@@ -153,6 +153,54 @@ def test_not_above_heuristic_and_objective_matches_cost_model(participants: int,
         assert decision.cost.latency_s <= heuristic.cost.latency_s + e
 
 
+@pytest.mark.parametrize("hint", [True, False])
+def test_equals_brute_force_on_random_residuals_and_topologies(tmp_path: Path, hint: bool) -> None:
+    # The per-layer lower bounds, the usable-participant filter and the confirm-the-hint shortcut must
+    # never cut off the optimum: random residual budgets and random links (some pairs unreachable).
+    rng = np.random.default_rng(11 if hint else 12)
+    params = PARAMS.model_copy(update={"hint": hint})
+    outcomes = []
+    for case in range(8):
+        tau = 0.4 if case % 2 else 0.5  # no cap at 0.5: two participants keep the enumeration small
+        types = ("nexus5", "rpi3", "stm32h7") if tau < 0.5 else ("nexus5", "stm32h7")
+        devices = [f"p{k}" for k in range(len(types))] + ["s0"]
+        pairs = list(itertools.combinations(devices, 2))
+        keep = rng.random(len(pairs)) < 0.7
+        network = ({"topology": "full"} if case < 2 else
+                   {"topology": "edges", "edges": [list(p) for p, k in zip(pairs, keep, strict=True) if k]})
+        base = tiny_world(tmp_path, tau, types)
+        world = build_world(scenario_from_dict({**base.scenario.model_dump(), "network": network},
+                                               base_dir=tmp_path))
+        fleet = world.fleet
+        d = fleet.participants
+        # Participants get 5-60% of the request's participant compute and bandwidth: budgets bind.
+        work = sum(layer.total_mults for layer in world.cnns["tiny"].layers)
+        comp = fleet.compute_budget_mults.copy()
+        bw = fleet.bandwidth_budget_bytes.copy()
+        comp[:d] = (work * rng.uniform(0.05, 0.6, size=d)).astype(np.int64)
+        bw[:d] = (4 * 6 * 6 * 2 * rng.uniform(0.05, 0.6, size=d)).astype(np.int64)
+        view = ClusterView(world, comp, fleet.memory_bytes.copy(), bw)
+        request = Request(case, d, "tiny", 0.0)
+        decision, report = solve_request(request, view, world, params)
+        best = brute_force(world, request, view)
+        binding = best > brute_force(world, request, ClusterView.idle(world)) + 1e-12
+        outcomes.append((case, best, binding, type(decision).__name__, report.status))
+        if math.isinf(best):
+            assert isinstance(decision, Rejection), outcomes
+            assert decision.constraint in (Constraint.INFEASIBLE, Constraint.UNREACHABLE)
+            continue
+        assert isinstance(decision, Placement) and report.status == "optimal", outcomes
+        assert validate_placement(decision, request, view) == []
+        assert best - 1e-12 <= decision.cost.latency_s <= best + report.rounding_bound_s + 1e-12, outcomes
+        assert report.bound_s <= report.objective_s + 1e-12
+        # The model's objective is the placement's latency up to the rounding bound E.
+        assert report.objective_s - report.rounding_bound_s - 1e-12 <= decision.cost.latency_s
+        assert decision.cost.latency_s <= report.objective_s + 1e-12
+    placed = [o for o in outcomes if o[3] == "Placement"]
+    assert len(placed) >= 3, outcomes
+    assert any(o[2] for o in placed), outcomes  # budgets changed some optimum
+
+
 def test_privacy_needs_more_participants_is_a_rejection() -> None:
     world = lenet_world(3, 0.4)  # LeNet at 0.4 needs 4 participants
     request = Request(0, world.fleet.participants, "lenet", 0.0)

@@ -73,6 +73,7 @@ from ortools.sat.python import cp_model
 from pydantic import Field
 
 from distsim.model.cnn import CNN, Feed, Layer, LayerKind
+from distsim.model.cost import gather_bytes
 from distsim.model.devices import FullMesh
 from distsim.scheduling.base import (
     ClusterView,
@@ -182,26 +183,82 @@ def default_time_unit(world: World, cnn_names: Sequence[str], resolution: int) -
     return max(work / fastest / resolution, 1e-12)
 
 
+def usable_participants(view: ClusterView, source: int) -> npt.NDArray[np.bool_]:
+    """Participants that can take part in a request of ``source``, as a mask over participant ids.
+
+    Every participant layer is fed by the layer before it and feeds the next,
+    from the source's first layer to its last, so a participant that computes
+    anything lies on a chain of finite-cost pairs from the source and on one
+    back to it. Over a topology that is the source's connected component; on a
+    full mesh it is every participant.
+    """
+    d = view.fleet.participants
+    if isinstance(view.links, FullMesh):
+        return np.ones(d, dtype=bool)
+    nodes = [*range(d), source]
+    linked = np.array([np.isfinite(view.links.to_all(i)[nodes]) for i in nodes])
+    graph = linked.astype(np.int8)
+
+    def closure(adjacency: npt.NDArray[np.int8]) -> npt.NDArray[np.bool_]:
+        seen = np.zeros(len(nodes), dtype=bool)
+        seen[-1] = True
+        frontier = seen.copy()
+        while frontier.any():
+            frontier = (adjacency[frontier].any(axis=0)) & ~seen
+            seen |= frontier
+        return seen
+
+    return (closure(graph) & closure(graph.T))[:d]
+
+
 def precheck(request: Request, view: ClusterView, world: World) -> Rejection | None:
     """A cheap infeasibility certificate naming the constraint family, or None.
 
     Checks, in order: privacy needs more participants than the fleet has; a
     layer's segments exceed what the participants can hold under ``Nf`` alone,
     then with compute and memory; the source lacks compute or memory for its
-    layers; the participants' total compute or memory is short.
+    layers; the participants' total compute or memory is short. Over a
+    topology, the same with only the participants that can exchange data with
+    the source (:func:`usable_participants`) gives rejections with constraint
+    ``unreachable``.
     """
+    rejection = _precheck(request, view, world, None)
+    if rejection is None and not isinstance(view.links, FullMesh):
+        usable = usable_participants(view, request.source)
+        if not usable.all():
+            rejection = _precheck(request, view, world, usable)
+    return rejection
+
+
+def _precheck(request: Request, view: ClusterView, world: World,
+              usable: npt.NDArray[np.bool_] | None) -> Rejection | None:
+    """:func:`precheck` over every participant (``usable`` None) or over the usable ones only."""
     cnn = world.cnns[request.cnn]
     limits = world.limits[request.cnn]
     fleet = view.fleet
-    d = fleet.participants
-    comp = view.compute_mults[:d].astype(np.int64)
-    mem = view.memory_bytes[:d].astype(np.int64)
+    comp = view.compute_mults[: fleet.participants].astype(np.int64)
+    mem = view.memory_bytes[: fleet.participants].astype(np.int64)
+    if usable is not None:
+        comp, mem = comp[usable], mem[usable]
+    d = len(comp)
     s = request.source
     need = limits.min_participants(cnn)
+    if usable is not None:
+        fleet_name = fleet.names[s]
+        cut = int((~usable).sum())
+        detail = (f"unreachable: {cut} of {fleet.participants} participants have no route to or from the source "
+                  f"{fleet_name}")
+
+        def reject(layer: Layer | None, why: str) -> Rejection:
+            return Rejection(request.id, layer.index if layer else 0, layer.name if layer else "",
+                             Constraint.UNREACHABLE, f"{detail}; {why}")
+    else:
+        def reject(layer: Layer | None, why: str) -> Rejection:
+            return Rejection(request.id, layer.index if layer else 0, layer.name if layer else "",
+                             Constraint.INFEASIBLE, why)
     if need > d:
-        return Rejection(request.id, 0, "", Constraint.INFEASIBLE,
-                         f"privacy: {cnn.name} at max_ssim {limits.tau} needs at least {need} participants, "
-                         f"the fleet has {d}")
+        return reject(None, f"privacy: {cnn.name} at max_ssim {limits.tau} needs at least {need} participants, "
+                            f"the fleet has {d}{' reachable' if usable is not None else ''}")
     src_c = src_m = 0
     part_c = part_m = 0
     for layer in cnn.layers:
@@ -215,40 +272,34 @@ def precheck(request: Request, view: ClusterView, world: World) -> Rejection | N
         cap = limits.max_maps(layer.index)
         seg = layer.segments
         if d == 0:
-            return Rejection(request.id, layer.index, layer.name, Constraint.INFEASIBLE,
-                             f"layer {layer.name}: the fleet has no participants")
+            return reject(layer, f"layer {layer.name}: " + ("no participant can exchange data with the source"
+                                                            if usable is not None else "the fleet has no participants"))
         room = np.full(d, seg, dtype=np.int64)
         if cap is not None:
             room = np.minimum(room, cap)
         if int(room.sum()) < seg:
-            return Rejection(request.id, layer.index, layer.name, Constraint.INFEASIBLE,
-                             f"privacy: layer {layer.name} has {seg} segments, {d} participants hold at most "
-                             f"{int(room.sum())} at Nf = {cap}")
+            return reject(layer, f"privacy: layer {layer.name} has {seg} segments, {d} participants hold at most "
+                                 f"{int(room.sum())} at Nf = {cap}")
         if c > 0:
             room = np.minimum(room, comp // c)
         if int(room.sum()) < seg:
-            return Rejection(request.id, layer.index, layer.name, Constraint.INFEASIBLE,
-                             f"compute: participants' residual compute holds {int(room.sum())} of the {seg} "
-                             f"segments of layer {layer.name}")
+            return reject(layer, f"compute: participants' residual compute holds {int(room.sum())} of the {seg} "
+                                 f"segments of layer {layer.name}")
         if m > 0:
             room = np.minimum(room, mem // m)
         if int(room.sum()) < seg:
-            return Rejection(request.id, layer.index, layer.name, Constraint.INFEASIBLE,
-                             f"memory: participants' residual memory holds {int(room.sum())} of the {seg} "
-                             f"segments of layer {layer.name}")
+            return reject(layer, f"memory: participants' residual memory holds {int(room.sum())} of the {seg} "
+                                 f"segments of layer {layer.name}")
     if src_c > int(view.compute_mults[s]):
-        return Rejection(request.id, 0, "", Constraint.INFEASIBLE,
-                         f"compute: the source needs {src_c} mults for its layers, "
-                         f"residual {int(view.compute_mults[s])}")
+        return reject(None, f"compute: the source needs {src_c} mults for its layers, "
+                            f"residual {int(view.compute_mults[s])}")
     if src_m > int(view.memory_bytes[s]):
-        return Rejection(request.id, 0, "", Constraint.INFEASIBLE,
-                         f"memory: the source needs {src_m} bytes for its layers, residual {int(view.memory_bytes[s])}")
+        return reject(None, f"memory: the source needs {src_m} bytes for its layers, "
+                            f"residual {int(view.memory_bytes[s])}")
     if part_c > int(comp.sum()):
-        return Rejection(request.id, 0, "", Constraint.INFEASIBLE,
-                         f"compute: participant layers need {part_c} mults, participants have {int(comp.sum())}")
+        return reject(None, f"compute: participant layers need {part_c} mults, participants have {int(comp.sum())}")
     if part_m > int(mem.sum()):
-        return Rejection(request.id, 0, "", Constraint.INFEASIBLE,
-                         f"memory: participant layers need {part_m} bytes, participants have {int(mem.sum())}")
+        return reject(None, f"memory: participant layers need {part_m} bytes, participants have {int(mem.sum())}")
     return None
 
 
@@ -277,6 +328,7 @@ class _Model:
         self.bw_terms: dict[int, list[tuple[int, Callable[[], cp_model.LinearExprT]]]] = {}
         self.objective_vars: list[cp_model.IntVar] = []
         self.objective_constant = 0
+        self._usable: dict[int, npt.NDArray[np.bool_]] = {}
 
     # -- helpers ------------------------------------------------------------
     def _tx(self, size_bytes: int, i: int, j: int) -> int | None:
@@ -346,10 +398,13 @@ class _Model:
         world, view = self.world, self.view
         cnn = world.cnns[request.cnn]
         limits = world.limits[request.cnn]
-        d = view.fleet.participants
         s = request.source
         comp, mem = view.compute_mults, view.memory_bytes
         rv = _RequestVars(request, cnn)
+        usable = self._usable.get(s)
+        if usable is None:
+            # Over a topology, participants cut off from the source never get a variable.
+            usable = self._usable[s] = usable_participants(view, s)
         for layer in cnn.layers:
             seg, c, m = layer.segments, layer.segment_mults, layer.segment_weight_bytes
             counts: dict[int, Lin] = {}
@@ -358,7 +413,7 @@ class _Model:
                 counts[s], used[s] = seg, 1
             else:
                 cap = limits.max_maps(layer.index)
-                for j in range(d):
+                for j in np.flatnonzero(usable).tolist():
                     ub = seg if cap is None else min(seg, cap)
                     if c > 0:
                         ub = min(ub, int(comp[j]) // c)
@@ -395,7 +450,8 @@ class _Model:
             self.objective_constant += units
             return
         ub_t = self._layer_ub(rv, layer, tc)
-        t = self.m.new_int_var(0, ub_t, "")
+        lb_t = self._layer_lb(rv, layer, tc)
+        t = self.m.new_int_var(lb_t, max(lb_t, ub_t), "")
         rv.t.append(t)
         self.objective_vars.append(t)
         for j in recv:
@@ -486,6 +542,63 @@ class _Model:
                     lambda v, yp=yp, y_i=y_i: unit * max(0, _val(v, yp) - _val(v, y_i))))
         recs = self.records.get(t.index, [])
         rv.rounding_units += max((sum(self._ub(x) for _, x in r.terms) for r in recs), default=0)
+
+    def _layer_lb(self, rv: _RequestVars, layer: Layer, tc: dict[int, int]) -> int:
+        """A valid lower bound of ``T_l`` in units: layer ``l`` relaxed on its own.
+
+        Every receiver ``j`` holding ``n`` segments forces ``T_l >= g_j(n)`` with
+        ``g_j`` nondecreasing: ``tc_j * n`` plus the least transfer ``j`` cannot
+        avoid (partial sums: ``w_j * n`` with ``w_j`` the cheapest other sender
+        when ``j`` cannot have computed all of ``l - 1``; maps: the cheapest
+        incoming map once ``n`` exceeds what ``j`` can hold of ``l - 1``; FC: the
+        cheapest feed from devices other than ``j``). Spreading ``P`` segments to
+        minimise ``max_j g_j(n_j)`` gives the ``P``-th smallest of all ``g_j(n)``
+        (``1 <= n <= ub(n_j)``), since each ``g_j`` is nondecreasing. The sum of
+        these bounds is often the optimum itself (LeNet), which CP-SAT's linear
+        relaxation alone does not see: it spreads segments fractionally.
+        """
+        l0 = layer.index - 1
+        recv, n_cur = rv.receivers[l0], rv.n[l0]
+        send, n_prev = rv.receivers[l0 - 1], rv.n[l0 - 1]
+        ub_prev = {i: self._ub(n_prev[i]) for i in send}
+        seg_prev = rv.cnn.layers[l0 - 1].segments
+        unit = layer.feed_unit_bytes
+        inf = math.inf
+
+        def cheapest(size: int, j: int) -> float:
+            costs = [tx for i in send if i != j and (tx := self._tx(size, i, j)) is not None]
+            return float(min(costs)) if costs else inf
+
+        values: list[float] = []
+        for j in recv:
+            ub_j = self._ub(n_cur[j])
+            others_needed = ub_prev.get(j, 0) < seg_prev  # some device other than j computed part of l - 1
+            ns = np.arange(1, ub_j + 1, dtype=np.float64)
+            g = tc[j] * ns
+            if layer.feed is Feed.PARTIAL_SUMS:
+                if others_needed:
+                    g = g + cheapest(unit, j) * ns
+            elif layer.feed is Feed.MAPS:
+                g = g + np.where(ns > ub_prev.get(j, 0), cheapest(unit, j), 0.0)
+            elif layer.feed is Feed.GATHER:
+                if layer.prev_kind is LayerKind.CONV:
+                    if others_needed:
+                        g = g + cheapest(layer.prev_out_maps * unit, j)
+                else:
+                    # At least k maps of l - 1 sit on other devices; sender i ships unit * n_prev[i].
+                    k = seg_prev - ub_prev.get(j, 0)
+                    if k > 0:
+                        sends = [tx * m for i in send if i != j and (tx := self._tx(unit, i, j)) is not None
+                                 for m in range(1, ub_prev[i] + 1)]
+                        g = g + (float(sorted(sends)[k - 1]) if len(sends) >= k else inf)
+            elif others_needed:  # VECTOR
+                g = g + cheapest(unit, j)
+            values.extend(g.tolist())
+        seg = layer.segments
+        if len(values) < seg:
+            return 0
+        bound = sorted(values)[seg - 1]
+        return int(bound) if math.isfinite(bound) else 0
 
     def _layer_ub(self, rv: _RequestVars, layer: Layer, tc: dict[int, int]) -> int:
         """A safe upper bound of ``T_l`` in units (the worst pair at full load)."""
@@ -608,8 +721,11 @@ class _Model:
                 mapping[old] = new
         return [[mapping[a] for a in per_request] for per_request in assignments]
 
-    def hint(self, assignments: list[list[IntArray]]) -> None:
-        """Hint every variable with the values a placement (one per request, in order) gives them."""
+    def hint(self, assignments: list[list[IntArray]]) -> int:
+        """Hint every variable with the values a placement (one per request, in order) gives them.
+
+        Returns the model objective of the hinted placement (units).
+        """
         values: dict[int, int] = {}
         n_dev = self.n_devices
         for rv, per_request in zip(self.requests, assignments, strict=True):
@@ -635,10 +751,19 @@ class _Model:
                 for rec in self.records.get(t.index, []):
                     if all(values.get(lit.index, 0) for lit in rec.enforce):
                         best = max(best, sum(c * _val(values, x) for c, x in rec.terms))
-                values[t.index] = best
+                values[t.index] = max(best, self._lb(t))
         self.m.clear_hints()
         for index, value in values.items():
             self.m.add_hint(self.m.get_int_var_from_proto_index(index), value)
+        return sum(values[t.index] for t in self.objective_vars) + self.objective_constant
+
+    @staticmethod
+    def _lb(x: cp_model.IntVar) -> int:
+        return int(x.proto.domain[0])
+
+    def lower_bound(self) -> int:
+        """The objective's lower bound from the per-layer bounds (units)."""
+        return sum(self._lb(t) for t in self.objective_vars) + self.objective_constant
 
     def extract(self, solver: cp_model.CpSolver) -> list[list[IntArray]]:
         """Per request, per layer, the device of each segment, routed consistently with the flows."""
@@ -713,6 +838,96 @@ def _heuristic_hint(world: World, request: Request, view: ClusterView) -> list[I
     return list(decision.assignments) if isinstance(decision, Placement) else None
 
 
+def minmax_hint(world: World, request: Request, view: ClusterView) -> list[IntArray] | None:
+    """A greedy placement aimed at Eq. 5's per-layer maximum (a warm start for CP-SAT), or None.
+
+    Segment by segment (with the baselines' qualification rules: budgets,
+    ``Nf``, routes), each goes to the participant whose Eq. 5 time at this
+    layer, after taking it, keeps the layer's maximum lowest; ties go to the
+    smaller time of its own, then to the device that computed the map
+    already (no transfer), the faster radio, the faster CPU and the lowest id.
+    Unlike DistPrivacy's ``nrm`` it spreads a layer when its transfers
+    dominate, which is where the optimum usually is.
+    """
+    from distsim.scheduling.baselines._greedy import BoolArray, greedy_place
+
+    cnn = world.cnns[request.cnn]
+    limits = world.limits[request.cnn]
+    fleet, links = view.fleet, view.links
+    n, src = fleet.size, request.source
+    spb_out = fleet.sec_per_byte
+    speed = fleet.mults_per_s
+    placed: dict[int, list[int]] = {}
+    rows: dict[int, npt.NDArray[np.float64]] = {}
+    state: dict[str, object] = {"layer": 0}
+
+    def row(i: int) -> npt.NDArray[np.float64]:
+        r = rows.get(i)
+        if r is None:
+            r = rows[i] = links.to_all(i)
+        return r
+
+    def previous(index: int) -> IntArray | None:
+        if index <= 1:
+            return None
+        if limits.on_source(index - 1):
+            return np.full(cnn.layers[index - 2].segments, src, dtype=np.int64)
+        return np.array(placed[index - 1], dtype=np.int64)
+
+    def pick(request: Request, index: int, segment: int, qualifies: BoolArray) -> int:
+        layer = cnn.layers[index - 1]
+        if state["layer"] != index:
+            prev = previous(index)
+            fixed = np.zeros(n)  # per-segment transfer into each receiver when it does not depend on the segment
+            if prev is not None and layer.feed is Feed.PARTIAL_SUMS:
+                senders = np.flatnonzero(np.bincount(prev, minlength=n))
+                fixed = links.max_weighted(senders, np.full(len(senders), layer.feed_unit_bytes, dtype=np.int64))
+            elif prev is not None and layer.feed is Feed.GATHER:
+                sizes = gather_bytes(layer, prev, n)
+                senders = np.flatnonzero(sizes)
+                fixed = links.max_weighted(senders, sizes[senders])
+            elif prev is not None and layer.feed is Feed.VECTOR:
+                fixed = layer.feed_unit_bytes * row(int(prev[0]))
+            state.update(layer=index, prev=prev, fixed=fixed, counts=np.zeros(n, dtype=np.int64),
+                         incoming=np.zeros(n), flows={}, worst=0.0)
+        prev = state["prev"]
+        counts = state["counts"]
+        incoming = state["incoming"]
+        flows = state["flows"]
+        assert isinstance(counts, np.ndarray) and isinstance(incoming, np.ndarray) and isinstance(flows, dict)
+        cand = np.flatnonzero(qualifies)
+        k = counts[cand] + 1
+        compute = k * layer.segment_mults / speed[cand]
+        holder = -1
+        if layer.feed is Feed.MAPS and prev is not None:
+            holder = int(prev[segment])
+            out = flows.setdefault(holder, np.zeros(n, dtype=np.int64))
+            tx = (out[cand] + 1) * layer.feed_unit_bytes * row(holder)[cand]
+            own = np.maximum(incoming[cand], np.where(cand == holder, 0.0, tx)) + compute
+        elif layer.feed is Feed.PARTIAL_SUMS:
+            fixed = state["fixed"]
+            assert isinstance(fixed, np.ndarray)
+            own = k * fixed[cand] + compute
+        else:
+            fixed = state["fixed"]
+            assert isinstance(fixed, np.ndarray)
+            own = fixed[cand] + compute
+        worst = float(state["worst"])  # type: ignore[arg-type]
+        order = np.lexsort((cand, -speed[cand], spb_out[cand], cand != holder, own, np.maximum(own, worst)))
+        best = int(order[0])
+        j = int(cand[best])
+        counts[j] += 1
+        if holder >= 0 and holder != j:
+            flows[holder][j] += 1
+            incoming[j] = max(incoming[j], float(tx[best]))
+        state["worst"] = max(worst, float(own[best]))
+        placed.setdefault(index, []).append(j)
+        return j
+
+    decision = greedy_place(world, request, view, pick)
+    return list(decision.assignments) if isinstance(decision, Placement) else None
+
+
 def solve_request(
     request: Request,
     view: ClusterView,
@@ -736,12 +951,28 @@ def solve_request(
         return rejection, _report(model, None, "infeasible", started, 0, rejection.detail)
     rv = model.add_request(request)
     model.finish()
-    if hint is None and params.hint:
-        hint = _heuristic_hint(world, request, view)
     if hint is not None:
-        model.hint(model.canonical([hint]))
+        hints = [hint]
+    elif params.hint:
+        hints = [h for h in (_heuristic_hint(world, request, view), minmax_hint(world, request, view)) if h is not None]
+    else:
+        hints = []
+    best: tuple[int, list[IntArray]] | None = None
+    for candidate in hints:
+        objective = model.hint(model.canonical([candidate]))
+        if best is None or objective < best[0]:
+            best = (objective, candidate)
+    if best is not None and best[1] is not hints[-1]:
+        model.hint(model.canonical([best[1]]))
+    # A hint whose objective meets the per-layer lower bounds is optimal: CP-SAT
+    # only has to confirm it is feasible, with every variable fixed to it.
+    confirm = best is not None and best[0] <= model.lower_bound()
     solver = _solver(params, params.time_limit_s)
+    solver.parameters.fix_variables_to_their_hinted_value = confirm
     status = _status(solver, solver.solve(model.m))
+    if confirm and status != "optimal":  # not expected: the hint broke a model constraint; search normally
+        solver = _solver(params, max(params.time_limit_s - (time.perf_counter() - started), 0.1))
+        status = _status(solver, solver.solve(model.m))
     if status == "infeasible":
         detail = "CP-SAT proved the model infeasible (the residual budgets cannot hold the request jointly)"
         return (Rejection(request.id, 0, "", Constraint.INFEASIBLE, detail),

@@ -12,6 +12,8 @@ computed against, and returns the list of violations (empty when it is valid):
   request's intermediate layers are the participants' job);
 * privacy: at most ``Nf^l`` segments of layer ``l`` per participant for
   ``l < SP`` (Eq. 8f);
+* links: no transfer crosses a pair with no route (over a topology, a pair
+  with infinite seconds per byte; its latency would be infinite);
 * budgets: the compute, memory and bandwidth the placement reserves, derived by
   the one cost model (:func:`distsim.model.cost.evaluate`), fit the residuals
   (Eq. 8b-8d);
@@ -30,7 +32,7 @@ import math
 
 import numpy as np
 
-from distsim.model.cost import evaluate
+from distsim.model.cost import evaluate, layer_transfers
 from distsim.scheduling.base import ClusterView, Placement, Request
 
 #: Relative tolerance on the recomputed latency (float sums in a different order).
@@ -111,6 +113,16 @@ def validate_placement(
             over = np.flatnonzero(counts > cap)
             for j in over.tolist():
                 out.append(f"{where}: participant {fleet.names[j]} holds {counts[j]} maps, Nf = {cap}")
+
+    prev = None
+    for layer, array in zip(cnn.layers, placement.assignments, strict=True):
+        flows = layer_transfers(layer, prev, array, n)
+        if len(flows.senders):
+            cut = ~np.isfinite(view.links.pairs(flows.senders, flows.receivers))
+            for i, j in zip(flows.senders[cut].tolist(), flows.receivers[cut].tolist(), strict=True):
+                out.append(f"layer {layer.index} ({layer.name}): {fleet.names[i]} sends to {fleet.names[j]}, "
+                           "which it cannot reach")
+        prev = array
 
     cost = evaluate(cnn, placement.assignments, fleet, view.links)
     for label, used, free in (

@@ -5,8 +5,12 @@ every other segment goes to the participant a policy picks among those that
 qualify for it, with the same conditions as DistPrivacy (SPEC section 6):
 residual compute and memory (cond1), every sender's residual bandwidth for the
 bytes it ships to the candidate (cond2), and fewer than ``Nf^l`` maps of this
-layer (cond4, ``l < SP``). Resources are reserved segment by segment on scratch
-copies of the residuals, exactly as the cost model accounts them.
+layer (cond4, ``l < SP``), and, over a topology, a route from every sender to
+the candidate (a pair with infinite seconds per byte never carries data; the
+source of a source-only layer must be reachable from every sender, or the
+request is rejected as ``unreachable``). Resources are reserved segment by
+segment on scratch copies of the residuals, exactly as the cost model accounts
+them.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from distsim.model.cnn import Feed
+from distsim.model.devices import FullMesh
 from distsim.model.privacy import PrivacyLimits
 from distsim.scheduling.base import ClusterView, Constraint, Decision, Rejection, Request
 from distsim.scheduling.reference import FAILURE_ORDER, gather_senders, no_participant_detail, segment_senders
@@ -36,6 +41,16 @@ def greedy_place(world: World, request: Request, view: ClusterView, pick: Picker
     fleet = view.fleet
     d, src = fleet.participants, request.source
     comp, mem, bw = view.residuals()
+    # Participants each sender reaches (topologies only; on a full mesh every pair is linked).
+    mesh = isinstance(view.links, FullMesh)
+    reach_rows: dict[int, BoolArray] = {}
+
+    def reaches(i: int) -> BoolArray:
+        row = reach_rows.get(i)
+        if row is None:
+            row = reach_rows[i] = np.isfinite(view.links.to_all(i)[:d])
+        return row
+
     placed: list[list[int]] = []
     for layer in cnn.layers:
         prev = placed[-1] if placed else None
@@ -50,7 +65,9 @@ def greedy_place(world: World, request: Request, view: ClusterView, pick: Picker
                 j = src
                 sends = {i: o for i, o in sends_all.items() if i != j}
                 for constraint, ok in ((Constraint.COMPUTE, comp[j] >= c), (Constraint.MEMORY, mem[j] >= m),
-                                       (Constraint.BANDWIDTH, all(bw[i] >= o for i, o in sends.items()))):
+                                       (Constraint.BANDWIDTH, all(bw[i] >= o for i, o in sends.items())),
+                                       (Constraint.UNREACHABLE,
+                                        mesh or all(np.isfinite(view.links.pair(i, j)) for i in sends))):
                     if not ok:
                         return Rejection(request.id, layer.index, layer.name, constraint,
                                          f"layer {layer.name}: the source cannot take it ({constraint})")
@@ -66,13 +83,21 @@ def greedy_place(world: World, request: Request, view: ClusterView, pick: Picker
                         if i < d:
                             keep[i] = True
                         ok_bandwidth &= keep
-                qualifies = ok_privacy & ok_compute & ok_memory & ok_bandwidth
+                ok_reach = np.ones(d, dtype=bool)
+                if not mesh:
+                    for i, o in sends_all.items():
+                        if o > 0:
+                            ok_reach &= reaches(i)
+                qualifies = ok_privacy & ok_compute & ok_memory & ok_bandwidth & ok_reach
                 if not qualifies.any():
+                    # Each candidate counted once, by its first failing condition (as the reference does).
+                    passed = ok_privacy & ok_compute & ok_memory
                     failures = {
                         FAILURE_ORDER[0]: int((~ok_privacy).sum()),
                         FAILURE_ORDER[1]: int((ok_privacy & ~ok_compute).sum()),
                         FAILURE_ORDER[2]: int((ok_privacy & ok_compute & ~ok_memory).sum()),
-                        FAILURE_ORDER[3]: int((ok_privacy & ok_compute & ok_memory).sum()),
+                        FAILURE_ORDER[3]: int((passed & ~ok_bandwidth).sum()),
+                        Constraint.UNREACHABLE: int((passed & ok_bandwidth & ~ok_reach).sum()),
                     }
                     constraint, detail = no_participant_detail(layer, failures, d)
                     return Rejection(request.id, layer.index, layer.name, constraint, detail)

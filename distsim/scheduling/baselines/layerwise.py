@@ -4,7 +4,8 @@ As in the layer-wise partitioning line of work (Disabato et al.; RL-PDNN):
 layers 1 and ``L`` run on the source; every other layer goes whole to the
 participant that finishes it first (its incoming transfer plus its compute,
 Eq. 5 term) among those whose residual compute, memory and senders'
-bandwidth can hold it; ties to the lowest id. A whole layer on one device
+bandwidth can hold it and that every sender reaches (over a topology a pair
+with no route never carries data); ties to the lowest id. A whole layer on one device
 gives that device every map, so ``Nf`` cannot hold: this baseline lifts
 privacy by design (``honours_privacy = False``), like ``no_privacy``.
 """
@@ -63,6 +64,9 @@ class Layerwise:
                     reasons[Constraint.BANDWIDTH] = reasons.get(Constraint.BANDWIDTH, 0) + 1
                     continue
                 tx = flows.bytes * links.pairs(flows.senders, flows.receivers)
+                if not np.isfinite(tx).all():
+                    reasons[Constraint.UNREACHABLE] = reasons.get(Constraint.UNREACHABLE, 0) + 1
+                    continue
                 t = (float(tx.max()) if len(tx) else 0.0) + need_c / float(fleet.mults_per_s[j])
                 if t < best_t:
                     best, best_t, best_flows = j, t, flows
