@@ -7,7 +7,7 @@ from pathlib import Path
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from distsim.plots.io import KINDS
+    from distsim.plots.kinds import KINDS
 
     plot = sub.add_parser(
         "plot", help="plot sweep results (PNG and SVG)",

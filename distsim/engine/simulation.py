@@ -160,7 +160,9 @@ class Simulation:
                 verdict = Rejection(request.id, 0, "", Constraint.FLEET_TOO_SMALL,
                                     f"{request.cnn} at max_ssim {world.limits[request.cnn].tau} needs at least "
                                     f"{need} participants, the fleet has {world.fleet.participants}")
-            elif getattr(self.scheduler, "deterministic", True):
+            elif self._repeatable:
+                # Only a scheduler whose decision depends on nothing but the
+                # request's source and the residuals can be judged by one probe.
                 probe = self.scheduler.place(request, ClusterView.idle(world))
                 if isinstance(probe, Rejection):
                     verdict = Rejection(request.id, probe.layer, probe.layer_name, Constraint.FLEET_TOO_SMALL,

@@ -18,9 +18,9 @@ from distsim.errors import InputError
 from distsim.experiments.aggregate import aggregate
 from distsim.experiments.table import FILE_MODE, read_manifest, read_results
 from distsim.plots.figures import TAU, fig3, format_value, latency_cdf, pareto, single_metric, tradeoff
+from distsim.plots.kinds import KINDS
 
 #: Plot kinds of ``distsim plot --kind``.
-KINDS = ("fig3", "fig3-latency", "fig3-shared", "tradeoff", "pareto", "cdf")
 
 
 def load_summary(out_dir: str | Path) -> tuple[list[str], list[dict[str, Any]]]:

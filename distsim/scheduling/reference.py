@@ -88,6 +88,7 @@ class ReferenceDistPrivacy:
     """Algorithm 1, one segment and one candidate at a time (the test oracle)."""
 
     name: ClassVar[str] = "distprivacy_reference"
+    repeatable: ClassVar[bool] = True
     Params = DistPrivacyParams
 
     def __init__(self, params: DistPrivacyParams, world: World, rng: np.random.Generator) -> None:
