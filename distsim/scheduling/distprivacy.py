@@ -69,7 +69,7 @@ class DistPrivacy:
         # alpha * t(j) of a run fed by one sender depends only on the world:
         # cached per (segment mults, bytes sent, sender), oldest entries
         # dropped beyond about _CACHE_BYTES. Caching never changes a decision.
-        self._alpha_t: dict[tuple[int, int, int], FloatArray] = {}
+        self._alpha_t: dict[tuple[int, int, int], tuple[FloatArray, npt.NDArray[np.bool_] | None, float]] = {}
         self._alpha_t_max = max(16, _CACHE_BYTES // (8 * max(d, 1)))
         self._compute_t: dict[int, FloatArray] = {}
 
@@ -185,11 +185,14 @@ class DistPrivacy:
         # beta / b_j of the qualifying participants, inf for the others: argmin of
         # alpha * t + qinv is the argmin of nrm over qualifying candidates.
         qinv = np.where(base, inv_b, np.inf)
+        # qinv only grows while a layer is placed (residuals shrink, base turns
+        # False), so its minimum now bounds every later value from below.
+        qmin = float(qinv.min()) if d else math.inf
         fixed = self._feed_vector(layer, prev, view.fleet.size)
         if fixed is not None:
             senders = np.flatnonzero(fixed)
             self._fill(request, layer, 0, layer.segments, senders, fixed[senders], cap, compute_t, held, base, qinv,
-                       out, comp, mem, bw, inv_b, view)
+                       qmin, out, comp, mem, bw, inv_b, view)
             return out
         assert prev is not None
         # MAPS: consecutive segments whose map comes from the same device share a feed.
@@ -199,22 +202,24 @@ class DistPrivacy:
         unit = np.array([layer.feed_unit_bytes], dtype=np.int64)
         for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
             holder = prev[start : start + 1]
-            self._fill(request, layer, start, end, holder, unit, cap, compute_t, held, base, qinv, out,
+            self._fill(request, layer, start, end, holder, unit, cap, compute_t, held, base, qinv, qmin, out,
                        comp, mem, bw, inv_b, view)
         return out
 
     def _alpha_t_single(
         self, c: int, sender: int, size: int, compute_t: FloatArray, view: ClusterView
-    ) -> tuple[FloatArray, npt.NDArray[np.bool_] | None]:
-        """``alpha * t(j)`` for every participant when only ``sender`` sends ``size`` bytes, and
-        ``isfinite`` of it (None when all finite); cached."""
+    ) -> tuple[FloatArray, npt.NDArray[np.bool_] | None, float]:
+        """``alpha * t(j)`` for every participant when only ``sender`` sends ``size`` bytes,
+        ``isfinite`` of it (None when all finite) and its minimum over the participants other
+        than ``sender``; cached."""
         key = (c, size, sender)
         hit = self._alpha_t.get(key)
         if hit is None:
             t = view.links.max_weighted(np.array([sender]), np.array([size], dtype=np.int64))[: self._d] + compute_t
             at = self.params.alpha * t
             finite = np.isfinite(at)
-            hit = (at, None if finite.all() else finite)
+            others = np.delete(at, sender) if sender < self._d else at
+            hit = (at, None if finite.all() else finite, float(others.min()) if len(others) else math.inf)
             if len(self._alpha_t) >= self._alpha_t_max:
                 del self._alpha_t[next(iter(self._alpha_t))]
             self._alpha_t[key] = hit
@@ -233,6 +238,7 @@ class DistPrivacy:
         held: IntArray,
         base: npt.NDArray[np.bool_],
         qinv: FloatArray,
+        qmin: float,
         out: IntArray,
         comp: IntArray,
         mem: IntArray,
@@ -246,6 +252,12 @@ class DistPrivacy:
         and ``qinv`` (``inv_b`` where ``base``, else inf) are kept current here:
         only the device a run lands on and the senders change, so they are
         updated in place rather than recomputed.
+
+        When the one sender is a participant ``h`` (a MAPS run), ``h`` pays no
+        transfer and usually wins: if ``nrm(h)`` is below a lower bound of every
+        other candidate's ``nrm`` (the least ``alpha * t`` among the others plus
+        ``qmin``), ``h`` is the argmin without an O(D) pass. The bound is strict,
+        so ties still go through the full argmin (lowest id).
         """
         beta = self.params.beta
         d = self._d
@@ -259,13 +271,16 @@ class DistPrivacy:
         lone_bytes = int(sender_bytes[0]) if single else 0
         # Over a topology some candidates may have no route from a sender (t = inf): they never qualify.
         reach: npt.NDArray[np.bool_] | None
+        floor = -math.inf  # lower bound of nrm over candidates other than the lone sender
         if single:
-            at, reach = self._alpha_t_single(c, lone, lone_bytes, compute_t, view)
+            at, reach, others_min = self._alpha_t_single(c, lone, lone_bytes, compute_t, view)
+            if lone < d:
+                floor = others_min + qmin
         else:
             at = self.params.alpha * (view.links.max_weighted(senders, sender_bytes)[:d] + compute_t)
             finite = np.isfinite(at)
             reach = None if finite.all() else finite
-        nrm = at + qinv  # nrm(j) for qualifying j, inf for the others
+        nrm: FloatArray | None = None  # nrm(j) for qualifying j, inf for the others; built when first needed
         cut_off = reach is not None
         pos = start
         while pos < end:
@@ -276,8 +291,12 @@ class DistPrivacy:
                 low = senders[bw[senders] < sender_bytes]
                 short = int(low[0]) if len(low) == 1 else -1
                 crowded = len(low) > 1
-            if short < 0 and not crowded:
+            if single and lone < d and base[lone] and at[lone] + qinv[lone] < floor:
+                j = lone  # the holder beats every other candidate (see the docstring)
+            elif short < 0 and not crowded:
                 # argmin over qualifying candidates, ties to the lowest id.
+                if nrm is None:
+                    nrm = at + qinv
                 j = int(np.argmin(nrm))
                 if nrm[j] == np.inf:
                     # Every qualifying candidate (if any) has nrm = inf: the lowest id wins.
@@ -309,7 +328,8 @@ class DistPrivacy:
                         inv_b[lone] = inv_lone
                         if base[lone]:
                             qinv[lone] = inv_lone
-                            nrm[lone] = at[lone] + inv_lone
+                            if nrm is not None:
+                                nrm[lone] = at[lone] + inv_lone
             else:
                 others = senders != j
                 if others.any():
@@ -325,7 +345,8 @@ class DistPrivacy:
                         inv_b[changed] = inv
                         q = np.where(base[changed], inv, np.inf)
                         qinv[changed] = q
-                        nrm[changed] = at[changed] + q
+                        if nrm is not None:
+                            nrm[changed] = at[changed] + q
             out[pos : pos + k] = j
             comp[j] -= k * c
             mem[j] -= k * m
@@ -333,7 +354,8 @@ class DistPrivacy:
             if not (comp[j] >= c and mem[j] >= m and (cap is None or held[j] < cap)):
                 base[j] = False
                 qinv[j] = np.inf
-                nrm[j] = np.inf
+                if nrm is not None:
+                    nrm[j] = np.inf
             pos += k
 
     def _no_participant(
