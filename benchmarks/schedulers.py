@@ -6,9 +6,11 @@ catalogue with a seed, at each tolerated SSIM ``tau``, with every scheduler,
 and compares each placement's latency with the CP-SAT solution: the gap to the
 optimum where CP-SAT proves it, else the gap to CP-SAT's best lower bound (an
 upper bound of the true gap). Every placement passes the shared validator.
-It also runs the batch target: 60 LeNet requests over 30 participants placed
-jointly. Results: ``schedulers.csv`` (one row per instance and scheduler),
-``batch.csv``, ``schedulers.md`` (tables) and ``schedulers.png``, written
+It also runs the batch target (60 LeNet requests over 30 participants placed
+jointly) and times the per-request target (one LeNet request on 30
+participants at tau = 0.4, both seeds, five runs each). Results:
+``schedulers.csv`` (one row per instance and scheduler), ``batch.csv``,
+``target.csv``, ``schedulers.md`` (tables) and ``schedulers.png``, written
 atomically into the output directory.
 """
 
@@ -68,6 +70,10 @@ class Row:
         decision_s: wall-clock time of ``place``, s.
         exact_bound_s: proved lower bound of the true optimum (CP-SAT's bound minus E), s (NaN if none).
         rounding_bound_s: CP-SAT's rounding bound E on this instance, s.
+        exact_build_s: part of CP-SAT's decision time spent building the model, bounds and hints, s.
+        exact_by_bounds: True when a hint met the per-layer lower bounds (optimality without search).
+        exact_gap: CP-SAT's own relative gap (model objective vs model bound, both in rounded units,
+            so without E); 0 when optimal, NaN if no solution.
     """
 
     cnn: str
@@ -85,6 +91,9 @@ class Row:
     decision_s: float
     exact_bound_s: float
     rounding_bound_s: float
+    exact_build_s: float
+    exact_by_bounds: bool
+    exact_gap: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +122,45 @@ class BatchRow:
     placed: int
     wall_s: float
     heuristic_total_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class TargetRow:
+    """One timed CP-SAT solve of the per-request target (LeNet, 30 participants, tau = 0.4).
+
+    Attributes:
+        seed: instance seed (device types drawn with it).
+        repeat: 0-based repetition.
+        status: CP-SAT status.
+        wall_s: wall-clock time of ``solve_request``, s (pre-check, model, bounds, hints and solve).
+        build_s: part of ``wall_s`` before CP-SAT's solve, s.
+        by_bounds: True when the hint met the per-layer lower bounds (no search).
+        latency_s: cost-model latency of the placement, s.
+    """
+
+    seed: int
+    repeat: int
+    status: str
+    wall_s: float
+    build_s: float
+    by_bounds: bool
+    latency_s: float
+
+
+def run_target(exact: ExactParams, repeats: int, seeds: Sequence[int] = (0, 1)) -> list[TargetRow]:
+    """Time the per-request target ``repeats`` times per seed."""
+    rows = []
+    for seed in seeds:
+        world = make_world("lenet", 30, 0.4, seed)
+        view = ClusterView.idle(world)
+        request = Request(0, world.fleet.participants, "lenet", 0.0)
+        for k in range(repeats):
+            started = time.perf_counter()
+            decision, report = solve_request(request, view, world, exact)
+            wall = time.perf_counter() - started
+            latency = decision.cost.latency_s if isinstance(decision, Placement) else math.nan
+            rows.append(TargetRow(seed, k, report.status, wall, report.build_s, report.by_bounds, latency))
+    return rows
 
 
 def make_world(cnn: str, participants: int, tau: float, seed: int) -> World:
@@ -172,11 +220,13 @@ def run_instance(instance: Instance, exact: ExactParams, schedulers: Sequence[st
             latency = placed.cost.latency_s
             rows.append(Row(instance.cnn, instance.participants, instance.tau, instance.seed, name, placed.status, "",
                             latency, _gap(latency, optimum), _gap(latency, bound), placed.cost.shared_bytes,
-                            placed.cost.devices_used, seconds, bound, report.rounding_bound_s))
+                            placed.cost.devices_used, seconds, bound, report.rounding_bound_s, report.build_s,
+                            report.by_bounds, report.gap))
         else:
             nan = math.nan
             rows.append(Row(instance.cnn, instance.participants, instance.tau, instance.seed, name, "rejected",
-                            placed.reason, nan, nan, nan, 0, 0, seconds, bound, report.rounding_bound_s))
+                            placed.reason, nan, nan, nan, 0, 0, seconds, bound, report.rounding_bound_s,
+                            report.build_s, report.by_bounds, report.gap))
     return rows
 
 
@@ -237,9 +287,22 @@ def _fmt(value: float, scale: float = 1.0, digits: int = 2) -> str:
     return "-" if not math.isfinite(value) else f"{value * scale:.{digits}f}"
 
 
-def summary_markdown(rows: Sequence[Row], batch: Sequence[BatchRow]) -> str:
+def summary_markdown(rows: Sequence[Row], batch: Sequence[BatchRow], target: Sequence[TargetRow] = ()) -> str:
     """Tables: per CNN and scheduler, and the targets."""
     lines = []
+    if target:
+        lines.append("### Per-request target: LeNet, 30 participants, tau = 0.4\n")
+        lines.append("| seed | runs | proved optimal | by bounds | min wall (s) | median wall (s) | max wall (s) "
+                     "| mean build (s) | latency (ms) |")
+        lines.append("|---|---|---|---|---|---|---|---|---|")
+        for seed in sorted({t.seed for t in target}):
+            sel = [t for t in target if t.seed == seed]
+            walls = [t.wall_s for t in sel]
+            lines.append(f"| {seed} | {len(sel)} | {sum(t.status == 'optimal' for t in sel)} "
+                         f"| {sum(t.by_bounds for t in sel)} | {min(walls):.3f} | {float(np.median(walls)):.3f} "
+                         f"| {max(walls):.3f} | {_mean([t.build_s for t in sel]):.3f} "
+                         f"| {_fmt(_mean([t.latency_s for t in sel]), 1e3, 4)} |")
+        lines.append("")
     names = ("exact", *SCHEDULERS)
     for cnn in sorted({r.cnn for r in rows}, key=lambda c: ("lenet", "cifar_cnn", "vgg16", "vgg19").index(c)):
         mine = [r for r in rows if r.cnn == cnn]
@@ -264,9 +327,9 @@ def summary_markdown(rows: Sequence[Row], batch: Sequence[BatchRow]) -> str:
                 f"| {_fmt(_mean([r.decision_s for r in sel]), 1e3, 1)} |")
         lines.append("")
     lines.append("### CP-SAT per instance class\n")
-    lines.append("| cnn | participants | tau | instances | proved optimal | mean time (s) | max time (s) "
-                 "| mean gap to bound |")
-    lines.append("|---|---|---|---|---|---|---|---|")
+    lines.append("| cnn | participants | tau | instances | proved optimal | of which by bounds | mean time (s) "
+                 "| max time (s) | mean build (s) | mean CP-SAT gap | mean gap to bound |")
+    lines.append("|---|---|---|---|---|---|---|---|---|---|---|")
     exact_rows = [r for r in rows if r.scheduler == "exact"]
     for key in sorted({(r.cnn, r.participants, r.tau) for r in exact_rows},
                       key=lambda k: (("lenet", "cifar_cnn", "vgg16", "vgg19").index(k[0]), k[1], k[2])):
@@ -274,8 +337,10 @@ def summary_markdown(rows: Sequence[Row], batch: Sequence[BatchRow]) -> str:
         gaps = [0.0 if r.status == "optimal" else (r.latency_s / r.exact_bound_s - 1 if r.exact_bound_s > 0 else
                                                     math.nan) for r in sel if r.status != "rejected"]
         lines.append(f"| {key[0]} | {key[1]} | {key[2]} | {len(sel)} | {sum(r.status == 'optimal' for r in sel)} "
+                     f"| {sum(r.exact_by_bounds for r in sel)} "
                      f"| {_mean([r.decision_s for r in sel]):.2f} | {max(r.decision_s for r in sel):.2f} "
-                     f"| {_fmt(_mean(gaps), 100, 2)}% |")
+                     f"| {_mean([r.exact_build_s for r in sel]):.2f} "
+                     f"| {_fmt(_mean([r.exact_gap for r in sel]), 100, 2)}% | {_fmt(_mean(gaps), 100, 2)}% |")
     lines.append("")
     if batch:
         lines.append("### Batch (joint placement, shared budgets)\n")
@@ -344,20 +409,23 @@ def run(out_dir: str | Path, *, quick: bool = False, progress: Callable[[str], N
     else:
         batch = [run_batch(60, 30, 0.4, ExactParams(time_limit_s=60.0))]
     say(f"batch done ({time.perf_counter() - started:.0f} s)")
+    target_rows = run_target(exact, 1 if quick else 5)
+    say(f"per-request target timed ({time.perf_counter() - started:.0f} s)")
     target = Path(out_dir)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
         (staging / "schedulers.csv").write_text(_csv(rows, Row), encoding="utf-8")
         (staging / "batch.csv").write_text(_csv(batch, BatchRow), encoding="utf-8")
+        (staging / "target.csv").write_text(_csv(target_rows, TargetRow), encoding="utf-8")
         header = (f"# Scheduler benchmark ({'quick' if quick else 'full'} suite)\n\n"
                   f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
                   f"CP-SAT {exact.workers} workers, time limit {exact.time_limit_s} s per request; "
                   f"total {time.perf_counter() - started:.0f} s.\n\n")
-        (staging / "schedulers.md").write_text(header + summary_markdown(rows, batch), encoding="utf-8")
+        (staging / "schedulers.md").write_text(header + summary_markdown(rows, batch, target_rows), encoding="utf-8")
         plot(rows, staging / "schedulers.png")
         target.mkdir(parents=True, exist_ok=True)
-        for name in ("schedulers.csv", "batch.csv", "schedulers.md", "schedulers.png"):
+        for name in ("schedulers.csv", "batch.csv", "target.csv", "schedulers.md", "schedulers.png"):
             os.replace(staging / name, target / name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -201,6 +201,27 @@ def test_equals_brute_force_on_random_residuals_and_topologies(tmp_path: Path, h
     assert any(o[2] for o in placed), outcomes  # budgets changed some optimum
 
 
+def test_timeout_without_solution_returns_the_hint(monkeypatch: pytest.MonkeyPatch) -> None:
+    import distsim.scheduling.exact as exact
+
+    world = lenet_world(8, 0.6)
+    view = ClusterView.idle(world)
+    request = Request(0, world.fleet.participants, "lenet", 0.0)
+    optimum, _ = solve_request(request, view, world, PARAMS)
+    monkeypatch.setattr(exact, "_status", lambda solver, code: "timeout")  # CP-SAT "found nothing in time"
+    decision, report = solve_request(request, view, world, PARAMS)
+    assert isinstance(decision, Placement) and decision.status == "feasible" and report.status == "feasible"
+    check_placement(decision, request, view)
+    # Its objective is the hint's model value; the bound is the sum of the per-layer lower bounds.
+    assert report.objective_s - report.rounding_bound_s - 1e-12 <= decision.cost.latency_s <= report.objective_s
+    assert isinstance(optimum, Placement)
+    assert report.bound_s <= optimum.cost.latency_s + report.rounding_bound_s + 1e-12
+    assert decision.cost.latency_s >= optimum.cost.latency_s - report.rounding_bound_s
+    # Without a hint there is nothing to return.
+    decision, report = solve_request(request, view, world, PARAMS.model_copy(update={"hint": False}))
+    assert isinstance(decision, Rejection) and decision.constraint is Constraint.TIMEOUT
+
+
 def test_privacy_needs_more_participants_is_a_rejection() -> None:
     world = lenet_world(3, 0.4)  # LeNet at 0.4 needs 4 participants
     request = Request(0, world.fleet.participants, "lenet", 0.0)

@@ -7,7 +7,9 @@ candidate device ``j``,
 * ``n[l, j]``: integer number of segments of ``l`` on ``j`` (``sum_j n = P``),
   bounded by ``Nf^l`` for ``l < SP`` (Eq. 8f) and by what the residual compute
   and memory of ``j`` allow; source-only layers (Eq. 8h) are constants on the
-  request's source, other layers run on participants only;
+  request's source, other layers run on participants only, and over a
+  topology only on participants linked to the source by finite-cost pairs
+  (:func:`usable_participants`; the others never get a variable);
 * ``u[l, j]``: Boolean "``j`` computes part of ``l``" (``n >= u``, ``n <= P u``);
 * between per-map layers (feed ``MAPS``), integer flows ``f[i, j]``: maps of
   ``l - 1`` computed on ``i`` that ``j`` processes at ``l``
@@ -28,6 +30,10 @@ and ``T_l >= tc_j`` for every device, where ``tc_j = n[l, j] * c_l / e_j`` and
 * ``GATHER`` / ``VECTOR`` (single FC segment): one constraint per pair,
   enforced by the sender's ``u`` (or counted bytes) and the receiver's Boolean.
 
+Unreachable pairs (infinite seconds per byte over a topology) never carry
+data: ``MAPS`` flows over them do not exist, and for the other feeds the
+model forbids the sender and the receiver being used together.
+
 Budgets (Eq. 8b-8d) come from the view's residuals: compute and memory per
 device are linear in ``n``; the bytes a device sends are linear in ``n``,
 ``f`` and ``u`` (with a lower-bounded auxiliary where the sender may not be
@@ -47,12 +53,28 @@ is within ``E`` of the true optimum, and its cost-model latency lies in
 ``[model(x*) - E, model(x*)]``. The latency a :class:`Placement` reports is
 always recomputed by :func:`distsim.model.cost.evaluate`.
 
-**Speed-ups that do not change the optimum.** The DistPrivacy heuristic's
-placement is given to CP-SAT as a hint (it is feasible, so CP-SAT starts with
-a solution and never returns a worse one except by the rounding bound).
-Identical participants (same type, same residuals, full-mesh links) are
-interchangeable; ordering them by the number of segments they hold breaks that
-symmetry. In batch mode each request's single-request optimum (on the same
+**Speed-ups that do not change the optimum.**
+
+* *Per-layer lower bounds* (:meth:`_Model._layer_lb`): each ``T_l`` gets the
+  domain lower bound of layer ``l`` relaxed on its own (every receiver pays
+  at least its compute and the cheapest transfer it cannot avoid; spreading
+  ``P`` segments to minimise the largest such cost is a closed form). CP-SAT's
+  linear relaxation spreads segments fractionally and starts far below the
+  optimum; with these bounds it starts at the optimum on every LeNet instance
+  of the benchmark.
+* *Two hints*: the DistPrivacy heuristic's placement and a greedy that
+  minimises each layer's Eq. 5 maximum (:func:`minmax_hint`); the one with the
+  lower model objective warm-starts CP-SAT (both are feasible, so CP-SAT never
+  returns worse except by the rounding bound).
+* *Optimal by bounds*: when that hint's objective equals the sum of the lower
+  bounds it is optimal; CP-SAT then only confirms that it satisfies the model
+  (every variable fixed to its hint, no search). ``SolveReport.by_bounds``
+  says when that happened.
+* Identical participants (same type, same residuals, full-mesh links) are
+  interchangeable; ordering them by the number of segments they hold breaks
+  that symmetry (``symmetry_breaking``, off by default: it did not help).
+
+In batch mode each request's single-request optimum (on the same
 residuals) is a valid lower bound of its latency in the joint model and its
 placement is a hint; when those placements fit the shared budgets together the
 batch optimum is proved at once.
@@ -102,7 +124,8 @@ class ExactParams(SchedulerParams):
         resolution: when ``time_unit_s`` is None, the unit is the CNN's multiplications on the
             fastest device divided by this.
         seed: CP-SAT random seed.
-        hint: warm-start CP-SAT with the DistPrivacy heuristic's placement.
+        hint: warm-start CP-SAT with the better of the DistPrivacy heuristic's placement and
+            :func:`minmax_hint`'s (and skip the search when it meets the per-layer lower bounds).
         symmetry_breaking: order identical participants by the segments they hold (off by
             default: CP-SAT's own symmetry detection did better on the benchmark instances).
     """
@@ -135,6 +158,9 @@ class SolveReport:
         variables: variables in the model.
         constraints: constraints in the model.
         detail: why the solve failed, or ''.
+        build_s: part of ``wall_s`` spent before CP-SAT's solve (pre-check, model, bounds, hints), s.
+        by_bounds: True when the hint met the per-layer lower bounds, so CP-SAT only confirmed
+            that it is feasible (no search).
     """
 
     status: str
@@ -147,6 +173,8 @@ class SolveReport:
     variables: int = 0
     constraints: int = 0
     detail: str = ""
+    build_s: float = 0.0
+    by_bounds: bool = False
 
 
 @dataclass(slots=True)
@@ -818,7 +846,7 @@ def _status(solver: cp_model.CpSolver, code: int) -> str:
 
 
 def _report(model: _Model, solver: cp_model.CpSolver | None, status: str, started: float, rounding_units: int,
-            detail: str = "") -> SolveReport:
+            detail: str = "", build_s: float = 0.0, by_bounds: bool = False) -> SolveReport:
     unit = model.unit
     nan = math.nan
     objective = bound = gap = nan
@@ -828,7 +856,7 @@ def _report(model: _Model, solver: cp_model.CpSolver | None, status: str, starte
         gap = 0.0 if status == "optimal" else max(0.0, (objective - bound) / objective) if objective > 0 else 0.0
     proto = model.m.proto
     return SolveReport(status, objective, bound, gap, rounding_units * unit, unit, time.perf_counter() - started,
-                       len(proto.variables), len(proto.constraints), detail)
+                       len(proto.variables), len(proto.constraints), detail, build_s, by_bounds)
 
 
 def _heuristic_hint(world: World, request: Request, view: ClusterView) -> list[IntArray] | None:
@@ -940,8 +968,10 @@ def solve_request(
     """Place one request optimally against ``view``'s residuals.
 
     Returns the decision (a :class:`Placement` with status ``optimal`` or
-    ``feasible``, or a :class:`Rejection` with constraint ``infeasible`` or
-    ``timeout``) and the :class:`SolveReport`.
+    ``feasible``, or a :class:`Rejection` with constraint ``infeasible``,
+    ``unreachable`` or ``timeout``) and the :class:`SolveReport`. When CP-SAT
+    finds no solution within the time limit but a hint exists, the better hint
+    is returned as ``feasible`` (bound: the per-layer lower bounds).
     """
     started = time.perf_counter()
     unit = time_unit_s or params.time_unit_s or default_time_unit(world, [request.cnn], params.resolution)
@@ -967,23 +997,37 @@ def solve_request(
     # A hint whose objective meets the per-layer lower bounds is optimal: CP-SAT
     # only has to confirm it is feasible, with every variable fixed to it.
     confirm = best is not None and best[0] <= model.lower_bound()
+    build_s = time.perf_counter() - started
     solver = _solver(params, params.time_limit_s)
     solver.parameters.fix_variables_to_their_hinted_value = confirm
     status = _status(solver, solver.solve(model.m))
     if confirm and status != "optimal":  # not expected: the hint broke a model constraint; search normally
+        confirm = False
         solver = _solver(params, max(params.time_limit_s - (time.perf_counter() - started), 0.1))
         status = _status(solver, solver.solve(model.m))
     if status == "infeasible":
         detail = "CP-SAT proved the model infeasible (the residual budgets cannot hold the request jointly)"
         return (Rejection(request.id, 0, "", Constraint.INFEASIBLE, detail),
-                _report(model, solver, status, started, rv.rounding_units, detail))
+                _report(model, solver, status, started, rv.rounding_units, detail, build_s=build_s, by_bounds=confirm))
+    if status == "timeout" and best is not None:
+        # CP-SAT did not even reach its first solution (presolve of a large model), but the
+        # hint is feasible: return it, with the per-layer bounds as the proved lower bound.
+        unit = model.unit
+        objective, bound = best[0] * unit, model.lower_bound() * unit
+        detail = f"CP-SAT found no placement within {params.time_limit_s} s; returned the better hint"
+        proto = model.m.proto
+        gap = max(0.0, (objective - bound) / objective) if objective else 0.0
+        report = SolveReport("feasible", objective, bound, gap, rv.rounding_units * unit, unit,
+                             time.perf_counter() - started, len(proto.variables), len(proto.constraints), detail,
+                             build_s, False)
+        return view.make_placement(request, model.canonical([best[1]])[0], status="feasible"), report
     if status == "timeout":
         detail = f"CP-SAT found no placement within {params.time_limit_s} s"
         return (Rejection(request.id, 0, "", Constraint.TIMEOUT, detail),
-                _report(model, solver, status, started, rv.rounding_units, detail))
+                _report(model, solver, status, started, rv.rounding_units, detail, build_s=build_s, by_bounds=confirm))
     assignments = model.extract(solver)[0]
     placement = view.make_placement(request, assignments, status=status)
-    return placement, _report(model, solver, status, started, rv.rounding_units)
+    return placement, _report(model, solver, status, started, rv.rounding_units, build_s=build_s, by_bounds=confirm)
 
 
 @dataclass(frozen=True, slots=True)
