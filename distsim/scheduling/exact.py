@@ -512,10 +512,15 @@ class _Model:
                     flows[(i, j)] = f
                     if i != j:
                         self._ge(t, [(tx, f), (tc[j], n_cur[j])])
+            out_of: dict[int, list[cp_model.IntVar]] = {i: [] for i in send}
+            into: dict[int, list[cp_model.IntVar]] = {j: [] for j in recv}
+            for (i, j), f in flows.items():
+                out_of[i].append(f)
+                into[j].append(f)
             for i in send:
-                self.m.add(sum(f for (a, _), f in flows.items() if a == i) == n_prev[i])
+                self.m.add(sum(out_of[i]) == n_prev[i])
             for j in recv:
-                self.m.add(sum(f for (_, b), f in flows.items() if b == j) == n_cur[j])
+                self.m.add(sum(into[j]) == n_cur[j])
             rv.flows[l0] = flows
             for i in send:
                 fii = flows.get((i, i), 0)
