@@ -192,39 +192,59 @@ def evaluate(
     t_compute = (counts * mults[:, None]) / fleet.mults_per_s
     compute_max = t_compute.max(axis=1) if n else np.zeros(len(layers))
     flows_all: list[Transfers] = []
-    layer_costs = []
-    total_latency = 0.0
-    shared = 0
+    flow_layers: list[int] = []
     prev: IntArray | None = None
     for index, (layer, cur) in enumerate(zip(layers, assignments, strict=True)):
         flows = layer_transfers(layer, prev, cur, n)
-        compute_part = float(compute_max[index])
-        transfer_part = 0.0
-        latency = compute_part
-        moved = 0
         if len(flows.senders):
             flows_all.append(flows)
-            tx = flows.bytes * links.pairs(flows.senders, flows.receivers)
-            totals = tx + t_compute[index][flows.receivers]
-            critical = int(np.argmax(totals))
-            if totals[critical] >= latency:
-                latency = float(totals[critical])
-                transfer_part = float(tx[critical])
-                compute_part = float(t_compute[index, flows.receivers[critical]])
-            moved = int(flows.bytes.sum())
-        shared += moved
-        total_latency += latency
-        layer_costs.append(LayerCost(latency, compute_part, transfer_part, moved))
+            flow_layers.append(index)
         prev = cur
+    # Per layer: latency = max(max compute time, max over its pairs of transfer + receiver's
+    # compute), the critical pair being the first maximum in (sender, receiver) order and a tie
+    # with compute going to the pair. All layers' pairs are costed in one pass of elementwise
+    # operations (the same floats a per-layer pass gives); the maxima and first arg-maxima come
+    # per layer from reduceat.
+    latency_l = compute_max.tolist()
+    compute_l = list(latency_l)
+    transfer_l = [0.0] * len(layers)
+    moved_l = [0] * len(layers)
     bandwidth = np.zeros(n, dtype=np.int64)
     received = np.zeros(n, dtype=np.int64)
     if flows_all:
+        lengths = [len(f.senders) for f in flows_all]
+        starts = np.zeros(len(lengths), dtype=np.int64)
+        np.cumsum(lengths[:-1], out=starts[1:])
+        senders = np.concatenate([f.senders for f in flows_all])
+        receivers = np.concatenate([f.receivers for f in flows_all])
         sizes = np.concatenate([f.bytes for f in flows_all])
-        np.add.at(bandwidth, np.concatenate([f.senders for f in flows_all]), sizes)
-        np.add.at(received, np.concatenate([f.receivers for f in flows_all]), sizes)
+        rows = np.repeat(np.array(flow_layers, dtype=np.int64), lengths)
+        tx = sizes * links.pairs(senders, receivers)
+        receiver_t = t_compute[rows, receivers]
+        totals = tx + receiver_t
+        best = np.maximum.reduceat(totals, starts)
+        # First index of each layer's maximum (NaN maxima never win the comparison below, as in a per-layer argmax).
+        order = np.arange(len(totals))
+        first = np.minimum.reduceat(np.where(totals == np.repeat(best, lengths), order, len(totals)), starts)
+        wins = np.flatnonzero(best >= compute_max[flow_layers])
+        critical = first[wins]
+        for k, lat, tr, cp in zip(wins.tolist(), best[wins].tolist(), tx[critical].tolist(),
+                                  receiver_t[critical].tolist(), strict=True):
+            index = flow_layers[k]
+            latency_l[index], transfer_l[index], compute_l[index] = lat, tr, cp
+        for index, moved in zip(flow_layers, np.add.reduceat(sizes, starts).tolist(), strict=True):
+            moved_l[index] = moved
+        np.add.at(bandwidth, senders, sizes)
+        np.add.at(received, receivers, sizes)
+    # Summed layer by layer, in layer order (the floating-point order Eq. 5 is defined with here).
+    total_latency = 0.0
+    for latency in latency_l:
+        total_latency += latency
+    layer_costs = tuple(map(LayerCost, latency_l, compute_l, transfer_l, moved_l))
+    shared = sum(moved_l)
     return PlacementCost(
         latency_s=total_latency,
-        layers=tuple(layer_costs),
+        layers=layer_costs,
         compute_mults=compute,
         memory_bytes=memory,
         bandwidth_bytes=bandwidth,

@@ -291,16 +291,22 @@ class DistPrivacy:
         inv_b: FloatArray,
         view: ClusterView,
     ) -> int:
-        """Place a layer's segments fed by several participant senders, as :meth:`_fill` does, with fewer
-        numpy calls per run; return how far it got (the rest, if any, is for :meth:`_fill`).
+        """Place a layer's segments fed by several participant senders as :meth:`_fill` does, with a
+        few scalar operations per run; return how far it got (the rest, if any, is for :meth:`_fill`).
 
-        Differences from ``_fill`` that change no value: the senders' residual
-        bandwidth is read and written as one small array, and ``beta / b``,
-        ``qinv`` and ``nrm`` are recomputed for every sender, the chosen device
-        included when it is one (its bandwidth did not change, so the same
-        division gives the same float). It stops, leaving the run to ``_fill``,
-        where ``_fill`` would need its rare branches: a sender short of
-        bandwidth, no finite ``nrm``, unreachable candidates.
+        Each run takes ``k`` segments from every sender but the chosen device,
+        so a sender's bandwidth is a closed form of the segments placed so far
+        (``placed``) and those it holds itself: ``b_s = b0_s - (placed - held_s) * O_s``,
+        and its run quotient ``b_s // O_s = b0_s // O_s + held_s - placed``. The
+        senders' ``nrm`` only grows, so stale values in ``nrm`` are lower bounds:
+        an argmin landing on a device with an exact value (a non-sender, or a
+        sender just refreshed) is the exact argmin, ties included (a stale
+        value equal to the minimum would have won the tie only if it was exact
+        too). Senders are refreshed, with the floats ``_fill`` computes, only
+        when the argmin lands on a stale one, and written back at the end. It
+        stops, leaving the rest to ``_fill``, where ``_fill`` would need its
+        rare branches: a sender short of bandwidth, no finite ``nrm``,
+        unreachable candidates.
         """
         beta = self.params.beta
         c, m = layer.segment_mults, layer.segment_weight_bytes
@@ -309,42 +315,53 @@ class DistPrivacy:
             return 0
         at_s = at[senders]
         where = {s: i for i, s in enumerate(senders.tolist())}
-        # An unreachable quotient for the chosen sender (it does not send to itself).
+        bw0 = bw[senders]
+        # b0_s // O_s + held_s: minus ``placed``, how many more segments sender s can feed.
+        quota = bw0 // sender_bytes + held[senders]
         never = np.iinfo(np.int64).max
-        nrm = at + qinv
         inf = math.inf
-        pos, end = 0, layer.segments
-        while pos < end:
-            sb = bw[senders]
-            if (sb < sender_bytes).any():
-                break
+        nrm = at + qinv
+
+        def refresh() -> tuple[IntArray, FloatArray, FloatArray]:
+            left = bw0 - (placed - held[senders]) * sender_bytes
+            inv = np.full(len(left), inf)
+            np.divide(beta, left, out=inv, where=left > 0)
+            q = np.where(base[senders], inv, inf)
+            nrm[senders] = at_s + q
+            return left, inv, q
+
+        placed, end = 0, layer.segments
+        fresh = True
+        # quota changes only where a sender is chosen: its minimum is recomputed then only.
+        quota_min = int(quota.min())
+        while placed < end:
+            if quota_min - placed < 1:
+                break  # a sender is short of bandwidth
             j = int(nrm.argmin())
+            jpos = where.get(j)
+            if jpos is not None and not fresh:
+                refresh()
+                fresh = True
+                j = int(nrm.argmin())
+                jpos = where.get(j)
             if nrm[j] == inf:
                 break
-            k = end - pos
+            k = end - placed
             if c > 0:
                 k = min(k, int(comp[j]) // c)
             if m > 0:
                 k = min(k, int(mem[j]) // m)
             if cap is not None:
                 k = min(k, cap - int(held[j]))
-            quotients = sb // sender_bytes
-            jpos = where.get(j)
-            if jpos is not None:
-                quotients[jpos] = never
-            k = min(k, int(quotients.min()))
-            taken = k * sender_bytes
-            if jpos is not None:
-                taken[jpos] = 0
-            sb -= taken
-            bw[senders] = sb
-            inv = np.full(len(sb), inf)
-            np.divide(beta, sb, out=inv, where=sb > 0)
-            inv_b[senders] = inv
-            q = np.where(base[senders], inv, inf)
-            qinv[senders] = q
-            nrm[senders] = at_s + q
-            out[pos : pos + k] = j
+            if jpos is None:
+                k = min(k, quota_min - placed)
+            else:
+                own = quota[jpos]
+                quota[jpos] = never
+                k = min(k, int(quota.min()) - placed)
+                quota[jpos] = own + k
+                quota_min = int(quota.min())
+            out[placed : placed + k] = j
             comp[j] -= k * c
             mem[j] -= k * m
             held[j] += k
@@ -352,8 +369,13 @@ class DistPrivacy:
                 base[j] = False
                 qinv[j] = inf
                 nrm[j] = inf
-            pos += k
-        return pos
+            placed += k
+            fresh = False
+        left, inv, q = refresh()
+        bw[senders] = left
+        inv_b[senders] = inv
+        qinv[senders] = q
+        return placed
 
     def _holder_scalars(self, c: int, size: int) -> list[tuple[float, float] | None]:
         """Per sender ``h`` (filled lazily): ``alpha * t(h)`` when ``h`` alone sends ``size`` bytes to
