@@ -70,19 +70,30 @@ def layer_transfers(layer: Layer, prev: IntArray | None, cur: IntArray, n: int) 
     ``prev`` is the placement of layer ``l - 1`` (None for layer 1), ``cur`` that
     of ``l``; ``n`` is the number of devices.
     """
-    unit = layer.feed_unit_bytes
     if layer.feed is Feed.NONE or prev is None:
+        return Transfers.empty()
+    return _transfers(layer, prev, cur, n, np.bincount(prev, minlength=n), np.bincount(cur, minlength=n))
+
+
+def _transfers(
+    layer: Layer, prev: IntArray, cur: IntArray, n: int, prev_counts: IntArray, cur_counts: IntArray
+) -> Transfers:
+    """:func:`layer_transfers` given the segments per device of ``prev`` and ``cur`` (``bincount``s)."""
+    unit = layer.feed_unit_bytes
+    if layer.feed is Feed.NONE:
         return Transfers.empty()
     if layer.feed is Feed.PARTIAL_SUMS:
         # Every device that computed part of the conv layer sends its partial
         # sum of each map the receiver handles. Senders and receivers are
         # sorted and unique, so the pairs come out sorted and unique.
-        senders = np.flatnonzero(np.bincount(prev, minlength=n)).astype(np.int64, copy=False)
-        counts = np.bincount(cur, minlength=n)
-        receivers = np.flatnonzero(counts)
+        senders = np.flatnonzero(prev_counts).astype(np.int64, copy=False)
+        receivers = np.flatnonzero(cur_counts)
         s = np.repeat(senders, len(receivers))
-        r = np.tile(receivers, len(senders))
-        return _sorted_pairs(s, r, counts[r] * unit)
+        r = np.empty((len(senders), len(receivers)), dtype=np.int64)
+        r[:] = receivers
+        sizes = np.empty((len(senders), len(receivers)), dtype=np.int64)
+        sizes[:] = cur_counts[receivers] * unit
+        return _sorted_pairs(s, r.ravel(), sizes.ravel())
     if layer.feed is Feed.MAPS:
         keep = prev != cur
         if not keep.any():
@@ -93,13 +104,11 @@ def layer_transfers(layer: Layer, prev: IntArray | None, cur: IntArray, n: int) 
         return _pairs(prev[:1].astype(np.int64), cur[:1].astype(np.int64), np.array([unit], dtype=np.int64), n)
     # GATHER: the single FC segment needs the whole previous output.
     receiver = int(cur[0])
+    senders = np.flatnonzero(prev_counts)
     if layer.prev_kind is LayerKind.CONV:
-        senders = np.flatnonzero(np.bincount(prev, minlength=n))
         sizes = np.full(len(senders), layer.prev_out_maps * unit, dtype=np.int64)
     else:
-        counts = np.bincount(prev, minlength=n)
-        senders = np.flatnonzero(counts)
-        sizes = counts[senders] * unit
+        sizes = prev_counts[senders] * unit
     senders = senders.astype(np.int64, copy=False)
     return _sorted_pairs(senders, np.full(len(senders), receiver, dtype=np.int64), sizes.astype(np.int64, copy=False))
 
@@ -195,7 +204,8 @@ def evaluate(
     flow_layers: list[int] = []
     prev: IntArray | None = None
     for index, (layer, cur) in enumerate(zip(layers, assignments, strict=True)):
-        flows = layer_transfers(layer, prev, cur, n)
+        # The segments per device of every layer are the rows of ``counts``.
+        flows = Transfers.empty() if prev is None else _transfers(layer, prev, cur, n, counts[index - 1], counts[index])
         if len(flows.senders):
             flows_all.append(flows)
             flow_layers.append(index)
