@@ -16,6 +16,7 @@ from distsim.engine.records import MemorySink
 from distsim.engine.simulation import Simulation
 from distsim.run import simulate
 from distsim.scheduling.base import ClusterView, Placement, Request
+from distsim.scheduling.validate import validate_placement
 from distsim.world import World
 from tests.conftest import make_world
 
@@ -33,25 +34,10 @@ class Checked:
     def place(self, request: Request, view: ClusterView) -> Any:
         decision = self.inner.place(request, view)
         if isinstance(decision, Placement):
-            check_placement(self.world, request, decision, view)
+            # Every constraint of SPEC section 5, through the one shared validator.
+            assert validate_placement(decision, request, view) == []
             self.placements += 1
         return decision
-
-
-def check_placement(world: World, request: Request, placement: Placement, view: ClusterView) -> None:
-    cnn, limits, fleet = world.cnns[request.cnn], world.limits[request.cnn], world.fleet
-    for layer, devices in zip(cnn.layers, placement.assignments, strict=True):
-        assert len(devices) == layer.segments  # each segment on exactly one device
-        if limits.on_source(layer.index):
-            assert (devices == request.source).all()
-        else:
-            assert (devices < fleet.participants).all() and (devices >= 0).all()
-            cap = limits.max_maps(layer.index)
-            if cap is not None:
-                assert np.bincount(devices).max() <= cap, f"participant above Nf at {layer.name}"
-    for name, residual in (("compute_mults", view.compute_mults), ("memory_bytes", view.memory_bytes),
-                           ("bandwidth_bytes", view.bandwidth_bytes)):
-        assert (getattr(placement.cost, name) <= residual).all(), f"{name} budget would go negative"
 
 
 def run_checked(world: World, seed: int | None = None) -> tuple[Any, MemorySink, Checked]:
