@@ -193,6 +193,10 @@ class DistPrivacy:
         if fixed is not None:
             senders = np.flatnonzero(fixed)
             sender_bytes = fixed[senders]
+            if len(senders) == 1:
+                self._single_runs(request, layer, [0], [layer.segments], senders.tolist(), int(sender_bytes[0]), cap,
+                                  compute_t, held, base, qinv, qmin, out, comp, mem, bw, inv_b, view)
+                return out
             pos = 0
             if len(senders) > 1 and senders[-1] < d:
                 pos = self._fill_many(layer, senders, sender_bytes, cap, compute_t, held, base, qinv, out,
@@ -204,35 +208,66 @@ class DistPrivacy:
         # MAPS: consecutive segments whose map comes from the same device share a feed.
         starts = [0, *(np.flatnonzero(np.diff(prev)) + 1).tolist()]
         ends = [*starts[1:], len(prev)]
-        holders = prev[starts].tolist()
-        unit_bytes = layer.feed_unit_bytes
-        unit = np.array([unit_bytes], dtype=np.int64)
+        self._single_runs(request, layer, starts, ends, prev[starts].tolist(), layer.feed_unit_bytes, cap,
+                          compute_t, held, base, qinv, qmin, out, comp, mem, bw, inv_b, view)
+        return out
+
+    def _single_runs(
+        self,
+        request: Request,
+        layer: Layer,
+        starts: list[int],
+        ends: list[int],
+        holders: list[int],
+        unit_bytes: int,
+        cap: int | None,
+        compute_t: FloatArray,
+        held: IntArray,
+        base: npt.NDArray[np.bool_],
+        qinv: FloatArray,
+        qmin: float,
+        out: IntArray,
+        comp: IntArray,
+        mem: IntArray,
+        bw: IntArray,
+        inv_b: FloatArray,
+        view: ClusterView,
+    ) -> None:
+        """Place runs ``starts[r]..ends[r]-1``, each fed ``unit_bytes`` per segment by the one device
+        ``holders[r]`` (MAPS runs; a layer fed by one sender is one run), as :meth:`_fill` does.
+
+        The runs are placed here with Python scalars, exactly as ``_fill``
+        places a one-sender run (same floats, same comparisons, same updates,
+        in the same order): numpy's per-call overhead would dominate. Usually
+        the holder of a run's map wins it (it pays no transfer); otherwise one
+        argmin picks the device. The rare cases (the sender short of
+        bandwidth, no finite nrm, unreachable candidates, no participants) go
+        through ``_fill`` from where the run stands.
+        """
+        d = self._d
+        c, m = layer.segment_mults, layer.segment_weight_bytes
         scalars = self._holder_scalars(c, unit_bytes)
-        # The runs are placed here with Python scalars, exactly as _fill places
-        # a one-sender run (same floats, same comparisons, same updates, in the
-        # same order): numpy's per-call overhead would dominate. Usually the
-        # holder of a run's map wins it (it pays no transfer); otherwise one
-        # argmin picks the device. The rare cases (the holder is the source or
-        # short of bandwidth, no finite nrm, unreachable candidates, no
-        # participants) go through _fill from where the run stands.
         beta = self.params.beta
         inf = math.inf
         for start, end, h in zip(starts, ends, holders, strict=True):
             pos = start
-            if h < d and unit_bytes > 0:
-                hit = scalars[h]
-                if hit is None:
-                    at, _, others_min = self._alpha_t_single(c, h, unit_bytes, compute_t, view)
-                    hit = scalars[h] = (float(at[h]), others_min)
-                at_h, floor = hit[0], hit[1] + qmin
+            if d > 0 and unit_bytes > 0:
+                holder = h < d  # a participant; the source pays no nrm of its own
+                at_h, floor = 0.0, -inf
+                if holder:
+                    hit = scalars[h]
+                    if hit is None:
+                        at, _, others_min = self._alpha_t_single(c, h, unit_bytes, compute_t, view)
+                        hit = scalars[h] = (float(at[h]), others_min)
+                    at_h, floor = hit[0], hit[1] + qmin
                 at = None
                 nrm: FloatArray | None = None
                 while pos < end:
                     bh = int(bw[h])
-                    if base[h] and at_h + qinv[h] < floor:
+                    if holder and base[h] and at_h + qinv[h] < floor:
                         j = h  # the holder beats every other candidate (see _fill)
                     elif bh < unit_bytes:
-                        break  # the holder is short of bandwidth: _fill handles it
+                        break  # the sender is short of bandwidth: _fill handles it
                     else:
                         if at is None:
                             at, reach, _ = self._alpha_t_single(c, h, unit_bytes, compute_t, view)
@@ -253,12 +288,13 @@ class DistPrivacy:
                     if j != h:
                         k = min(k, bh // unit_bytes)
                         bw[h] = left = bh - k * unit_bytes
-                        inv_h = beta / left if left > 0 else inf
-                        inv_b[h] = inv_h
-                        if base[h]:
-                            qinv[h] = inv_h
-                            if nrm is not None:
-                                nrm[h] = at_h + inv_h
+                        if holder:
+                            inv_h = beta / left if left > 0 else inf
+                            inv_b[h] = inv_h
+                            if base[h]:
+                                qinv[h] = inv_h
+                                if nrm is not None:
+                                    nrm[h] = at_h + inv_h
                     out[pos : pos + k] = j
                     comp[j] -= k * c
                     mem[j] -= k * m
@@ -270,9 +306,9 @@ class DistPrivacy:
                             nrm[j] = inf
                     pos += k
             if pos < end:
-                self._fill(request, layer, pos, end, prev[start : start + 1], unit, cap, compute_t, held, base, qinv,
-                           qmin, out, comp, mem, bw, inv_b, view)
-        return out
+                self._fill(request, layer, pos, end, np.array([h], dtype=np.int64),
+                           np.array([unit_bytes], dtype=np.int64), cap, compute_t, held, base, qinv, qmin, out,
+                           comp, mem, bw, inv_b, view)
 
     def _fill_many(
         self,
