@@ -195,11 +195,19 @@ def evaluate(
     counts = np.bincount(layer_of * n + flat, minlength=len(layers) * n).reshape(len(layers), n)
     mults = np.array([layer.segment_mults for layer in layers], dtype=np.int64)
     weights = np.array([layer.segment_weight_bytes for layer in layers], dtype=np.int64)
-    compute = mults @ counts
-    memory = weights @ counts
     segments = counts.sum(axis=0)
-    t_compute = (counts * mults[:, None]) / fleet.mults_per_s
-    compute_max = t_compute.max(axis=1) if n else np.zeros(len(layers))
+    # Only the devices computing some segment need columns: the others reserve
+    # nothing and their compute time, 0, never exceeds a used device's (>= 0).
+    used = np.flatnonzero(segments)
+    sub = counts[:, used]
+    compute = np.zeros(n, dtype=np.int64)
+    compute[used] = mults @ sub
+    memory = np.zeros(n, dtype=np.int64)
+    memory[used] = weights @ sub
+    t_compute = (sub * mults[:, None]) / fleet.mults_per_s[used]
+    compute_max = t_compute.max(axis=1) if len(used) else np.zeros(len(layers))
+    column = np.zeros(n, dtype=np.int64)
+    column[used] = np.arange(len(used))
     flows_all: list[Transfers] = []
     flow_layers: list[int] = []
     prev: IntArray | None = None
@@ -230,7 +238,7 @@ def evaluate(
         sizes = np.concatenate([f.bytes for f in flows_all])
         rows = np.repeat(np.array(flow_layers, dtype=np.int64), lengths)
         tx = sizes * links.pairs(senders, receivers)
-        receiver_t = t_compute[rows, receivers]
+        receiver_t = t_compute[rows, column[receivers]]
         totals = tx + receiver_t
         best = np.maximum.reduceat(totals, starts)
         # First index of each layer's maximum (NaN maxima never win the comparison below, as in a per-layer argmax).
