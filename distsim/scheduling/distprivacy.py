@@ -296,10 +296,16 @@ class DistPrivacy:
                                 if nrm is not None:
                                     nrm[h] = at_h + inv_h
                     out[pos : pos + k] = j
-                    comp[j] -= k * c
-                    mem[j] -= k * m
-                    held[j] += k
-                    if not (comp[j] >= c and mem[j] >= m and (cap is None or held[j] < cap)):
+                    # Python ints, written back: the same integers as numpy's in-place updates.
+                    stays = True
+                    if c:
+                        comp[j] = left_c = int(comp[j]) - k * c
+                        stays = left_c >= c
+                    if m:
+                        mem[j] = left_m = int(mem[j]) - k * m
+                        stays = stays and left_m >= m
+                    held[j] = held_j = int(held[j]) + k
+                    if not (stays and (cap is None or held_j < cap)):
                         base[j] = False
                         qinv[j] = inf
                         if nrm is not None:
@@ -398,10 +404,15 @@ class DistPrivacy:
                 quota[jpos] = own + k
                 quota_min = int(quota.min())
             out[placed : placed + k] = j
-            comp[j] -= k * c
-            mem[j] -= k * m
-            held[j] += k
-            if not (comp[j] >= c and mem[j] >= m and (cap is None or held[j] < cap)):
+            stays = True
+            if c:
+                comp[j] = left_c = int(comp[j]) - k * c
+                stays = left_c >= c
+            if m:
+                mem[j] = left_m = int(mem[j]) - k * m
+                stays = stays and left_m >= m
+            held[j] = held_j = int(held[j]) + k
+            if not (stays and (cap is None or held_j < cap)):
                 base[j] = False
                 qinv[j] = inf
                 nrm[j] = inf
