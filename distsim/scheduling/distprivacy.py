@@ -189,10 +189,20 @@ class DistPrivacy:
         # qinv only grows while a layer is placed (residuals shrink, base turns
         # False), so its minimum now bounds every later value from below.
         qmin = float(qinv.min()) if d else math.inf
-        fixed = self._feed_vector(layer, prev, view.fleet.size)
-        if fixed is not None:
-            senders = np.flatnonzero(fixed)
-            sender_bytes = fixed[senders]
+        partial = layer.feed is Feed.PARTIAL_SUMS and prev is not None
+        fixed = None
+        if partial:
+            # The senders of _feed_vector's vector without building it (most layers of a VGG).
+            assert prev is not None
+            unit_bytes = layer.feed_unit_bytes
+            senders = np.flatnonzero(np.bincount(prev, minlength=view.fleet.size) if unit_bytes else ())
+            sender_bytes = np.full(len(senders), unit_bytes, dtype=np.int64)
+        else:
+            fixed = self._feed_vector(layer, prev, view.fleet.size)
+            if fixed is not None:
+                senders = np.flatnonzero(fixed)
+                sender_bytes = fixed[senders]
+        if partial or fixed is not None:
             if len(senders) == 1:
                 self._single_runs(request, layer, [0], [layer.segments], senders.tolist(), int(sender_bytes[0]), cap,
                                   compute_t, held, base, qinv, qmin, out, comp, mem, bw, inv_b, view)
@@ -201,6 +211,8 @@ class DistPrivacy:
             if len(senders) > 1 and senders[-1] < d:
                 pos = self._fill_many(layer, senders, sender_bytes, cap, compute_t, held, base, qinv, out,
                                       comp, mem, bw, inv_b, view)
+                if pos == layer.segments:
+                    return out
             self._fill(request, layer, pos, layer.segments, senders, sender_bytes, cap, compute_t, held, base, qinv,
                        qmin, out, comp, mem, bw, inv_b, view)
             return out
