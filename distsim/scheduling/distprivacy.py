@@ -27,6 +27,7 @@ reference on random instances.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
@@ -49,6 +50,38 @@ _CACHE_BYTES = 64 * 2**20
 class _Rejected(Exception):
     def __init__(self, rejection: Rejection) -> None:
         self.rejection = rejection
+
+
+@dataclass(slots=True)
+class _LayerWork:
+    """One participant layer being placed: what the run loops share (arrays updated in place).
+
+    ``held``: segments of this layer per participant; ``base``: cond1 and
+    cond4 per participant; ``inv_b``: ``beta / b_j``; ``qinv``: ``inv_b``
+    where ``base``, else inf; ``qmin``: a lower bound of ``qinv`` for the
+    whole layer; ``comp``, ``mem``, ``bw``: scratch residuals of the request.
+    """
+
+    request: Request
+    layer: Layer
+    cap: int | None
+    compute_t: FloatArray
+    held: IntArray
+    base: npt.NDArray[np.bool_]
+    qinv: FloatArray
+    qmin: float
+    out: IntArray
+    comp: IntArray
+    mem: IntArray
+    bw: IntArray
+    inv_b: FloatArray
+    view: ClusterView
+
+    def parts(self) -> tuple[Request, Layer, int | None, FloatArray, IntArray, npt.NDArray[np.bool_], FloatArray,
+                             float, IntArray, IntArray, IntArray, IntArray, FloatArray, ClusterView]:
+        """The fields as locals for the hot loops (attribute lookups cost there)."""
+        return (self.request, self.layer, self.cap, self.compute_t, self.held, self.base, self.qinv, self.qmin,
+                self.out, self.comp, self.mem, self.bw, self.inv_b, self.view)
 
 
 class DistPrivacy:
@@ -189,6 +222,7 @@ class DistPrivacy:
         # qinv only grows while a layer is placed (residuals shrink, base turns
         # False), so its minimum now bounds every later value from below.
         qmin = float(qinv.min()) if d else math.inf
+        work = _LayerWork(request, layer, cap, compute_t, held, base, qinv, qmin, out, comp, mem, bw, inv_b, view)
         partial = layer.feed is Feed.PARTIAL_SUMS and prev is not None
         fixed = None
         if partial:
@@ -204,47 +238,24 @@ class DistPrivacy:
                 sender_bytes = fixed[senders]
         if partial or fixed is not None:
             if len(senders) == 1:
-                self._single_runs(request, layer, [0], [layer.segments], senders.tolist(), int(sender_bytes[0]), cap,
-                                  compute_t, held, base, qinv, qmin, out, comp, mem, bw, inv_b, view)
+                self._single_runs(work, [0], [layer.segments], senders.tolist(), int(sender_bytes[0]))
                 return out
             pos = 0
             if len(senders) > 1 and senders[-1] < d:
-                pos = self._fill_many(layer, senders, sender_bytes, cap, compute_t, held, base, qinv, out,
-                                      comp, mem, bw, inv_b, view)
+                pos = self._fill_many(work, senders, sender_bytes)
                 if pos == layer.segments:
                     return out
-            self._fill(request, layer, pos, layer.segments, senders, sender_bytes, cap, compute_t, held, base, qinv,
-                       qmin, out, comp, mem, bw, inv_b, view)
+            self._fill(work, pos, layer.segments, senders, sender_bytes)
             return out
         assert prev is not None
         # MAPS: consecutive segments whose map comes from the same device share a feed.
         starts = [0, *(np.flatnonzero(np.diff(prev)) + 1).tolist()]
         ends = [*starts[1:], len(prev)]
-        self._single_runs(request, layer, starts, ends, prev[starts].tolist(), layer.feed_unit_bytes, cap,
-                          compute_t, held, base, qinv, qmin, out, comp, mem, bw, inv_b, view)
+        self._single_runs(work, starts, ends, prev[starts].tolist(), layer.feed_unit_bytes)
         return out
 
-    def _single_runs(
-        self,
-        request: Request,
-        layer: Layer,
-        starts: list[int],
-        ends: list[int],
-        holders: list[int],
-        unit_bytes: int,
-        cap: int | None,
-        compute_t: FloatArray,
-        held: IntArray,
-        base: npt.NDArray[np.bool_],
-        qinv: FloatArray,
-        qmin: float,
-        out: IntArray,
-        comp: IntArray,
-        mem: IntArray,
-        bw: IntArray,
-        inv_b: FloatArray,
-        view: ClusterView,
-    ) -> None:
+    def _single_runs(self, work: _LayerWork, starts: list[int], ends: list[int], holders: list[int],
+                     unit_bytes: int) -> None:
         """Place runs ``starts[r]..ends[r]-1``, each fed ``unit_bytes`` per segment by the one device
         ``holders[r]`` (MAPS runs; a layer fed by one sender is one run), as :meth:`_fill` does.
 
@@ -256,6 +267,7 @@ class DistPrivacy:
         bandwidth, no finite nrm, unreachable candidates, no participants) go
         through ``_fill`` from where the run stands.
         """
+        _, layer, cap, compute_t, held, base, qinv, qmin, out, comp, mem, bw, inv_b, view = work.parts()
         d = self._d
         c, m = layer.segment_mults, layer.segment_weight_bytes
         scalars = self._holder_scalars(c, unit_bytes)
@@ -324,27 +336,9 @@ class DistPrivacy:
                             nrm[j] = inf
                     pos += k
             if pos < end:
-                self._fill(request, layer, pos, end, np.array([h], dtype=np.int64),
-                           np.array([unit_bytes], dtype=np.int64), cap, compute_t, held, base, qinv, qmin, out,
-                           comp, mem, bw, inv_b, view)
+                self._fill(work, pos, end, np.array([h], dtype=np.int64), np.array([unit_bytes], dtype=np.int64))
 
-    def _fill_many(
-        self,
-        layer: Layer,
-        senders: IntArray,
-        sender_bytes: IntArray,
-        cap: int | None,
-        compute_t: FloatArray,
-        held: IntArray,
-        base: npt.NDArray[np.bool_],
-        qinv: FloatArray,
-        out: IntArray,
-        comp: IntArray,
-        mem: IntArray,
-        bw: IntArray,
-        inv_b: FloatArray,
-        view: ClusterView,
-    ) -> int:
+    def _fill_many(self, work: _LayerWork, senders: IntArray, sender_bytes: IntArray) -> int:
         """Place a layer's segments fed by several participant senders as :meth:`_fill` does, with a
         few scalar operations per run; return how far it got (the rest, if any, is for :meth:`_fill`).
 
@@ -362,6 +356,7 @@ class DistPrivacy:
         rare branches: a sender short of bandwidth, no finite ``nrm``,
         unreachable candidates.
         """
+        _, layer, cap, compute_t, held, base, qinv, _, out, comp, mem, bw, inv_b, view = work.parts()
         beta = self.params.beta
         c, m = layer.segment_mults, layer.segment_weight_bytes
         at = self.params.alpha * (view.links.max_weighted(senders, sender_bytes)[: self._d] + compute_t)
@@ -465,27 +460,7 @@ class DistPrivacy:
             self._alpha_t[key] = hit
         return hit
 
-    def _fill(
-        self,
-        request: Request,
-        layer: Layer,
-        start: int,
-        end: int,
-        senders: IntArray,
-        sender_bytes: IntArray,
-        cap: int | None,
-        compute_t: FloatArray,
-        held: IntArray,
-        base: npt.NDArray[np.bool_],
-        qinv: FloatArray,
-        qmin: float,
-        out: IntArray,
-        comp: IntArray,
-        mem: IntArray,
-        bw: IntArray,
-        inv_b: FloatArray,
-        view: ClusterView,
-    ) -> None:
+    def _fill(self, work: _LayerWork, start: int, end: int, senders: IntArray, sender_bytes: IntArray) -> None:
         """Place segments ``start..end-1``, each fed by ``sender_bytes[k]`` bytes from device ``senders[k]``.
 
         ``base`` (cond1 and cond4 per participant), ``inv_b`` (``beta / b_j``)
@@ -499,6 +474,7 @@ class DistPrivacy:
         ``qmin``), ``h`` is the argmin without an O(D) pass. The bound is strict,
         so ties still go through the full argmin (lowest id).
         """
+        request, layer, cap, compute_t, held, base, qinv, qmin, out, comp, mem, bw, inv_b, view = work.parts()
         beta = self.params.beta
         d = self._d
         c, m = layer.segment_mults, layer.segment_weight_bytes
