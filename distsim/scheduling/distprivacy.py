@@ -77,6 +77,27 @@ class _LayerWork:
     inv_b: FloatArray
     view: ClusterView
 
+    def land(self, j: int, pos: int, k: int, nrm: FloatArray | None) -> None:
+        """Put segments ``pos .. pos+k-1`` on participant ``j``, charge its compute and memory, and
+        retire it (``base`` False, ``qinv`` and ``nrm`` inf) once it cannot take one more segment."""
+        layer, cap = self.layer, self.cap
+        c, m = layer.segment_mults, layer.segment_weight_bytes
+        self.out[pos : pos + k] = j
+        # Python ints, written back: the same integers as numpy's in-place updates.
+        stays = True
+        if c:
+            self.comp[j] = left_c = int(self.comp[j]) - k * c
+            stays = left_c >= c
+        if m:
+            self.mem[j] = left_m = int(self.mem[j]) - k * m
+            stays = stays and left_m >= m
+        self.held[j] = held_j = int(self.held[j]) + k
+        if not (stays and (cap is None or held_j < cap)):
+            self.base[j] = False
+            self.qinv[j] = math.inf
+            if nrm is not None:
+                nrm[j] = math.inf
+
     def parts(self) -> tuple[Request, Layer, int | None, FloatArray, IntArray, npt.NDArray[np.bool_], FloatArray,
                              float, IntArray, IntArray, IntArray, IntArray, FloatArray, ClusterView]:
         """The fields as locals for the hot loops (attribute lookups cost there)."""
@@ -267,7 +288,7 @@ class DistPrivacy:
         bandwidth, no finite nrm, unreachable candidates, no participants) go
         through ``_fill`` from where the run stands.
         """
-        _, layer, cap, compute_t, held, base, qinv, qmin, out, comp, mem, bw, inv_b, view = work.parts()
+        _, layer, cap, compute_t, held, base, qinv, qmin, _, comp, mem, bw, inv_b, view = work.parts()
         d = self._d
         c, m = layer.segment_mults, layer.segment_weight_bytes
         scalars = self._holder_scalars(c, unit_bytes)
@@ -319,21 +340,7 @@ class DistPrivacy:
                                 qinv[h] = inv_h
                                 if nrm is not None:
                                     nrm[h] = at_h + inv_h
-                    out[pos : pos + k] = j
-                    # Python ints, written back: the same integers as numpy's in-place updates.
-                    stays = True
-                    if c:
-                        comp[j] = left_c = int(comp[j]) - k * c
-                        stays = left_c >= c
-                    if m:
-                        mem[j] = left_m = int(mem[j]) - k * m
-                        stays = stays and left_m >= m
-                    held[j] = held_j = int(held[j]) + k
-                    if not (stays and (cap is None or held_j < cap)):
-                        base[j] = False
-                        qinv[j] = inf
-                        if nrm is not None:
-                            nrm[j] = inf
+                    work.land(j, pos, k, nrm)
                     pos += k
             if pos < end:
                 self._fill(work, pos, end, np.array([h], dtype=np.int64), np.array([unit_bytes], dtype=np.int64))
@@ -356,7 +363,7 @@ class DistPrivacy:
         rare branches: a sender short of bandwidth, no finite ``nrm``,
         unreachable candidates.
         """
-        _, layer, cap, compute_t, held, base, qinv, _, out, comp, mem, bw, inv_b, view = work.parts()
+        _, layer, cap, compute_t, held, base, qinv, _, _, comp, mem, bw, inv_b, view = work.parts()
         beta = self.params.beta
         c, m = layer.segment_mults, layer.segment_weight_bytes
         at = self.params.alpha * (view.links.max_weighted(senders, sender_bytes)[: self._d] + compute_t)
@@ -410,19 +417,7 @@ class DistPrivacy:
                 k = min(k, int(quota.min()) - placed)
                 quota[jpos] = own + k
                 quota_min = int(quota.min())
-            out[placed : placed + k] = j
-            stays = True
-            if c:
-                comp[j] = left_c = int(comp[j]) - k * c
-                stays = left_c >= c
-            if m:
-                mem[j] = left_m = int(mem[j]) - k * m
-                stays = stays and left_m >= m
-            held[j] = held_j = int(held[j]) + k
-            if not (stays and (cap is None or held_j < cap)):
-                base[j] = False
-                qinv[j] = inf
-                nrm[j] = inf
+            work.land(j, placed, k, nrm)
             placed += k
             fresh = False
         left, inv, q = refresh()
@@ -474,7 +469,7 @@ class DistPrivacy:
         ``qmin``), ``h`` is the argmin without an O(D) pass. The bound is strict,
         so ties still go through the full argmin (lowest id).
         """
-        request, layer, cap, compute_t, held, base, qinv, qmin, out, comp, mem, bw, inv_b, view = work.parts()
+        request, layer, cap, compute_t, held, base, qinv, qmin, _, comp, mem, bw, inv_b, view = work.parts()
         beta = self.params.beta
         d = self._d
         c, m = layer.segment_mults, layer.segment_weight_bytes
@@ -563,15 +558,7 @@ class DistPrivacy:
                         qinv[changed] = q
                         if nrm is not None:
                             nrm[changed] = at[changed] + q
-            out[pos : pos + k] = j
-            comp[j] -= k * c
-            mem[j] -= k * m
-            held[j] += k
-            if not (comp[j] >= c and mem[j] >= m and (cap is None or held[j] < cap)):
-                base[j] = False
-                qinv[j] = np.inf
-                if nrm is not None:
-                    nrm[j] = np.inf
+            work.land(j, pos, k, nrm)
             pos += k
 
     def _no_participant(
