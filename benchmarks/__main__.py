@@ -15,8 +15,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("what", nargs="?", default="perf", choices=sorted(SUITES), help="suite to run (default perf)")
     parser.add_argument("--quick", action="store_true", help="tiny sizes (about 30 s); what the smoke test runs")
-    parser.add_argument("--out", type=Path, default=perf.DEFAULT_OUT,
-                        help=f"output directory (default {perf.DEFAULT_OUT})")
+    parser.add_argument(
+        "--out", type=Path, default=perf.DEFAULT_OUT, help=f"output directory (default {perf.DEFAULT_OUT})"
+    )
     args = parser.parse_args(argv)
     report = SUITES[args.what](quick=args.quick, out=args.out)
     print(f"tables and plots in {report.parent}/ ({report.name})")

@@ -216,16 +216,20 @@ def measure_decisions(plan: Plan, progress: Callable[[str], None]) -> list[dict[
             fast = make_scheduler("distprivacy", {}, world, np.random.default_rng(0))
             reference = make_scheduler("distprivacy_reference", {}, world, np.random.default_rng(0))
             request = Request(0, world.fleet.size - 1, cnn, 0.0)
-            views = {"idle": (ClusterView.idle(world), 0),
-                     "loaded": _loaded_view(world, fast, cnn, plan.load_cap)}
+            views = {"idle": (ClusterView.idle(world), 0), "loaded": _loaded_view(world, fast, cnn, plan.load_cap)}
             for load, (view, holding) in views.items():
                 decision = fast.place(request, view)
-                fast_s, fast_median_s, repeats = _time_fast(lambda f=fast, r=request, v=view: f.place(r, v),
-                                                            plan.min_timing_s)
+                fast_s, fast_median_s, repeats = _time_fast(
+                    lambda f=fast, r=request, v=view: f.place(r, v), plan.min_timing_s
+                )
                 row: dict[str, Any] = {
-                    **base, "load": load, "requests_held": holding,
+                    **base,
+                    "load": load,
+                    "requests_held": holding,
                     "outcome": "placed" if isinstance(decision, Placement) else f"rejected ({decision.reason})",
-                    "fast_ms": fast_s * 1e3, "fast_median_ms": fast_median_s * 1e3, "fast_repeats": repeats,
+                    "fast_ms": fast_s * 1e3,
+                    "fast_median_ms": fast_median_s * 1e3,
+                    "fast_repeats": repeats,
                 }
                 estimate = seconds_per_unit * work if seconds_per_unit is not None else None
                 row["reference_estimate_s"] = estimate
@@ -238,12 +242,21 @@ def measure_decisions(plan: Plan, progress: Callable[[str], None]) -> list[dict[
                         ref_times.append(time.perf_counter() - start)
                     ref_s = min(ref_times)
                     seconds_per_unit = max(seconds_per_unit or 0.0, ref_s / work)
-                    row.update(reference_s=ref_s, reference_runs=len(ref_times), speedup=ref_s / fast_s,
-                               same_decision=_same(decision, ref_decision))
+                    row.update(
+                        reference_s=ref_s,
+                        reference_runs=len(ref_times),
+                        speedup=ref_s / fast_s,
+                        same_decision=_same(decision, ref_decision),
+                    )
                 rows.append(row)
-                progress(f"decision {cnn:9s} D={d:<6d} {load:6s} fast {fast_s * 1e3:8.2f} ms"
-                         + (f"  reference {row['reference_s']:7.2f} s  x{row['speedup']:.0f}"
-                            if "reference_s" in row else "  reference skipped"))
+                progress(
+                    f"decision {cnn:9s} D={d:<6d} {load:6s} fast {fast_s * 1e3:8.2f} ms"
+                    + (
+                        f"  reference {row['reference_s']:7.2f} s  x{row['speedup']:.0f}"
+                        if "reference_s" in row
+                        else "  reference skipped"
+                    )
+                )
     return rows
 
 
@@ -306,11 +319,19 @@ def _child_run(spec: dict[str, Any]) -> dict[str, Any]:
     eid = getattr(envs[0], "_eid", None)
     s = result.summary
     return {
-        "run_wall_s": result.wall_s, "child_wall_s": total, "events": next(eid) if eid is not None else None,
-        "requests": s.requests, "served": s.served, "dropped": s.dropped,
-        "dropped_fleet_too_small": s.dropped_fleet_too_small, "dropped_max_attempts": s.dropped_max_attempts,
-        "rejection_rate": s.rejection_rate, "load_rejection_rate": s.load_rejection_rate,
-        "attempts_mean": s.attempts_mean, "latency_mean_s": s.latency_mean_s, "participants": s.participants,
+        "run_wall_s": result.wall_s,
+        "child_wall_s": total,
+        "events": next(eid) if eid is not None else None,
+        "requests": s.requests,
+        "served": s.served,
+        "dropped": s.dropped,
+        "dropped_fleet_too_small": s.dropped_fleet_too_small,
+        "dropped_max_attempts": s.dropped_max_attempts,
+        "rejection_rate": s.rejection_rate,
+        "load_rejection_rate": s.load_rejection_rate,
+        "attempts_mean": s.attempts_mean,
+        "latency_mean_s": s.latency_mean_s,
+        "participants": s.participants,
         "peak_rss_bytes": peak_rss_bytes(),
     }
 
@@ -357,27 +378,56 @@ def measure_runs(plan: Plan, progress: Callable[[str], None]) -> list[dict[str, 
         runs.append((report, wall, rss))
     walls = [r["run_wall_s"] for r, _, _ in runs]
     report = runs[0][0]
-    rows.append({"what": f"{plan.run_scenario}: simulate() wall", "best_s": min(walls),
-                 "median_s": statistics.median(walls), "peak_rss_mb": max(r for _, _, r in runs) / 2**20,
-                 "requests": report["requests"], "served": report["served"], "dropped": report["dropped"],
-                 "events": report["events"]})
+    rows.append(
+        {
+            "what": f"{plan.run_scenario}: simulate() wall",
+            "best_s": min(walls),
+            "median_s": statistics.median(walls),
+            "peak_rss_mb": max(r for _, _, r in runs) / 2**20,
+            "requests": report["requests"],
+            "served": report["served"],
+            "dropped": report["dropped"],
+            "events": report["events"],
+        }
+    )
     cli_walls = []
     with tempfile.TemporaryDirectory(prefix="distsim-perf-cli-") as tmp:
         for k in range(plan.run_repeats):
-            wall, _ = _run_child([sys.executable, "-m", "distsim", "run", plan.run_scenario, "--out",
-                                  str(Path(tmp) / f"r{k}")])
+            wall, _ = _run_child(
+                [sys.executable, "-m", "distsim", "run", plan.run_scenario, "--out", str(Path(tmp) / f"r{k}")]
+            )
             cli_walls.append(wall)
         # Peak RSS of the same command, from inside (a wrapper reading VmHWM at exit).
-        _, out = _run_child([sys.executable, "-m", "benchmarks.perf", "--cli", "run", plan.run_scenario, "--out",
-                             str(Path(tmp) / "rss")])
+        _, out = _run_child(
+            [
+                sys.executable,
+                "-m",
+                "benchmarks.perf",
+                "--cli",
+                "run",
+                plan.run_scenario,
+                "--out",
+                str(Path(tmp) / "rss"),
+            ]
+        )
         cli_rss = int(json.loads(out.strip().splitlines()[-1])["peak_rss_bytes"])
-    rows.append({"what": f"python -m distsim run {plan.run_scenario} (whole process)", "best_s": min(cli_walls),
-                 "median_s": statistics.median(cli_walls), "peak_rss_mb": cli_rss / 2**20,
-                 "requests": report["requests"], "served": report["served"], "dropped": report["dropped"],
-                 "events": report["events"]})
+    rows.append(
+        {
+            "what": f"python -m distsim run {plan.run_scenario} (whole process)",
+            "best_s": min(cli_walls),
+            "median_s": statistics.median(cli_walls),
+            "peak_rss_mb": cli_rss / 2**20,
+            "requests": report["requests"],
+            "served": report["served"],
+            "dropped": report["dropped"],
+            "events": report["events"],
+        }
+    )
     for row in rows:
-        progress(f"run {row['what']}: best {row['best_s']:.2f} s, median {row['median_s']:.2f} s, "
-                 f"peak RSS {row['peak_rss_mb']:.0f} MB")
+        progress(
+            f"run {row['what']}: best {row['best_s']:.2f} s, median {row['median_s']:.2f} s, "
+            f"peak RSS {row['peak_rss_mb']:.0f} MB"
+        )
     return rows
 
 
@@ -389,16 +439,36 @@ def measure_scaling(plan: Plan, progress: Callable[[str], None]) -> list[dict[st
             spec = scaling_scenario(n, d, plan.rate_per_participant)
             report, wall, rss = _in_child({"scenario": spec})
             floor_s, floor_events = simpy_floor(report["events"] or 0, n)
-            row = {"requests": n, "participants": d, "rate_per_s": spec["workload"]["rate_per_s"], **{
-                k: report[k] for k in ("served", "dropped", "dropped_fleet_too_small", "dropped_max_attempts",
-                                       "rejection_rate", "load_rejection_rate", "attempts_mean", "events")},
-                "run_wall_s": report["run_wall_s"], "process_wall_s": wall, "peak_rss_mb": rss / 2**20,
+            row = {
+                "requests": n,
+                "participants": d,
+                "rate_per_s": spec["workload"]["rate_per_s"],
+                **{
+                    k: report[k]
+                    for k in (
+                        "served",
+                        "dropped",
+                        "dropped_fleet_too_small",
+                        "dropped_max_attempts",
+                        "rejection_rate",
+                        "load_rejection_rate",
+                        "attempts_mean",
+                        "events",
+                    )
+                },
+                "run_wall_s": report["run_wall_s"],
+                "process_wall_s": wall,
+                "peak_rss_mb": rss / 2**20,
                 "us_per_request": report["run_wall_s"] / n * 1e6,
-                "floor_s": floor_s, "floor_events": floor_events,
-                "engine_over_floor": report["run_wall_s"] / floor_s if floor_s > 0 else math.nan}
+                "floor_s": floor_s,
+                "floor_events": floor_events,
+                "engine_over_floor": report["run_wall_s"] / floor_s if floor_s > 0 else math.nan,
+            }
             rows.append(row)
-            progress(f"scaling N={n:<7d} D={d:<5d} run {row['run_wall_s']:8.2f} s  RSS {row['peak_rss_mb']:6.0f} MB  "
-                     f"served {row['served']} dropped {row['dropped']}  floor {floor_s:.2f} s")
+            progress(
+                f"scaling N={n:<7d} D={d:<5d} run {row['run_wall_s']:8.2f} s  RSS {row['peak_rss_mb']:6.0f} MB  "
+                f"served {row['served']} dropped {row['dropped']}  floor {floor_s:.2f} s"
+            )
     return rows
 
 
@@ -433,8 +503,13 @@ def machine() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             versions[name] = "?"
     load = os.getloadavg() if hasattr(os, "getloadavg") else (math.nan,) * 3
-    return {"cpu": cpu, "cores": str(os.cpu_count()), "python": platform.python_version(),
-            **versions, "load_average": " ".join(f"{x:.2f}" for x in load)}
+    return {
+        "cpu": cpu,
+        "cores": str(os.cpu_count()),
+        "python": platform.python_version(),
+        **versions,
+        "load_average": " ".join(f"{x:.2f}" for x in load),
+    }
 
 
 def _fmt(value: Any) -> str:
@@ -467,23 +542,54 @@ def _csv_text(rows: list[dict[str, Any]]) -> str:
     return buffer.getvalue()
 
 
-DECISION_COLUMNS = [("cnn", "CNN"), ("participants", "D"), ("load", "fleet"), ("requests_held", "held"),
-                    ("outcome", "decision"), ("fast_ms", "fast best (ms)"), ("fast_median_ms", "fast median (ms)"),
-                    ("reference_s", "reference best (s)"),
-                    ("speedup", "speed-up"), ("same_decision", "same")]
-RUN_COLUMNS = [("what", "what"), ("best_s", "best (s)"), ("median_s", "median (s)"), ("peak_rss_mb", "peak RSS (MB)"),
-               ("requests", "requests"), ("served", "served"), ("dropped", "dropped"), ("events", "SimPy events")]
-SCALING_COLUMNS = [("requests", "requests"), ("participants", "D"), ("rate_per_s", "rate (/s)"),
-                   ("run_wall_s", "run (s)"), ("us_per_request", "us / request"), ("peak_rss_mb", "peak RSS (MB)"),
-                   ("served", "served"), ("dropped_max_attempts", "dropped (max attempts)"),
-                   ("dropped_fleet_too_small", "dropped (fleet too small)"),
-                   ("load_rejection_rate", "1st-try rejected"),
-                   ("attempts_mean", "attempts"), ("events", "SimPy events"), ("floor_s", "SimPy floor (s)"),
-                   ("engine_over_floor", "run / floor")]
+DECISION_COLUMNS = [
+    ("cnn", "CNN"),
+    ("participants", "D"),
+    ("load", "fleet"),
+    ("requests_held", "held"),
+    ("outcome", "decision"),
+    ("fast_ms", "fast best (ms)"),
+    ("fast_median_ms", "fast median (ms)"),
+    ("reference_s", "reference best (s)"),
+    ("speedup", "speed-up"),
+    ("same_decision", "same"),
+]
+RUN_COLUMNS = [
+    ("what", "what"),
+    ("best_s", "best (s)"),
+    ("median_s", "median (s)"),
+    ("peak_rss_mb", "peak RSS (MB)"),
+    ("requests", "requests"),
+    ("served", "served"),
+    ("dropped", "dropped"),
+    ("events", "SimPy events"),
+]
+SCALING_COLUMNS = [
+    ("requests", "requests"),
+    ("participants", "D"),
+    ("rate_per_s", "rate (/s)"),
+    ("run_wall_s", "run (s)"),
+    ("us_per_request", "us / request"),
+    ("peak_rss_mb", "peak RSS (MB)"),
+    ("served", "served"),
+    ("dropped_max_attempts", "dropped (max attempts)"),
+    ("dropped_fleet_too_small", "dropped (fleet too small)"),
+    ("load_rejection_rate", "1st-try rejected"),
+    ("attempts_mean", "attempts"),
+    ("events", "SimPy events"),
+    ("floor_s", "SimPy floor (s)"),
+    ("engine_over_floor", "run / floor"),
+]
 
 
-def report_markdown(plan: Plan, quick: bool, info: dict[str, str], decisions: list[dict[str, Any]],
-                    runs: list[dict[str, Any]], scaling: list[dict[str, Any]]) -> str:
+def report_markdown(
+    plan: Plan,
+    quick: bool,
+    info: dict[str, str],
+    decisions: list[dict[str, Any]],
+    runs: list[dict[str, Any]],
+    scaling: list[dict[str, Any]],
+) -> str:
     by_requests = exponents(scaling, "requests", "participants")
     by_participants = exponents(scaling, "participants", "requests")
     parts = [
@@ -530,11 +636,18 @@ def plot(decisions: list[dict[str, Any]], scaling: list[dict[str, Any]], out: Pa
             pts = [r for r in decisions if r["cnn"] == cnn and r["load"] == load and "fast_ms" in r]
             ref = [r for r in pts if r.get("reference_s") is not None]
             color = f"C{k}"
-            ax.plot([r["participants"] for r in pts], [r["fast_ms"] for r in pts], "o-", color=color,
-                    label=f"{cnn} fast")
+            ax.plot(
+                [r["participants"] for r in pts], [r["fast_ms"] for r in pts], "o-", color=color, label=f"{cnn} fast"
+            )
             if ref:
-                ax.plot([r["participants"] for r in ref], [r["reference_s"] * 1e3 for r in ref], "s--",
-                        color=color, alpha=0.6, label=f"{cnn} reference")
+                ax.plot(
+                    [r["participants"] for r in ref],
+                    [r["reference_s"] * 1e3 for r in ref],
+                    "s--",
+                    color=color,
+                    alpha=0.6,
+                    label=f"{cnn} reference",
+                )
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("participants D")

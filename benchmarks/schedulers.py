@@ -169,13 +169,15 @@ def make_world(cnn: str, participants: int, tau: float, seed: int) -> World:
     drawn = rng.choice(len(DEVICE_TYPES), size=participants)
     counts = np.bincount(drawn, minlength=len(DEVICE_TYPES))
     groups = [{"type": t, "count": int(k)} for t, k in zip(DEVICE_TYPES, counts, strict=True) if k]
-    scenario = Scenario.model_validate({
-        "name": f"bench-{cnn}-{participants}-{tau}-{seed}",
-        "sources": [{"cnn": cnn}],
-        "participants": {"groups": groups},
-        "workload": {"requests": 1, "rate_per_s": 1.0},
-        "privacy": {"max_ssim": tau},
-    })
+    scenario = Scenario.model_validate(
+        {
+            "name": f"bench-{cnn}-{participants}-{tau}-{seed}",
+            "sources": [{"cnn": cnn}],
+            "participants": {"groups": groups},
+            "workload": {"requests": 1, "rate_per_s": 1.0},
+            "privacy": {"max_ssim": tau},
+        }
+    )
     return build_world(scenario)
 
 
@@ -218,15 +220,52 @@ def run_instance(instance: Instance, exact: ExactParams, schedulers: Sequence[st
             flags = validation_flags(make_scheduler(name, {}, world, np.random.default_rng(0)))
             check_placement(placed, request, view, **flags)
             latency = placed.cost.latency_s
-            rows.append(Row(instance.cnn, instance.participants, instance.tau, instance.seed, name, placed.status, "",
-                            latency, _gap(latency, optimum), _gap(latency, bound), placed.cost.shared_bytes,
-                            placed.cost.devices_used, seconds, bound, report.rounding_bound_s, report.build_s,
-                            report.by_bounds, report.gap))
+            rows.append(
+                Row(
+                    instance.cnn,
+                    instance.participants,
+                    instance.tau,
+                    instance.seed,
+                    name,
+                    placed.status,
+                    "",
+                    latency,
+                    _gap(latency, optimum),
+                    _gap(latency, bound),
+                    placed.cost.shared_bytes,
+                    placed.cost.devices_used,
+                    seconds,
+                    bound,
+                    report.rounding_bound_s,
+                    report.build_s,
+                    report.by_bounds,
+                    report.gap,
+                )
+            )
         else:
             nan = math.nan
-            rows.append(Row(instance.cnn, instance.participants, instance.tau, instance.seed, name, "rejected",
-                            placed.reason, nan, nan, nan, 0, 0, seconds, bound, report.rounding_bound_s,
-                            report.build_s, report.by_bounds, report.gap))
+            rows.append(
+                Row(
+                    instance.cnn,
+                    instance.participants,
+                    instance.tau,
+                    instance.seed,
+                    name,
+                    "rejected",
+                    placed.reason,
+                    nan,
+                    nan,
+                    nan,
+                    0,
+                    0,
+                    seconds,
+                    bound,
+                    report.rounding_bound_s,
+                    report.build_s,
+                    report.by_bounds,
+                    report.gap,
+                )
+            )
     return rows
 
 
@@ -255,8 +294,19 @@ def run_batch(requests: int, participants: int, tau: float, exact: ExactParams, 
             bw -= decision.cost.bandwidth_bytes
     report = result.report
     placed = sum(isinstance(x, Placement) for x in result.decisions)
-    return BatchRow("lenet", participants, tau, requests, report.status, total, report.bound_s, report.gap, placed,
-                    report.wall_s, heuristic_total)
+    return BatchRow(
+        "lenet",
+        participants,
+        tau,
+        requests,
+        report.status,
+        total,
+        report.bound_s,
+        report.gap,
+        placed,
+        report.wall_s,
+        heuristic_total,
+    )
 
 
 def _with_sources(world: World, count: int) -> World:
@@ -292,16 +342,20 @@ def summary_markdown(rows: Sequence[Row], batch: Sequence[BatchRow], target: Seq
     lines = []
     if target:
         lines.append("### Per-request target: LeNet, 30 participants, tau = 0.4\n")
-        lines.append("| seed | runs | proved optimal | by bounds | min wall (s) | median wall (s) | max wall (s) "
-                     "| mean build (s) | latency (ms) |")
+        lines.append(
+            "| seed | runs | proved optimal | by bounds | min wall (s) | median wall (s) | max wall (s) "
+            "| mean build (s) | latency (ms) |"
+        )
         lines.append("|---|---|---|---|---|---|---|---|---|")
         for seed in sorted({t.seed for t in target}):
             sel = [t for t in target if t.seed == seed]
             walls = [t.wall_s for t in sel]
-            lines.append(f"| {seed} | {len(sel)} | {sum(t.status == 'optimal' for t in sel)} "
-                         f"| {sum(t.by_bounds for t in sel)} | {min(walls):.3f} | {float(np.median(walls)):.3f} "
-                         f"| {max(walls):.3f} | {_mean([t.build_s for t in sel]):.3f} "
-                         f"| {_fmt(_mean([t.latency_s for t in sel]), 1e3, 4)} |")
+            lines.append(
+                f"| {seed} | {len(sel)} | {sum(t.status == 'optimal' for t in sel)} "
+                f"| {sum(t.by_bounds for t in sel)} | {min(walls):.3f} | {float(np.median(walls)):.3f} "
+                f"| {max(walls):.3f} | {_mean([t.build_s for t in sel]):.3f} "
+                f"| {_fmt(_mean([t.latency_s for t in sel]), 1e3, 4)} |"
+            )
         lines.append("")
     names = ("exact", *SCHEDULERS)
     for cnn in sorted({r.cnn for r in rows}, key=lambda c: ("lenet", "cifar_cnn", "vgg16", "vgg19").index(c)):
@@ -310,8 +364,10 @@ def summary_markdown(rows: Sequence[Row], batch: Sequence[BatchRow], target: Seq
         exact_rows = [r for r in mine if r.scheduler == "exact"]
         proved = sum(r.status == "optimal" for r in exact_rows)
         lines.append(f"### {cnn}: {instances} instances, CP-SAT proved the optimum on {proved}\n")
-        lines.append("| scheduler | rejected | mean latency (ms) | mean gap to optimum (n) | max gap to optimum "
-                     "| mean gap to bound | mean shared (KB) | mean decision (ms) |")
+        lines.append(
+            "| scheduler | rejected | mean latency (ms) | mean gap to optimum (n) | max gap to optimum "
+            "| mean gap to bound | mean shared (KB) | mean decision (ms) |"
+        )
         lines.append("|---|---|---|---|---|---|---|---|")
         for name in names:
             sel = [r for r in mine if r.scheduler == name]
@@ -324,33 +380,47 @@ def summary_markdown(rows: Sequence[Row], batch: Sequence[BatchRow], target: Seq
                 f"| {_fmt(_mean(opt), 100, 1)}% ({len(opt)}) | {_fmt(max(opt) if opt else math.nan, 100, 1)}% "
                 f"| {_fmt(_mean([r.gap_bound for r in sel]), 100, 1)}% "
                 f"| {_fmt(_mean([float(r.shared_bytes) for r in sel if r.status != 'rejected']), 1e-3, 1)} "
-                f"| {_fmt(_mean([r.decision_s for r in sel]), 1e3, 1)} |")
+                f"| {_fmt(_mean([r.decision_s for r in sel]), 1e3, 1)} |"
+            )
         lines.append("")
     lines.append("### CP-SAT per instance class\n")
-    lines.append("| cnn | participants | tau | instances | proved optimal | of which by bounds | mean time (s) "
-                 "| max time (s) | mean build (s) | mean CP-SAT gap | mean gap to bound |")
+    lines.append(
+        "| cnn | participants | tau | instances | proved optimal | of which by bounds | mean time (s) "
+        "| max time (s) | mean build (s) | mean CP-SAT gap | mean gap to bound |"
+    )
     lines.append("|---|---|---|---|---|---|---|---|---|---|---|")
     exact_rows = [r for r in rows if r.scheduler == "exact"]
-    for key in sorted({(r.cnn, r.participants, r.tau) for r in exact_rows},
-                      key=lambda k: (("lenet", "cifar_cnn", "vgg16", "vgg19").index(k[0]), k[1], k[2])):
+    for key in sorted(
+        {(r.cnn, r.participants, r.tau) for r in exact_rows},
+        key=lambda k: (("lenet", "cifar_cnn", "vgg16", "vgg19").index(k[0]), k[1], k[2]),
+    ):
         sel = [r for r in exact_rows if (r.cnn, r.participants, r.tau) == key]
-        gaps = [0.0 if r.status == "optimal" else (r.latency_s / r.exact_bound_s - 1 if r.exact_bound_s > 0 else
-                                                    math.nan) for r in sel if r.status != "rejected"]
-        lines.append(f"| {key[0]} | {key[1]} | {key[2]} | {len(sel)} | {sum(r.status == 'optimal' for r in sel)} "
-                     f"| {sum(r.exact_by_bounds for r in sel)} "
-                     f"| {_mean([r.decision_s for r in sel]):.2f} | {max(r.decision_s for r in sel):.2f} "
-                     f"| {_mean([r.exact_build_s for r in sel]):.2f} "
-                     f"| {_fmt(_mean([r.exact_gap for r in sel]), 100, 2)}% | {_fmt(_mean(gaps), 100, 2)}% |")
+        gaps = [
+            0.0 if r.status == "optimal" else (r.latency_s / r.exact_bound_s - 1 if r.exact_bound_s > 0 else math.nan)
+            for r in sel
+            if r.status != "rejected"
+        ]
+        lines.append(
+            f"| {key[0]} | {key[1]} | {key[2]} | {len(sel)} | {sum(r.status == 'optimal' for r in sel)} "
+            f"| {sum(r.exact_by_bounds for r in sel)} "
+            f"| {_mean([r.decision_s for r in sel]):.2f} | {max(r.decision_s for r in sel):.2f} "
+            f"| {_mean([r.exact_build_s for r in sel]):.2f} "
+            f"| {_fmt(_mean([r.exact_gap for r in sel]), 100, 2)}% | {_fmt(_mean(gaps), 100, 2)}% |"
+        )
     lines.append("")
     if batch:
         lines.append("### Batch (joint placement, shared budgets)\n")
-        lines.append("| cnn | participants | tau | requests | status | placed | total latency (s) | bound (s) "
-                     "| gap | wall (s) | DistPrivacy sequential total (s) |")
+        lines.append(
+            "| cnn | participants | tau | requests | status | placed | total latency (s) | bound (s) "
+            "| gap | wall (s) | DistPrivacy sequential total (s) |"
+        )
         lines.append("|---|---|---|---|---|---|---|---|---|---|---|")
         for b in batch:
-            lines.append(f"| {b.cnn} | {b.participants} | {b.tau} | {b.requests} | {b.status} | {b.placed} "
-                         f"| {b.total_latency_s:.5f} | {_fmt(b.bound_s, 1, 5)} | {_fmt(b.gap, 100, 3)}% "
-                         f"| {b.wall_s:.1f} | {b.heuristic_total_s:.5f} |")
+            lines.append(
+                f"| {b.cnn} | {b.participants} | {b.tau} | {b.requests} | {b.status} | {b.placed} "
+                f"| {b.total_latency_s:.5f} | {_fmt(b.bound_s, 1, 5)} | {_fmt(b.gap, 100, 3)}% "
+                f"| {b.wall_s:.1f} | {b.heuristic_total_s:.5f} |"
+            )
         lines.append("")
     return "\n".join(lines)
 
@@ -371,10 +441,14 @@ def plot(rows: Sequence[Row], path: Path) -> None:
         ratio, times = [], []
         for name in names:
             sel = [r for r in rows if r.cnn == cnn and r.scheduler == name]
-            ref = {(r.participants, r.tau, r.seed): r.latency_s for r in rows if r.cnn == cnn
-                   and r.scheduler == "exact"}
-            values = [r.latency_s / ref[(r.participants, r.tau, r.seed)] for r in sel
-                      if math.isfinite(r.latency_s) and math.isfinite(ref[(r.participants, r.tau, r.seed)])]
+            ref = {
+                (r.participants, r.tau, r.seed): r.latency_s for r in rows if r.cnn == cnn and r.scheduler == "exact"
+            }
+            values = [
+                r.latency_s / ref[(r.participants, r.tau, r.seed)]
+                for r in sel
+                if math.isfinite(r.latency_s) and math.isfinite(ref[(r.participants, r.tau, r.seed)])
+            ]
             ratio.append(float(np.mean(values)) if values else np.nan)
             times.append(_mean([r.decision_s for r in sel]))
         ax1.bar(x + k * width, ratio, width, label=cnn)
@@ -402,8 +476,10 @@ def run(out_dir: str | Path, *, quick: bool = False, progress: Callable[[str], N
     instances = suite(quick)
     for k, instance in enumerate(instances, start=1):
         rows.extend(run_instance(instance, exact))
-        say(f"[{k}/{len(instances)}] {instance.cnn} D={instance.participants} tau={instance.tau} "
-            f"seed={instance.seed} ({time.perf_counter() - started:.0f} s)")
+        say(
+            f"[{k}/{len(instances)}] {instance.cnn} D={instance.participants} tau={instance.tau} "
+            f"seed={instance.seed} ({time.perf_counter() - started:.0f} s)"
+        )
     if quick:
         batch = [run_batch(6, 10, 0.4, ExactParams(time_limit_s=10.0))]
     else:
@@ -418,10 +494,12 @@ def run(out_dir: str | Path, *, quick: bool = False, progress: Callable[[str], N
         (staging / "schedulers.csv").write_text(_csv(rows, Row), encoding="utf-8")
         (staging / "batch.csv").write_text(_csv(batch, BatchRow), encoding="utf-8")
         (staging / "target.csv").write_text(_csv(target_rows, TargetRow), encoding="utf-8")
-        header = (f"# Scheduler benchmark ({'quick' if quick else 'full'} suite)\n\n"
-                  f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
-                  f"CP-SAT {exact.workers} workers, time limit {exact.time_limit_s} s per request; "
-                  f"total {time.perf_counter() - started:.0f} s.\n\n")
+        header = (
+            f"# Scheduler benchmark ({'quick' if quick else 'full'} suite)\n\n"
+            f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
+            f"CP-SAT {exact.workers} workers, time limit {exact.time_limit_s} s per request; "
+            f"total {time.perf_counter() - started:.0f} s.\n\n"
+        )
         (staging / "schedulers.md").write_text(header + summary_markdown(rows, batch, target_rows), encoding="utf-8")
         plot(rows, staging / "schedulers.png")
         target.mkdir(parents=True, exist_ok=True)

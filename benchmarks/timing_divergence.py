@@ -67,10 +67,12 @@ class Row:
 
 def variant(base: Scenario, timing: str, rate: float, requests: int) -> Scenario:
     """``base`` with another timing mode, arrival rate and request count."""
-    return base.model_copy(update={
-        "simulation": base.simulation.model_copy(update={"timing": timing}),
-        "workload": base.workload.model_copy(update={"rate_per_s": rate, "requests": requests}),
-    })
+    return base.model_copy(
+        update={
+            "simulation": base.simulation.model_copy(update={"timing": timing}),
+            "workload": base.workload.model_copy(update={"rate_per_s": rate, "requests": requests}),
+        }
+    )
 
 
 def run_one(base: Scenario, timing: str, rate: float, seed: int, requests: int) -> Row:
@@ -85,9 +87,20 @@ def run_one(base: Scenario, timing: str, rate: float, seed: int, requests: int) 
     def mean(values: list[float]) -> float:
         return float(np.mean(values)) if values else math.nan
 
-    return Row(timing, rate, seed, s.requests, s.served, s.latency_mean_s, s.latency_p95_s, s.queue_mean_s,
-               mean([r.wait_s for r in served]), mean([r.finish_at - r.start_at - r.wait_s for r in served]),
-               s.rejection_rate, wall)
+    return Row(
+        timing,
+        rate,
+        seed,
+        s.requests,
+        s.served,
+        s.latency_mean_s,
+        s.latency_p95_s,
+        s.queue_mean_s,
+        mean([r.wait_s for r in served]),
+        mean([r.finish_at - r.start_at - r.wait_s for r in served]),
+        s.rejection_rate,
+        wall,
+    )
 
 
 def figure(rows: list[Row]) -> Figure:
@@ -159,8 +172,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.replot:
         with open(out / "timing_divergence.csv", newline="", encoding="utf-8") as handle:
             types = {f.name: f.type for f in fields(Row)}
-            rows = [Row(**{k: (v if types[k] == "str" else int(v) if types[k] == "int" else float(v))
-                           for k, v in record.items()}) for record in csv.DictReader(handle)]
+            rows = [
+                Row(
+                    **{
+                        k: (v if types[k] == "str" else int(v) if types[k] == "int" else float(v))
+                        for k, v in record.items()
+                    }
+                )
+                for record in csv.DictReader(handle)
+            ]
         save_figure(rows, target)
         return 0
     base = load_scenario(args.scenario)
@@ -170,9 +190,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             for seed in range(1, args.seeds + 1):
                 row = run_one(base, timing, rate, seed, args.requests)
                 rows.append(row)
-                print(f"{timing:<10} rate {rate:>4g} seed {seed}: latency {row.latency_mean_s:8.3f} s "
-                      f"(queue {row.queue_mean_s:.3f}, wait {row.wait_mean_s:.3f}, service {row.service_mean_s:.3f})"
-                      f" served {row.served}/{row.requests}  [{row.wall_s:.1f} s]", flush=True)
+                print(
+                    f"{timing:<10} rate {rate:>4g} seed {seed}: latency {row.latency_mean_s:8.3f} s "
+                    f"(queue {row.queue_mean_s:.3f}, wait {row.wait_mean_s:.3f}, service {row.service_mean_s:.3f})"
+                    f" served {row.served}/{row.requests}  [{row.wall_s:.1f} s]",
+                    flush=True,
+                )
     write_atomic(out / "timing_divergence.csv", rows_csv(rows))
     save_figure(rows, target)
     print(f"wrote {out / 'timing_divergence.csv'} and {target}")

@@ -54,9 +54,7 @@ class DeviceModel:
             mults_per_s=speed,
             memory_bytes=self.memory_bytes if memory_bytes is None else memory_bytes,
             radio=link,
-            compute_budget_mults=(
-                int(speed * window_s) if compute_budget_mults is None else compute_budget_mults
-            ),
+            compute_budget_mults=(int(speed * window_s) if compute_budget_mults is None else compute_budget_mults),
             bandwidth_budget_bytes=(
                 int(link.rate_bps / 8 * window_s) if bandwidth_budget_bytes is None else bandwidth_budget_bytes
             ),

@@ -134,8 +134,7 @@ class _LatencyOnlySink:
         pass
 
 
-def _simulate(world: World, sink: RecordSink, seed: int | None, staging: Path | None,
-              trace: bool = False) -> RunResult:
+def _simulate(world: World, sink: RecordSink, seed: int | None, staging: Path | None, trace: bool = False) -> RunResult:
     started = time.perf_counter()
     sim = Simulation(world, sink, seed=seed, trace=trace)
     summary = sim.run()

@@ -110,12 +110,11 @@ def _cnn_catalogue(scenario: Scenario, file: str | None) -> dict[str, CNN]:
     cnns = dict(catalog.builtin_cnns())
     for name, declaration in sorted(scenario.cnns.items()):
         if name in cnns:
-            raise InputError(
-                f"{name!r} is a built-in CNN; give your CNN another name", file=file, field=f"cnns.{name}"
-            )
+            raise InputError(f"{name!r} is a built-in CNN; give your CNN another name", file=file, field=f"cnns.{name}")
         if not isinstance(declaration, dict):
-            raise InputError("expected a mapping with input_channels, input_side and layers", file=file,
-                             field=f"cnns.{name}")
+            raise InputError(
+                "expected a mapping with input_channels, input_side and layers", file=file, field=f"cnns.{name}"
+            )
         try:
             cnns[name] = build_cnn({"name": name, **declaration})
         except InputError as exc:

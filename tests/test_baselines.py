@@ -19,18 +19,23 @@ BASELINES = ("random", "round_robin", "no_privacy", "layerwise", "source_only")
 
 
 def world_of(cnn: str, participants: int, tau: float) -> World:
-    return build_world(Scenario.model_validate({
-        "name": "b",
-        "sources": [{"cnn": cnn}],
-        "participants": {"total": participants},
-        "workload": {"requests": 1, "rate_per_s": 1.0},
-        "privacy": {"max_ssim": tau},
-    }))
+    return build_world(
+        Scenario.model_validate(
+            {
+                "name": "b",
+                "sources": [{"cnn": cnn}],
+                "participants": {"total": participants},
+                "workload": {"requests": 1, "rate_per_s": 1.0},
+                "privacy": {"max_ssim": tau},
+            }
+        )
+    )
 
 
 @pytest.mark.parametrize("name", BASELINES)
-@pytest.mark.parametrize(("cnn", "participants", "tau"), [("lenet", 6, 0.4), ("lenet", 12, 0.8),
-                                                          ("cifar_cnn", 20, 0.6)])
+@pytest.mark.parametrize(
+    ("cnn", "participants", "tau"), [("lenet", 6, 0.4), ("lenet", 12, 0.8), ("cifar_cnn", 20, 0.6)]
+)
 def test_placements_pass_the_validator(name: str, cnn: str, participants: int, tau: float) -> None:
     world = world_of(cnn, participants, tau)
     view = ClusterView.idle(world)
@@ -80,7 +85,8 @@ def test_round_robin_cycles() -> None:
     world = world_of("lenet", 12, 0.8)
     view = ClusterView.idle(world)
     decision = make_scheduler("round_robin", {}, world, np.random.default_rng(0)).place(
-        Request(0, world.fleet.participants, "lenet", 0.0), view)
+        Request(0, world.fleet.participants, "lenet", 0.0), view
+    )
     assert isinstance(decision, Placement)
     relu1 = decision.assignments[1].tolist()
     assert relu1 == list(range(len(relu1)))

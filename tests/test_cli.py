@@ -27,8 +27,13 @@ def test_run_quickstart(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     status, out, _ = run_cli(["run", str(ROOT / "scenarios/quickstart.yaml"), "--out", str(out_dir)], capsys)
     assert status == 0
     assert "latency mean" in out and "shared data" in out and "rejected" in out
-    assert {p.name for p in out_dir.iterdir()} == {"requests.csv", "devices.csv", "summary.json", "scenario.yaml",
-                                                    "manifest.json"}
+    assert {p.name for p in out_dir.iterdir()} == {
+        "requests.csv",
+        "devices.csv",
+        "summary.json",
+        "scenario.yaml",
+        "manifest.json",
+    }
     assert json.loads((out_dir / "summary.json").read_text())["requests"] == 40
 
 
@@ -56,14 +61,30 @@ BAD: list[tuple[str, Any, str, str]] = [
     ("negative rate", {"workload": {"requests": 3, "rate_per_s": -2}}, "workload.rate_per_s", "greater than 0"),
     ("tau too big", {"privacy": {"max_ssim": 1.5}}, "privacy.max_ssim", "less than or equal to 1"),
     ("tau zero", {"privacy": {"max_ssim": 0}}, "privacy.max_ssim", "greater than 0"),
-    ("bad cnn shapes", {"cnns": {"mine": {"input_channels": 1, "input_side": 4,
-                                          "layers": [{"kind": "conv", "maps": 2, "kernel": 7}]}},
-                        "sources": [{"cnn": "mine"}]}, "cnns.mine.layers.0.kernel", "does not fit"),
-    ("strict uncertifiable", {"sources": [{"cnn": "vgg19"}], "privacy": {"max_ssim": 0.4, "policy": "strict"}},
-     "privacy.policy", "cannot certify"),
+    (
+        "bad cnn shapes",
+        {
+            "cnns": {
+                "mine": {"input_channels": 1, "input_side": 4, "layers": [{"kind": "conv", "maps": 2, "kernel": 7}]}
+            },
+            "sources": [{"cnn": "mine"}],
+        },
+        "cnns.mine.layers.0.kernel",
+        "does not fit",
+    ),
+    (
+        "strict uncertifiable",
+        {"sources": [{"cnn": "vgg19"}], "privacy": {"max_ssim": 0.4, "policy": "strict"}},
+        "privacy.policy",
+        "cannot certify",
+    ),
     ("unknown scheduler", {"scheduler": {"name": "magic"}}, "scheduler.name", "unknown scheduler"),
-    ("bad scheduler param", {"scheduler": {"name": "distprivacy", "params": {"gamma": 1}}},
-     "scheduler.params.gamma", "unknown field"),
+    (
+        "bad scheduler param",
+        {"scheduler": {"name": "distprivacy", "params": {"gamma": 1}}},
+        "scheduler.params.gamma",
+        "unknown field",
+    ),
     ("unknown timing", {"simulation": {"timing": "quantum"}}, "simulation.timing", "unknown timing"),
     ("missing ssim table", {"privacy": {"max_ssim": 0.5, "ssim_table": "nope.csv"}}, "", "cannot read"),
 ]

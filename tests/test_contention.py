@@ -42,7 +42,12 @@ def with_timing(world_kwargs: dict[str, Any], timing: str, seed: int = 0) -> Wor
 
 # -- a request alone takes exactly its Eq. 5 latency -------------------------------------------
 SINGLE_CASES = [
-    ("lenet", 0.6), ("lenet", 0.8), ("cifar_cnn", 0.4), ("cifar_cnn", 0.8), ("vgg16", 0.8), ("vgg19", 0.8),
+    ("lenet", 0.6),
+    ("lenet", 0.8),
+    ("cifar_cnn", 0.4),
+    ("cifar_cnn", 0.8),
+    ("vgg16", 0.8),
+    ("vgg19", 0.8),
 ]
 
 
@@ -53,8 +58,10 @@ def test_single_request_equals_analytic(cnn: str, tau: float, seed: int) -> None
     mix = {t: float(w) for t, w in zip(("rpi3", "nexus5", "stm32h7"), rng.uniform(0.1, 1, 3), strict=True)}
     spec = {
         "sources": [{"cnn": cnn}],
-        "participants": {"total": int(rng.integers(60, 90) if cnn.startswith("vgg") else rng.integers(12, 40)),
-                         "mix": mix},
+        "participants": {
+            "total": int(rng.integers(60, 90) if cnn.startswith("vgg") else rng.integers(12, 40)),
+            "mix": mix,
+        },
         "privacy": {"max_ssim": tau},
         "budgets": {"window_s": 30.0 if cnn.startswith("vgg") else 5.0},
         "workload": {"requests": 1, "rate_per_s": 1.0},
@@ -85,7 +92,8 @@ def test_single_request_over_a_multi_hop_topology_equals_analytic() -> None:
     assert contention[0].latency_s == pytest.approx(analytic[0].latency_s, rel=1e-12)
     # The placement really sends over several hops.
     placement = make_scheduler("distprivacy", {}, world, np.random.default_rng(0)).place(
-        Request(0, 6, "cifar_cnn", 0.0), ClusterView.idle(world))
+        Request(0, 6, "cifar_cnn", 0.0), ClusterView.idle(world)
+    )
     assert isinstance(placement, Placement)
     from tests.test_topology import placement_pairs
 
@@ -98,8 +106,13 @@ def md1_world(tmp_path: Path, seed: int, requests: int, rate: float, cores: int 
     table = tmp_path / "ssim.csv"
     table.write_text("dataset,cnn,layer,paper_label,maps_per_device,ssim\nnone,md1,conv1,C1,1,0.1\n", encoding="utf-8")
     data = scenario_dict(
-        cnns={"md1": {"input_channels": 1, "input_side": 10, "layers": [{"name": "conv1", "kind": "conv", "maps": 1,
-                                                                         "kernel": 1}]}},
+        cnns={
+            "md1": {
+                "input_channels": 1,
+                "input_side": 10,
+                "layers": [{"name": "conv1", "kind": "conv", "maps": 1, "kernel": 1}],
+            }
+        },
         sources=[{"cnn": "md1", "device": "rpi3"}],
         participants={"total": 0},
         devices={"rpi3": {"mults_per_s": 100.0, "compute_budget_mults": 10**12, "cores": cores}},
@@ -191,8 +204,7 @@ def test_shared_channel_stretches_a_lone_request_by_one_over_efficiency() -> Non
     full = make_world(**base, network={"shared_channel": True, "mac_efficiency": 1.0})
     half = make_world(**base, network={"shared_channel": True, "mac_efficiency": 0.5})
     request = Request(0, 1, "lenet", 0.0)
-    placement = make_scheduler("distprivacy", {}, full, np.random.default_rng(0)).place(request,
-                                                                                         ClusterView.idle(full))
+    placement = make_scheduler("distprivacy", {}, full, np.random.default_rng(0)).place(request, ClusterView.idle(full))
     assert isinstance(placement, Placement)
     expected_half = sum(2 * layer.transfer_s + layer.compute_s for layer in placement.cost.layers)
     assert any(layer.transfer_s > 0 for layer in placement.cost.layers)
@@ -201,8 +213,12 @@ def test_shared_channel_stretches_a_lone_request_by_one_over_efficiency() -> Non
 
 
 def test_shared_channel_only_slows_requests_down() -> None:
-    spec = {"participants": {"total": 9}, "workload": {"requests": 1, "rate_per_s": 1.0},
-            "sources": [{"cnn": "cifar_cnn"}], "privacy": {"max_ssim": 0.8}}
+    spec = {
+        "participants": {"total": 9},
+        "workload": {"requests": 1, "rate_per_s": 1.0},
+        "sources": [{"cnn": "cifar_cnn"}],
+        "privacy": {"max_ssim": 0.8},
+    }
     _, alone = run(with_timing(spec, "contention"))
     _, shared = run(with_timing({**spec, "network": {"shared_channel": True}}, "contention"))
     assert shared[0].latency_s > alone[0].latency_s  # the request's own parallel transfers now share airtime
@@ -213,8 +229,10 @@ LOADED = {
     "mesh": {},
     "shared": {"network": {"shared_channel": True, "mac_efficiency": 0.7}},
     "geometric": {"network": {"topology": "geometric", "range_m": 45.0, "seed": 3}},
-    "cores_on_release": {"devices": {"nexus5": {"cores": 2}},
-                         "simulation": {"retry": {"mode": "on_release", "max_attempts": 5}}},
+    "cores_on_release": {
+        "devices": {"nexus5": {"cores": 2}},
+        "simulation": {"retry": {"mode": "on_release", "max_attempts": 5}},
+    },
     "tight": {"budgets": {"window_s": 0.05}, "simulation": {"retry": {"interval_s": 0.2, "max_attempts": 4}}},
 }
 
@@ -239,16 +257,23 @@ def test_invariants_under_load(case: str) -> None:
 
 
 def test_load_makes_requests_wait() -> None:
-    spec = {"workload": {"requests": 60, "rate_per_s": 40.0}, "budgets": {"window_s": 20.0},
-            "sources": [{"cnn": "cifar_cnn"}], "participants": {"total": 6}}
+    spec = {
+        "workload": {"requests": 60, "rate_per_s": 40.0},
+        "budgets": {"window_s": 20.0},
+        "sources": [{"cnn": "cifar_cnn"}],
+        "participants": {"total": 6},
+    }
     _, records = run(with_timing(spec, "contention", 2))
     assert sum(r.wait_s for r in records if not r.dropped) > 0
 
 
 # -- observability -------------------------------------------------------------------------------
 def test_timeline_spans_samples_and_chrome_trace(tmp_path: Path) -> None:
-    spec = {"workload": {"requests": 30, "rate_per_s": 20.0}, "devices": {"rpi3": {"cores": 2}},
-            "simulation": {"timing": "contention", "seed": 1}}
+    spec = {
+        "workload": {"requests": 30, "rate_per_s": 20.0},
+        "devices": {"rpi3": {"cores": 2}},
+        "simulation": {"timing": "contention", "seed": 1},
+    }
     sim, records = run(make_world(**spec), trace=True)
     timeline = sim.timeline
     assert timeline is not None and timeline.spans
@@ -298,8 +323,22 @@ def test_cli_trace_series_gantt(tmp_path: Path, capsys: pytest.CaptureFixture[st
     data = scenario_dict(simulation={"timing": "contention", "seed": 2}, workload={"requests": 10, "rate_per_s": 5.0})
     path = write_scenario(tmp_path / "s.yaml", data)
     files = {k: tmp_path / f"out.{k}" for k in ("json", "csv", "png")}
-    status = main(["run", str(path), "--no-write", "--trace", str(files["json"]), "--series", str(files["csv"]),
-                   "--gantt", str(files["png"]), "--window", "0", "3"])
+    status = main(
+        [
+            "run",
+            str(path),
+            "--no-write",
+            "--trace",
+            str(files["json"]),
+            "--series",
+            str(files["csv"]),
+            "--gantt",
+            str(files["png"]),
+            "--window",
+            "0",
+            "3",
+        ]
+    )
     assert status == 0
     assert all(f.exists() for f in files.values())
     assert "traceEvents" in json.loads(files["json"].read_text(encoding="utf-8"))
@@ -314,8 +353,10 @@ def test_cli_trace_series_gantt(tmp_path: Path, capsys: pytest.CaptureFixture[st
 
 
 def test_contention_is_registered_without_importing_it() -> None:
-    code = ("import sys; from distsim.engine.timing import timing_names; "
-            "print(timing_names(), 'distsim.engine.contention' in sys.modules)")
+    code = (
+        "import sys; from distsim.engine.timing import timing_names; "
+        "print(timing_names(), 'distsim.engine.contention' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == "['analytic', 'contention'] False"
     assert isinstance(Simulation(with_timing({}, "contention"), MemorySink()).timing, ContentionTiming)

@@ -62,15 +62,19 @@ def _fleet(n_participants: int, rate_bps: float = 8e6, speed: float = 1e6) -> tu
     return fleet, FullMesh(fleet)
 
 
-TINY = build_cnn({
-    "name": "tiny", "input_channels": 2, "input_side": 4,
-    "layers": [
-        {"kind": "conv", "maps": 2, "kernel": 3, "padding": 1},
-        {"kind": "relu"},
-        {"kind": "conv", "maps": 2, "kernel": 1},
-        {"kind": "fc", "neurons": 3},
-    ],
-})
+TINY = build_cnn(
+    {
+        "name": "tiny",
+        "input_channels": 2,
+        "input_side": 4,
+        "layers": [
+            {"kind": "conv", "maps": 2, "kernel": 3, "padding": 1},
+            {"kind": "relu"},
+            {"kind": "conv", "maps": 2, "kernel": 1},
+            {"kind": "fc", "neurons": 3},
+        ],
+    }
+)
 
 
 def test_traffic_and_latency_closed_form() -> None:

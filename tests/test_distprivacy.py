@@ -75,9 +75,15 @@ def random_view(rng: np.random.Generator, world: World) -> ClusterView:
 
 
 CASES = [
-    ("lenet", 0.4, 3), ("lenet", 0.8, 6), ("lenet", 0.6, 20),
-    ("cifar_cnn", 0.4, 18), ("cifar_cnn", 0.6, 6), ("cifar_cnn", 0.8, 30),
-    ("vgg16", 0.8, 34), ("vgg19", 0.6, 18), ("vgg19", 0.8, 12),
+    ("lenet", 0.4, 3),
+    ("lenet", 0.8, 6),
+    ("lenet", 0.6, 20),
+    ("cifar_cnn", 0.4, 18),
+    ("cifar_cnn", 0.6, 6),
+    ("cifar_cnn", 0.8, 30),
+    ("vgg16", 0.8, 34),
+    ("vgg19", 0.6, 18),
+    ("vgg19", 0.8, 12),
 ]
 
 
@@ -116,8 +122,9 @@ def test_sequences_until_exhaustion(cnn: str, tau: float, size: int, window_s: f
 
 
 layer_strategy = st.one_of(
-    st.fixed_dictionaries({"kind": st.just("conv"), "maps": st.integers(1, 6), "kernel": st.integers(1, 3),
-                           "padding": st.integers(0, 1)}),
+    st.fixed_dictionaries(
+        {"kind": st.just("conv"), "maps": st.integers(1, 6), "kernel": st.integers(1, 3), "padding": st.integers(0, 1)}
+    ),
     st.fixed_dictionaries({"kind": st.just("relu")}),
     st.fixed_dictionaries({"kind": st.just("pool"), "kernel": st.just(2)}),
 )

@@ -25,8 +25,7 @@ def python_blocks() -> list[tuple[str, int, str]]:
 
 
 @pytest.mark.parametrize(("page", "index", "code"), python_blocks(), ids=lambda v: str(v)[:40])
-def test_python_blocks_run(page: str, index: int, code: str, monkeypatch: pytest.MonkeyPatch,
-                           tmp_path: Path) -> None:
+def test_python_blocks_run(page: str, index: int, code: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(ROOT)
     monkeypatch.setenv("MPLBACKEND", "Agg")
     namespace: dict[str, object] = {"__name__": f"doc_{index}", "TMP": tmp_path}

@@ -57,10 +57,17 @@ WORLDS = {
     "mixed": {},
     "strict tau": {"privacy": {"max_ssim": 0.4}, "participants": {"total": 20}},
     "tight budgets": {"budgets": {"window_s": 0.05}, "workload": {"requests": 60, "rate_per_s": 20.0}},
-    "on release": {"budgets": {"window_s": 0.05}, "workload": {"requests": 60, "rate_per_s": 20.0},
-                   "simulation": {"seed": 1, "retry": {"mode": "on_release", "max_attempts": 5}}},
-    "vgg": {"sources": [{"cnn": "vgg19"}, {"cnn": "vgg16", "weight": 2}], "participants": {"total": 70},
-            "privacy": {"max_ssim": 0.8}, "workload": {"requests": 12, "rate_per_s": 3.0}},
+    "on release": {
+        "budgets": {"window_s": 0.05},
+        "workload": {"requests": 60, "rate_per_s": 20.0},
+        "simulation": {"seed": 1, "retry": {"mode": "on_release", "max_attempts": 5}},
+    },
+    "vgg": {
+        "sources": [{"cnn": "vgg19"}, {"cnn": "vgg16", "weight": 2}],
+        "participants": {"total": 70},
+        "privacy": {"max_ssim": 0.8},
+        "workload": {"requests": 12, "rate_per_s": 3.0},
+    },
 }
 
 
@@ -85,8 +92,12 @@ def test_tight_budgets_reject_and_retry() -> None:
 
 
 def test_fleet_too_small_dropped_at_once() -> None:
-    world = make_world(sources=[{"cnn": "vgg19"}], participants={"total": 30}, privacy={"max_ssim": 0.4},
-                       workload={"requests": 5, "rate_per_s": 1.0})
+    world = make_world(
+        sources=[{"cnn": "vgg19"}],
+        participants={"total": 30},
+        privacy={"max_ssim": 0.4},
+        workload={"requests": 5, "rate_per_s": 1.0},
+    )
     summary, sink, _ = run_checked(world)
     assert summary.dropped_fleet_too_small == 5 and summary.served == 0
     assert all(r.attempts == 1 and r.drop_reason == "fleet_too_small" for r in sink.records)
@@ -112,7 +123,8 @@ def test_single_request_latency_is_the_analytic_eq5() -> None:
     from distsim.scheduling.registry import make_scheduler
 
     placement = make_scheduler("distprivacy", {}, world, np.random.default_rng(0)).place(
-        Request(0, world.fleet.participants + (0 if record.source == "s0" else 1), record.cnn, 0.0), view)
+        Request(0, world.fleet.participants + (0 if record.source == "s0" else 1), record.cnn, 0.0), view
+    )
     assert isinstance(placement, Placement)
     assert record.latency_s == pytest.approx(placement.cost.latency_s, rel=1e-12)
     assert record.shared_bytes == placement.cost.shared_bytes
@@ -149,8 +161,10 @@ def test_outputs_and_memory_run_agree(tmp_path: Path) -> None:
 
 
 def test_weights_pick_sources() -> None:
-    world = make_world(sources=[{"cnn": "lenet", "weight": 3.0}, {"cnn": "lenet", "weight": 1.0}],
-                       workload={"requests": 2000, "rate_per_s": 50.0})
+    world = make_world(
+        sources=[{"cnn": "lenet", "weight": 3.0}, {"cnn": "lenet", "weight": 1.0}],
+        workload={"requests": 2000, "rate_per_s": 50.0},
+    )
     _, sink, _ = run_checked(world)
     share = sum(r.source == "s0" for r in sink.records) / 2000
     assert abs(share - 0.75) < 4 * math.sqrt(0.75 * 0.25 / 2000)
@@ -166,8 +180,9 @@ def test_weights_pick_sources() -> None:
     mode=st.sampled_from(["interval", "on_release"]),
     seed=st.integers(0, 1000),
 )
-def test_property_invariants(total: int, tau: float, window: float, rate: float, cnns: list, mode: str,
-                             seed: int) -> None:
+def test_property_invariants(
+    total: int, tau: float, window: float, rate: float, cnns: list, mode: str, seed: int
+) -> None:
     world = make_world(
         sources=[{"cnn": c} for c in cnns],
         participants={"total": total},

@@ -79,15 +79,21 @@ def brute_force(world: World, request: Request, view: ClusterView) -> float:
             if limits.on_source(layer.index):
                 arrays.append(np.full(layer.segments, request.source, dtype=np.int64))
             else:
-                arrays.append(np.array(choice[k:k + layer.segments], dtype=np.int64))
+                arrays.append(np.array(choice[k : k + layer.segments], dtype=np.int64))
                 k += layer.segments
-        if any(limits.max_maps(layer.index) is not None and not limits.on_source(layer.index)
-               and np.bincount(a).max() > limits.max_maps(layer.index) for layer, a in zip(cnn.layers, arrays,
-                                                                                             strict=True)):
+        if any(
+            limits.max_maps(layer.index) is not None
+            and not limits.on_source(layer.index)
+            and np.bincount(a).max() > limits.max_maps(layer.index)
+            for layer, a in zip(cnn.layers, arrays, strict=True)
+        ):
             continue
         cost = evaluate(cnn, arrays, world.fleet, world.links)
-        if (np.any(cost.compute_mults > view.compute_mults) or np.any(cost.memory_bytes > view.memory_bytes)
-                or np.any(cost.bandwidth_bytes > view.bandwidth_bytes)):
+        if (
+            np.any(cost.compute_mults > view.compute_mults)
+            or np.any(cost.memory_bytes > view.memory_bytes)
+            or np.any(cost.bandwidth_bytes > view.bandwidth_bytes)
+        ):
             continue
         best = min(best, cost.latency_s)
     return best
@@ -166,11 +172,13 @@ def test_equals_brute_force_on_random_residuals_and_topologies(tmp_path: Path, h
         devices = [f"p{k}" for k in range(len(types))] + ["s0"]
         pairs = list(itertools.combinations(devices, 2))
         keep = rng.random(len(pairs)) < 0.7
-        network = ({"topology": "full"} if case < 2 else
-                   {"topology": "edges", "edges": [list(p) for p, k in zip(pairs, keep, strict=True) if k]})
+        network = (
+            {"topology": "full"}
+            if case < 2
+            else {"topology": "edges", "edges": [list(p) for p, k in zip(pairs, keep, strict=True) if k]}
+        )
         base = tiny_world(tmp_path, tau, types)
-        world = build_world(scenario_from_dict({**base.scenario.model_dump(), "network": network},
-                                               base_dir=tmp_path))
+        world = build_world(scenario_from_dict({**base.scenario.model_dump(), "network": network}, base_dir=tmp_path))
         fleet = world.fleet
         d = fleet.participants
         # Participants get 5-60% of the request's participant compute and bandwidth: budgets bind.

@@ -46,8 +46,11 @@ def test_quick_runner_writes_tables_and_plots(tmp_path: Path) -> None:
     with open(tmp_path / "scaling.csv", newline="") as handle:
         scaling = list(csv.DictReader(handle))
     assert [int(row["requests"]) for row in scaling] == list(perf.QUICK.scaling_requests)
-    assert all(int(row["served"]) + int(row["dropped_max_attempts"]) + int(row["dropped_fleet_too_small"])
-               == int(row["requests"]) for row in scaling)
+    assert all(
+        int(row["served"]) + int(row["dropped_max_attempts"]) + int(row["dropped_fleet_too_small"])
+        == int(row["requests"])
+        for row in scaling
+    )
     assert all(float(row["peak_rss_mb"]) > 0 and int(row["events"]) > 0 for row in scaling)
     text = (tmp_path / "perf.md").read_text()
     assert "## Decision time" in text and "## Scaling" in text and "Growth exponents" in text
@@ -55,8 +58,9 @@ def test_quick_runner_writes_tables_and_plots(tmp_path: Path) -> None:
 
 
 def test_exponents_recover_a_power_law() -> None:
-    rows = [{"requests": n, "participants": d, "run_wall_s": 1e-4 * n**1.5 * d} for n in (10, 100, 1000)
-            for d in (5, 50)]
+    rows = [
+        {"requests": n, "participants": d, "run_wall_s": 1e-4 * n**1.5 * d} for n in (10, 100, 1000) for d in (5, 50)
+    ]
     assert perf.exponents(rows, "requests", "participants") == pytest.approx({5: 1.5, 50: 1.5})
     assert perf.exponents(rows, "participants", "requests") == pytest.approx({10: 1.0, 100: 1.0, 1000: 1.0})
 
@@ -76,7 +80,8 @@ def test_ledger_version_changes_on_every_reserve_and_release() -> None:
     world = make_world()
     ledger = Ledger(world)
     placement = make_scheduler("distprivacy", {}, world, np.random.default_rng(0)).place(
-        Request(0, world.fleet.participants, "lenet", 0.0), ClusterView.idle(world))
+        Request(0, world.fleet.participants, "lenet", 0.0), ClusterView.idle(world)
+    )
     versions = [ledger.version]
     ledger.reserve(placement.cost)  # type: ignore[union-attr]
     versions.append(ledger.version)

@@ -25,23 +25,35 @@ def synthetic_rows(x_param: str = "participants.total", xs: tuple[Any, ...] = SI
     for tau in TAUS:
         for k, x in enumerate(xs):
             for rep in range(2):
-                rows.append({
-                    "point": point, "replication": rep, "privacy.max_ssim": tau, x_param: x,
-                    "total_latency_s": 100.0 * tau + 10.0 * k + rep,  # mean: 100 tau + 10 k + 0.5
-                    "shared_bytes": 1e9 * (k + 1) / tau + 1e8 * rep,  # mean: (k+1)/tau GB + 0.05 GB
-                    "rejection_rate": 0.25 if k == 0 and tau < 0.8 else 0.0,
-                    "dropped": 8 if k == 0 and tau == 0.4 else 0,
-                    "requests": 320,
-                    "latency_mean_s": 1.0 + tau + k,
-                    "shared_bytes_per_request": 1e6 * (k + 1) / tau,
-                })
+                rows.append(
+                    {
+                        "point": point,
+                        "replication": rep,
+                        "privacy.max_ssim": tau,
+                        x_param: x,
+                        "total_latency_s": 100.0 * tau + 10.0 * k + rep,  # mean: 100 tau + 10 k + 0.5
+                        "shared_bytes": 1e9 * (k + 1) / tau + 1e8 * rep,  # mean: (k+1)/tau GB + 0.05 GB
+                        "rejection_rate": 0.25 if k == 0 and tau < 0.8 else 0.0,
+                        "dropped": 8 if k == 0 and tau == 0.4 else 0,
+                        "requests": 320,
+                        "latency_mean_s": 1.0 + tau + k,
+                        "shared_bytes_per_request": 1e6 * (k + 1) / tau,
+                    }
+                )
             point += 1
     return rows
 
 
 def summary(x_param: str = "participants.total", xs: tuple[Any, ...] = SIZES) -> list[dict[str, Any]]:
-    metrics = ["total_latency_s", "shared_bytes", "rejection_rate", "dropped", "requests", "latency_mean_s",
-               "shared_bytes_per_request"]
+    metrics = [
+        "total_latency_s",
+        "shared_bytes",
+        "rejection_rate",
+        "dropped",
+        "requests",
+        "latency_mean_s",
+        "shared_bytes_per_request",
+    ]
     return aggregate(synthetic_rows(x_param, xs), ["privacy.max_ssim", x_param], metrics=metrics)
 
 
@@ -66,7 +78,8 @@ def test_fig3_axes_series_and_data_match_the_table() -> None:
     # CI bands: one filled band per series, as wide as t(0.975, 1) * s / sqrt(2) = 12.706 * 0.5 on each side.
     band = latency.collections[0].get_paths()[0].vertices
     assert band[:, 1].max() - band[:, 1].min() == pytest.approx(
-        (100 * 0.4 + 20.5 + 12.706 * 0.5) - (100 * 0.4 + 0.5 - 12.706 * 0.5))
+        (100 * 0.4 + 20.5 + 12.706 * 0.5) - (100 * 0.4 + 0.5 - 12.706 * 0.5)
+    )
 
 
 def test_categorical_x_uses_positions_and_tick_labels() -> None:
@@ -75,7 +88,10 @@ def test_categorical_x_uses_positions_and_tick_labels() -> None:
     (ax,) = fig.axes
     assert ax.get_xlabel() == "device mix (share of participants)"
     assert [t.get_text() for t in ax.get_xticklabels()] == [
-        "70% stm32h7\n30% rpi3", "50% stm32h7\n50% rpi3", "30% stm32h7\n70% rpi3"]
+        "70% stm32h7\n30% rpi3",
+        "50% stm32h7\n50% rpi3",
+        "30% stm32h7\n70% rpi3",
+    ]
     assert [list(line.get_xdata()) for line in ax.get_lines()] == [[0.0, 1.0, 2.0]] * 3
 
 

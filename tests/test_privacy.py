@@ -78,8 +78,7 @@ def test_lenet_fc_always_on_source() -> None:
 def test_user_table(tmp_path: Path) -> None:
     path = tmp_path / "t.csv"
     path.write_text(
-        "dataset,cnn,layer,paper_label,maps_per_device,ssim\n"
-        "x,lenet,relu1,R1,8,0.2\nx,lenet,relu1,R1,4,0.1\n",
+        "dataset,cnn,layer,paper_label,maps_per_device,ssim\nx,lenet,relu1,R1,8,0.2\nx,lenet,relu1,R1,4,0.1\n",
         encoding="utf-8",
     )
     lim = derive_limits(CNNS["lenet"], load_ssim_table(path), 0.3)

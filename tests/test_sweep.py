@@ -70,10 +70,16 @@ def test_grid_expands_first_key_slowest(tmp_path: Path) -> None:
 
 
 def test_overrides_replace_mappings_and_index_lists() -> None:
-    sweep = sweep_from_dict({
-        "base": BASE,
-        "grid": {"participants.mix": [{"rpi3": 1}], "sources.1.cnn": ["lenet"], "devices.rpi3.mults_per_s": [100.0]},
-    })
+    sweep = sweep_from_dict(
+        {
+            "base": BASE,
+            "grid": {
+                "participants.mix": [{"rpi3": 1}],
+                "sources.1.cnn": ["lenet"],
+                "devices.rpi3.mults_per_s": [100.0],
+            },
+        }
+    )
     scenario = sweep.points[0].scenario
     assert scenario["participants"]["mix"] == {"rpi3": 1}
     assert scenario["sources"] == [{"cnn": "lenet"}, {"cnn": "lenet"}]
@@ -151,8 +157,10 @@ def test_identical_tables_with_jobs_1_jobs_2_and_dask(tmp_path: Path) -> None:
     one = run_sweep(load_sweep(tiny(tmp_path), out_dir=tmp_path / "j1"), jobs=1)
     two = run_sweep(load_sweep(tiny(tmp_path), out_dir=tmp_path / "j2"), jobs=2)
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+    with (
+        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster,
+        distributed.Client(cluster) as client,
+    ):
         dask = run_sweep(load_sweep(tiny(tmp_path), out_dir=tmp_path / "dk"), client=client)
     assert one.executed == two.executed == dask.executed == 8
     for name in ("results.csv", "summary.csv"):
@@ -173,8 +181,12 @@ def test_run_matches_a_direct_simulation(tmp_path: Path) -> None:
     from distsim.scenario import scenario_from_dict
 
     result = run_sweep(load_sweep(tiny(tmp_path)), jobs=1)
-    direct = simulate(scenario_from_dict({**BASE, "participants": {"total": 12, "mix": BASE["participants"]["mix"]},
-                                          "privacy": {"max_ssim": 0.8}}), seed=replication_seed(5, 1))
+    direct = simulate(
+        scenario_from_dict(
+            {**BASE, "participants": {"total": 12, "mix": BASE["participants"]["mix"]}, "privacy": {"max_ssim": 0.8}}
+        ),
+        seed=replication_seed(5, 1),
+    )
     row = result.rows[-1]
     assert row["total_latency_s"] == direct.summary.total_latency_s
     assert row["shared_bytes"] == direct.summary.shared_bytes
@@ -222,8 +234,9 @@ def test_cli_sweep_writes_tables(tmp_path: Path, capsys: pytest.CaptureFixture[s
 
 def test_parquet_matches_csv(tmp_path: Path) -> None:
     pq = pytest.importorskip("pyarrow.parquet")
-    result = run_sweep(load_sweep(tiny(tmp_path, grid={"participants.mix": [{"rpi3": 1}, {"nexus5": 1}]},
-                                       replications=1)), jobs=1)
+    result = run_sweep(
+        load_sweep(tiny(tmp_path, grid={"participants.mix": [{"rpi3": 1}, {"nexus5": 1}]}, replications=1)), jobs=1
+    )
     table = pq.read_table(tmp_path / "out" / "results.parquet").to_pylist()
     assert [r["total_latency_s"] for r in table] == [r["total_latency_s"] for r in result.rows]
     assert table[0]["participants.mix"] == '{"rpi3": 1}'
@@ -264,5 +277,7 @@ def test_aggregate_groups_by_point() -> None:
     ]
     summary = aggregate(rows, ["x"], metrics=["total_latency_s"])
     assert [(s["point"], s["x"], s["n_runs"], s["total_latency_s_mean"]) for s in summary] == [
-        (0, 1, 2, 2.0), (1, 2, 2, 4.0)]
+        (0, 1, 2, 2.0),
+        (1, 2, 2, 4.0),
+    ]
     assert summary[0]["total_latency_s_ci95"] == pytest.approx(12.706 * math.sqrt(2) / math.sqrt(2))

@@ -42,8 +42,7 @@ def test_chain_routes_sum_per_hop_times() -> None:
     assert links.pair(3, s0) == pytest.approx(spb[3] + spb[2] + spb[1] + spb[0], rel=1e-15)
     assert links.pair(2, 2) == 0.0
     assert links.hops(2, 2) == ()
-    np.testing.assert_allclose(links.pairs(np.array([4, 3]), np.array([3, 4])),
-                               [links.pair(4, 3), links.pair(3, 4)])
+    np.testing.assert_allclose(links.pairs(np.array([4, 3]), np.array([3, 4])), [links.pair(4, 3), links.pair(3, 4)])
 
 
 def test_max_weighted_matches_brute_force() -> None:
@@ -70,8 +69,12 @@ def test_routes_are_cached_one_dijkstra_per_sender(monkeypatch: pytest.MonkeyPat
         return original(*args, **kwargs)
 
     monkeypatch.setattr(nx, "single_source_dijkstra", counting)
-    world = make_world(participants={"total": 8}, network={"topology": "geometric", "range_m": 60.0, "seed": 1},
-                       workload={"requests": 25, "rate_per_s": 5.0}, simulation={"timing": "contention", "seed": 2})
+    world = make_world(
+        participants={"total": 8},
+        network={"topology": "geometric", "range_m": 60.0, "seed": 1},
+        workload={"requests": 25, "rate_per_s": 5.0},
+        simulation={"timing": "contention", "seed": 2},
+    )
     sink = MemorySink()
     Simulation(world, sink).run()
     links = world.links
@@ -110,22 +113,28 @@ def test_geometric_layout_is_seeded_and_respects_range() -> None:
 
 def test_fixed_positions_are_used() -> None:
     positions = {"p0": [0.0, 0.0], "p1": [1.0, 0.0], "p2": [500.0, 500.0]}
-    world = make_world(participants={"total": 3}, sources=[{"cnn": "lenet"}],
-                       network={"topology": "geometric", "range_m": 2.0, "area_m": 1.0, "positions": positions})
+    world = make_world(
+        participants={"total": 3},
+        sources=[{"cnn": "lenet"}],
+        network={"topology": "geometric", "range_m": 2.0, "area_m": 1.0, "positions": positions},
+    )
     # s0 is drawn inside the 1 m square, so it reaches p0 and p1, never p2 (500 m away).
     links = world.links
     assert links.reachable(3, 0) and links.reachable(3, 1) and not links.reachable(3, 2)
 
 
-@pytest.mark.parametrize(("network", "field", "message"), [
-    ({"topology": "edges", "edges": [["p0", "p99"]]}, "network.edges.0", "unknown device id 'p99'"),
-    ({"topology": "edges"}, "network", "expects an 'edges' list"),
-    ({"topology": "geometric"}, "network", "range_m"),
-    ({"topology": "full", "range_m": 3.0}, "network", "only used with topology 'geometric'"),
-    ({"topology": "geometric", "range_m": 3.0, "positions": {"x1": [0, 0]}}, "network.positions.x1", "unknown"),
-    ({"topology": "ring"}, "network.topology", "full"),
-    ({"mac_efficiency": 0.0}, "network.mac_efficiency", "greater than 0"),
-])
+@pytest.mark.parametrize(
+    ("network", "field", "message"),
+    [
+        ({"topology": "edges", "edges": [["p0", "p99"]]}, "network.edges.0", "unknown device id 'p99'"),
+        ({"topology": "edges"}, "network", "expects an 'edges' list"),
+        ({"topology": "geometric"}, "network", "range_m"),
+        ({"topology": "full", "range_m": 3.0}, "network", "only used with topology 'geometric'"),
+        ({"topology": "geometric", "range_m": 3.0, "positions": {"x1": [0, 0]}}, "network.positions.x1", "unknown"),
+        ({"topology": "ring"}, "network.topology", "full"),
+        ({"mac_efficiency": 0.0}, "network.mac_efficiency", "greater than 0"),
+    ],
+)
 def test_bad_network_sections_name_the_field(network: dict[str, Any], field: str, message: str) -> None:
     with pytest.raises(InputError) as info:
         make_world(participants={"total": 3}, network=network)
@@ -173,8 +182,12 @@ def test_schedulers_never_use_unreachable_pairs_and_agree(seed: int) -> None:
 def test_isolated_participants_are_skipped_and_isolated_source_rejected() -> None:
     # p0..p3 linked to the source, p4..p7 isolated: placements use only p0..p3.
     edges = [["s0", f"p{k}"] for k in range(4)] + [["p0", "p1"], ["p1", "p2"], ["p2", "p3"]]
-    world = make_world(sources=[{"cnn": "lenet"}], participants={"groups": [{"type": "nexus5", "count": 8}]},
-                       privacy={"max_ssim": 0.8}, network={"topology": "edges", "edges": edges})
+    world = make_world(
+        sources=[{"cnn": "lenet"}],
+        participants={"groups": [{"type": "nexus5", "count": 8}]},
+        privacy={"max_ssim": 0.8},
+        network={"topology": "edges", "edges": edges},
+    )
     request = Request(0, 8, "lenet", 0.0)
     fast, ref = decide_both(world, request, ClusterView.idle(world))
     assert_same(fast, ref, ClusterView.idle(world))
@@ -182,8 +195,12 @@ def test_isolated_participants_are_skipped_and_isolated_source_rejected() -> Non
     used = set(np.concatenate(fast.assignments).tolist())
     assert used <= {0, 1, 2, 3, 8}
     # A source with no link at all cannot run anything needing participants.
-    cut = make_world(sources=[{"cnn": "lenet"}], participants={"groups": [{"type": "nexus5", "count": 4}]},
-                     privacy={"max_ssim": 0.8}, network={"topology": "edges", "edges": [["p0", "p1"]]})
+    cut = make_world(
+        sources=[{"cnn": "lenet"}],
+        participants={"groups": [{"type": "nexus5", "count": 4}]},
+        privacy={"max_ssim": 0.8},
+        network={"topology": "edges", "edges": [["p0", "p1"]]},
+    )
     fast, ref = decide_both(cut, Request(0, 4, "lenet", 0.0), ClusterView.idle(cut))
     assert isinstance(fast, Rejection) and fast == ref
     assert fast.constraint == "unreachable"

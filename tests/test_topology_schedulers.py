@@ -49,9 +49,12 @@ def random_residuals(rng: np.random.Generator, world: World) -> ClusterView:
     """Residuals between 2% and 100% of the budgets, per device."""
     fleet = world.fleet
     scale = rng.uniform(0.02, 1.0, size=fleet.size)
-    return ClusterView(world, (fleet.compute_budget_mults * scale).astype(np.int64),
-                       (fleet.memory_bytes * scale).astype(np.int64),
-                       (fleet.bandwidth_budget_bytes * scale).astype(np.int64))
+    return ClusterView(
+        world,
+        (fleet.compute_budget_mults * scale).astype(np.int64),
+        (fleet.memory_bytes * scale).astype(np.int64),
+        (fleet.bandwidth_budget_bytes * scale).astype(np.int64),
+    )
 
 
 #: Layouts with some participants cut off from the source and at least 4 reachable.
@@ -108,10 +111,12 @@ def test_every_scheduler_avoids_unreachable_pairs(name: str) -> None:
 
 def test_validator_flags_transfers_over_unreachable_pairs() -> None:
     # s0 - p0 - p1 linked, p2 isolated: putting relu1 on p2 needs s0 -> p2.
-    world = make_world(sources=[{"cnn": "lenet"}], participants={"groups": [{"type": "nexus5", "count": 6}]},
-                       privacy={"max_ssim": 0.8},
-                       network={"topology": "edges", "edges": [["s0", "p0"], ["p0", "p1"], ["p1", "p3"],
-                                                               ["p3", "p4"], ["p4", "p5"]]})
+    world = make_world(
+        sources=[{"cnn": "lenet"}],
+        participants={"groups": [{"type": "nexus5", "count": 6}]},
+        privacy={"max_ssim": 0.8},
+        network={"topology": "edges", "edges": [["s0", "p0"], ["p0", "p1"], ["p1", "p3"], ["p3", "p4"], ["p4", "p5"]]},
+    )
     view = ClusterView.idle(world)
     request = Request(0, world.fleet.participants, "lenet", 0.0)
     decision = make_scheduler("distprivacy", {}, world, np.random.default_rng(0)).place(request, view)
@@ -128,16 +133,24 @@ def test_validator_flags_transfers_over_unreachable_pairs() -> None:
 def test_exact_never_models_cut_off_participants_and_names_unreachable() -> None:
     # p0..p3 linked to the source, p4..p7 isolated.
     edges = [["s0", f"p{k}"] for k in range(4)]
-    world = make_world(sources=[{"cnn": "lenet"}], participants={"groups": [{"type": "nexus5", "count": 8}]},
-                       privacy={"max_ssim": 0.8}, network={"topology": "edges", "edges": edges})
+    world = make_world(
+        sources=[{"cnn": "lenet"}],
+        participants={"groups": [{"type": "nexus5", "count": 8}]},
+        privacy={"max_ssim": 0.8},
+        network={"topology": "edges", "edges": edges},
+    )
     view = ClusterView.idle(world)
     np.testing.assert_array_equal(usable_participants(view, 8), [True] * 4 + [False] * 4)
     decision, report = solve_request(Request(0, 8, "lenet", 0.0), view, world, ExactParams(time_limit_s=5))
     assert isinstance(decision, Placement) and report.status == "optimal"
     assert set(np.concatenate(decision.assignments).tolist()) <= {0, 1, 2, 3, 8}
     # A source linked to nothing: the pre-check says why, as DistPrivacy does.
-    cut = make_world(sources=[{"cnn": "lenet"}], participants={"groups": [{"type": "nexus5", "count": 4}]},
-                     privacy={"max_ssim": 0.8}, network={"topology": "edges", "edges": [["p0", "p1"]]})
+    cut = make_world(
+        sources=[{"cnn": "lenet"}],
+        participants={"groups": [{"type": "nexus5", "count": 4}]},
+        privacy={"max_ssim": 0.8},
+        network={"topology": "edges", "edges": [["p0", "p1"]]},
+    )
     request = Request(0, 4, "lenet", 0.0)
     rejection = precheck(request, ClusterView.idle(cut), cut)
     assert isinstance(rejection, Rejection) and rejection.constraint is Constraint.UNREACHABLE
@@ -153,8 +166,12 @@ def test_exact_never_models_cut_off_participants_and_names_unreachable() -> None
 
 def test_exact_on_a_topology_is_no_worse_than_distprivacy() -> None:
     # CP-SAT starts from DistPrivacy's placement, so with its proof its latency is at most the heuristic's + E.
-    world = make_world(sources=[{"cnn": "lenet"}], participants={"total": 8}, privacy={"max_ssim": 0.8},
-                       network={"topology": "geometric", "range_m": 45.0, "seed": 2})
+    world = make_world(
+        sources=[{"cnn": "lenet"}],
+        participants={"total": 8},
+        privacy={"max_ssim": 0.8},
+        network={"topology": "geometric", "range_m": 45.0, "seed": 2},
+    )
     view = ClusterView.idle(world)
     request = Request(0, world.fleet.participants, "lenet", 0.0)
     heuristic = make_scheduler("distprivacy", {}, world, np.random.default_rng(0)).place(request, view)
@@ -187,7 +204,8 @@ def test_every_scheduler_under_contention_on_a_full_mesh(name: str) -> None:
         assert math.isfinite(record.latency_s) and record.latency_s > 0
         # The contention mode's accounting: service = compute + transfer + waiting on the critical path.
         assert record.compute_s + record.transfer_s + record.wait_s == pytest.approx(
-            record.finish_at - record.start_at, rel=1e-9, abs=1e-12)
+            record.finish_at - record.start_at, rel=1e-9, abs=1e-12
+        )
 
 
 @pytest.mark.parametrize("name", scheduler_names())

@@ -15,13 +15,17 @@ from distsim.world import World, build_world
 
 
 def world_of(cnn: str = "lenet", participants: int = 9, tau: float = 0.4) -> World:
-    return build_world(Scenario.model_validate({
-        "name": "v",
-        "sources": [{"cnn": cnn}],
-        "participants": {"total": participants},
-        "workload": {"requests": 1, "rate_per_s": 1.0},
-        "privacy": {"max_ssim": tau},
-    }))
+    return build_world(
+        Scenario.model_validate(
+            {
+                "name": "v",
+                "sources": [{"cnn": cnn}],
+                "participants": {"total": participants},
+                "workload": {"requests": 1, "rate_per_s": 1.0},
+                "privacy": {"max_ssim": tau},
+            }
+        )
+    )
 
 
 def placed(world: World, name: str = "distprivacy") -> tuple[Placement, Request, ClusterView]:
@@ -97,8 +101,15 @@ def test_budgets() -> None:
     p, request, view = placed(world)
     for k, label in enumerate(("compute", "memory", "bandwidth")):
         arrays = list(view.residuals())
-        busy = int(np.argmax(p.cost.bandwidth_bytes if label == "bandwidth" else
-                             p.cost.compute_mults if label == "compute" else p.cost.memory_bytes))
+        busy = int(
+            np.argmax(
+                p.cost.bandwidth_bytes
+                if label == "bandwidth"
+                else p.cost.compute_mults
+                if label == "compute"
+                else p.cost.memory_bytes
+            )
+        )
         arrays[k][busy] = 0
         tight = ClusterView(world, *arrays)
         violations = validate_placement(p, request, tight)

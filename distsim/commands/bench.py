@@ -19,8 +19,9 @@ BENCHES: dict[str, tuple[str, Runner]] = {}
 OPTION_HOOKS: list[Callable[[argparse.ArgumentParser], None]] = []
 
 
-def add_bench(name: str, help_line: str, runner: Runner,
-              options: Callable[[argparse.ArgumentParser], None] | None = None) -> None:
+def add_bench(
+    name: str, help_line: str, runner: Runner, options: Callable[[argparse.ArgumentParser], None] | None = None
+) -> None:
     """Register a suite as ``distsim bench NAME``."""
     BENCHES[name] = (help_line, runner)
     if options is not None:

@@ -42,12 +42,17 @@ def summary_table(s: Summary) -> str:
         ("participants", str(s.participants)),
         ("requests", f"{s.requests} arrived, {s.served} served, {s.dropped} dropped"),
         ("  dropped", f"{s.dropped_fleet_too_small} fleet_too_small, {s.dropped_max_attempts} after max attempts"),
-        ("rejected (1st attempt)", f"{s.rejected_first_attempt} ({100 * s.rejection_rate:.1f}%; "
-                                   f"under load {100 * s.load_rejection_rate:.1f}%)"),
+        (
+            "rejected (1st attempt)",
+            f"{s.rejected_first_attempt} ({100 * s.rejection_rate:.1f}%; "
+            f"under load {100 * s.load_rejection_rate:.1f}%)",
+        ),
         ("attempts per request", _num(s.attempts_mean, digits=2)),
         ("latency mean", _num(s.latency_mean_s, " s")),
-        ("latency p50 / p95 / p99", " / ".join(_num(v, " s") for v in
-                                               (s.latency_p50_s, s.latency_p95_s, s.latency_p99_s))),
+        (
+            "latency p50 / p95 / p99",
+            " / ".join(_num(v, " s") for v in (s.latency_p50_s, s.latency_p95_s, s.latency_p99_s)),
+        ),
         ("latency max", _num(s.latency_max_s, " s")),
         ("total latency", _num(s.total_latency_s, " s", 2)),
         ("shared data", f"{_bytes(s.shared_bytes)} ({_bytes(s.shared_bytes_per_request)} per served request)"),

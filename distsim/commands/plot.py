@@ -10,12 +10,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     from distsim.plots.kinds import KINDS
 
     plot = sub.add_parser(
-        "plot", help="plot sweep results (PNG and SVG)",
+        "plot",
+        help="plot sweep results (PNG and SVG)",
         description="Plot the results of 'distsim sweep'. Kinds: fig3 (total latency with rejection % and "
-                    "shared data vs a parameter, one line per other parameter), fig3-latency, fig3-shared, "
-                    "tradeoff (latency and shared data per request vs tau), pareto (latency vs shared data, "
-                    "Pareto front), cdf (per-request latency CDF; needs keep_latencies: true, or "
-                    "'distsim run' output directories).")
+        "shared data vs a parameter, one line per other parameter), fig3-latency, fig3-shared, "
+        "tradeoff (latency and shared data per request vs tau), pareto (latency vs shared data, "
+        "Pareto front), cdf (per-request latency CDF; needs keep_latencies: true, or "
+        "'distsim run' output directories).",
+    )
     plot.add_argument("results", nargs="+", help="sweep output directory (cdf: or several run directories)")
     plot.add_argument("--kind", choices=KINDS, help="plot kind (default: tradeoff if only tau is swept, else fig3)")
     plot.add_argument("--out", help="directory for the figures (default: RESULTS/plots)")

@@ -19,13 +19,22 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     run.add_argument("--seed", type=int, help="override simulation.seed")
     run.add_argument("--no-write", action="store_true", help="print the summary only, write no files")
     run.add_argument("--timing", help="override simulation.timing (analytic, contention)")
-    run.add_argument("--trace", metavar="FILE", help="write a Chrome trace JSON (open in ui.perfetto.dev); "
-                     "needs simulation.timing: contention")
-    run.add_argument("--series", metavar="FILE", help="write per-device busy/queue-length time series as CSV "
-                     "(contention timing)")
+    run.add_argument(
+        "--trace",
+        metavar="FILE",
+        help="write a Chrome trace JSON (open in ui.perfetto.dev); needs simulation.timing: contention",
+    )
+    run.add_argument(
+        "--series", metavar="FILE", help="write per-device busy/queue-length time series as CSV (contention timing)"
+    )
     run.add_argument("--gantt", metavar="FILE", help="plot a Gantt chart of --window (PNG/SVG/PDF; contention timing)")
-    run.add_argument("--window", nargs=2, type=float, metavar=("START_S", "END_S"),
-                     help="time window of the Gantt chart, s (default: the first second)")
+    run.add_argument(
+        "--window",
+        nargs=2,
+        type=float,
+        metavar=("START_S", "END_S"),
+        help="time window of the Gantt chart, s (default: the first second)",
+    )
     run.set_defaults(func=_run)
     check = sub.add_parser("validate", help="check a scenario without running it")
     check.add_argument("scenario", help="scenario YAML file")
@@ -36,7 +45,8 @@ def _run(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario)
     if args.timing is not None:
         scenario = scenario.model_copy(
-            update={"simulation": scenario.simulation.model_copy(update={"timing": args.timing})})
+            update={"simulation": scenario.simulation.model_copy(update={"timing": args.timing})}
+        )
     world = build_world(scenario, file=args.scenario)
     if args.seed is not None and args.seed < 0:
         raise InputError(f"expected a seed >= 0, got {args.seed}", field="--seed")
@@ -69,6 +79,8 @@ def _validate(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario)
     world = build_world(scenario, file=args.scenario)
     fleet = world.fleet
-    print(f"{args.scenario}: ok: {fleet.participants} participants, {len(fleet.sources)} sources, "
-          f"CNNs {', '.join(world.cnns)}, max_ssim {scenario.privacy.max_ssim}")
+    print(
+        f"{args.scenario}: ok: {fleet.participants} participants, {len(fleet.sources)} sources, "
+        f"CNNs {', '.join(world.cnns)}, max_ssim {scenario.privacy.max_ssim}"
+    )
     return 0

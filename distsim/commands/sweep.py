@@ -8,9 +8,12 @@ from distsim.errors import InputError
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    sweep = sub.add_parser("sweep", help="run a parameter sweep with replications (resumable)",
-                           description="Run every grid point x replication of a sweep file. Finished runs in "
-                                       "the output directory are skipped, so an interrupted sweep resumes.")
+    sweep = sub.add_parser(
+        "sweep",
+        help="run a parameter sweep with replications (resumable)",
+        description="Run every grid point x replication of a sweep file. Finished runs in "
+        "the output directory are skipped, so an interrupted sweep resumes.",
+    )
     sweep.add_argument("sweep", help="sweep YAML file (see docs/sweeps.md)")
     sweep.add_argument("--jobs", "-j", type=int, help="local worker processes (default: CPU count; 1: in-process)")
     sweep.add_argument("--dask", metavar="ADDRESS", help="run on a Dask cluster, e.g. tcp://host:8786")
@@ -30,6 +33,8 @@ def _sweep(args: argparse.Namespace) -> int:
     print(f"{args.sweep}: {len(sweep.points)} points x {sweep.replications} replications = {runs} runs on {where}")
     result = run_sweep(sweep, jobs=args.jobs, dask_address=args.dask, progress=False if args.no_progress else None)
     print(f"{result.executed} runs executed, {result.skipped} already finished (resumed)")
-    print(f"results in {result.out_dir}/ ({', '.join(p.name for p in result.files)}); "
-          f"plot with: distsim plot {result.out_dir}")
+    print(
+        f"results in {result.out_dir}/ ({', '.join(p.name for p in result.files)}); "
+        f"plot with: distsim plot {result.out_dir}"
+    )
     return 0

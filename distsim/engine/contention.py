@@ -179,8 +179,9 @@ class _Channel:
         if version != self._version:
             return
         self._advance()
-        finished = sorted(fid for fid, flow in self.flows.items()
-                          if fid == self._due or flow[0] <= flow[3] * _PS_TOLERANCE)
+        finished = sorted(
+            fid for fid, flow in self.flows.items() if fid == self._due or flow[0] <= flow[3] * _PS_TOLERANCE
+        )
         for fid in finished:
             self.flows.pop(fid)[2].succeed()
         self._schedule()
@@ -225,8 +226,9 @@ class ContentionTiming:
         for layer, cur in zip(cnn.layers, placement.assignments, strict=True):
             flows = layer_transfers(layer, prev, cur, n)
             inflows: dict[int, list[tuple[int, int]]] = {}
-            for i, j, nbytes in zip(flows.senders.tolist(), flows.receivers.tolist(), flows.bytes.tolist(),
-                                    strict=True):
+            for i, j, nbytes in zip(
+                flows.senders.tolist(), flows.receivers.tolist(), flows.bytes.tolist(), strict=True
+            ):
                 inflows.setdefault(j, []).append((i, nbytes))
             counts: dict[int, int] = {}
             for device in cur.tolist():
@@ -311,8 +313,9 @@ class ContentionTiming:
                 yield self._channel_of[u].transmit(nbytes * 8.0, self._rate[u])
             transmit += env.now - started
             if radio.leave(nbytes) and self.timeline is not None:
-                self.timeline.span(Span(u, "radio", 0, radio.since, env.now, rid, radio.layer, radio.layer_name,
-                                        radio.sent, 0))
+                self.timeline.span(
+                    Span(u, "radio", 0, radio.since, env.now, rid, radio.layer, radio.layer_name, radio.sent, 0)
+                )
                 self._sample_radio(radio)
         return env.now, wait, transmit
 

@@ -122,9 +122,11 @@ class Simulation:
         if trace:
             attach = getattr(self.timing, "attach", None)
             if attach is None:
-                raise InputError(f"a trace needs simulation.timing: contention (timing "
-                                 f"{scenario.simulation.timing!r} has no per-device timeline)",
-                                 field="simulation.timing")
+                raise InputError(
+                    f"a trace needs simulation.timing: contention (timing "
+                    f"{scenario.simulation.timing!r} has no per-device timeline)",
+                    field="simulation.timing",
+                )
             cores = getattr(self.timing, "cores", (1,) * world.fleet.size)
             self.timeline = Timeline(world.fleet.names, world.fleet.types, cores)
             attach(self.timeline)
@@ -139,8 +141,14 @@ class Simulation:
         self._too_small: dict[int, Rejection | None] = {}
         self._repeatable = bool(getattr(self.scheduler, "repeatable", False))
         self._last_rejection: dict[int, tuple[int, Rejection]] = {}
-        self._counts = {"served": 0, "dropped_fleet_too_small": 0, "dropped_max_attempts": 0, "rejected": 0,
-                        "load_rejected": 0, "attempts": 0}
+        self._counts = {
+            "served": 0,
+            "dropped_fleet_too_small": 0,
+            "dropped_max_attempts": 0,
+            "rejected": 0,
+            "load_rejected": 0,
+            "attempts": 0,
+        }
         self._latency_sum = 0.0
         self._queue_sum = 0.0
         self._shared = 0
@@ -157,16 +165,26 @@ class Simulation:
             need = world.limits[request.cnn].min_participants(cnn)
             verdict: Rejection | None = None
             if need > world.fleet.participants:
-                verdict = Rejection(request.id, 0, "", Constraint.FLEET_TOO_SMALL,
-                                    f"{request.cnn} at max_ssim {world.limits[request.cnn].tau} needs at least "
-                                    f"{need} participants, the fleet has {world.fleet.participants}")
+                verdict = Rejection(
+                    request.id,
+                    0,
+                    "",
+                    Constraint.FLEET_TOO_SMALL,
+                    f"{request.cnn} at max_ssim {world.limits[request.cnn].tau} needs at least "
+                    f"{need} participants, the fleet has {world.fleet.participants}",
+                )
             elif self._repeatable:
                 # Only a scheduler whose decision depends on nothing but the
                 # request's source and the residuals can be judged by one probe.
                 probe = self.scheduler.place(request, ClusterView.idle(world))
                 if isinstance(probe, Rejection):
-                    verdict = Rejection(request.id, probe.layer, probe.layer_name, Constraint.FLEET_TOO_SMALL,
-                                        f"rejected even on an idle fleet: {probe.detail}")
+                    verdict = Rejection(
+                        request.id,
+                        probe.layer,
+                        probe.layer_name,
+                        Constraint.FLEET_TOO_SMALL,
+                        f"rejected even on an idle fleet: {probe.detail}",
+                    )
             self._too_small[request.source] = verdict
         return self._too_small[request.source]
 
@@ -248,26 +266,28 @@ class Simulation:
         self._queue_sum += start - request.arrival_at
         self._shared += placement.cost.shared_bytes
         self._last_end = max(self._last_end, finish)
-        self.sink.add(RequestRecord(
-            request_id=request.id,
-            source=self.world.fleet.names[request.source],
-            cnn=request.cnn,
-            arrival_at=request.arrival_at,
-            start_at=start,
-            finish_at=finish,
-            latency_s=latency,
-            queue_s=start - request.arrival_at,
-            compute_s=timing.compute_s,
-            transfer_s=timing.transfer_s,
-            wait_s=timing.wait_s,
-            attempts=attempts,
-            rejected=rejected_first,
-            dropped=False,
-            drop_reason="",
-            last_rejection=last.reason if last is not None else "",
-            shared_bytes=placement.cost.shared_bytes,
-            devices_used=placement.cost.devices_used,
-        ))
+        self.sink.add(
+            RequestRecord(
+                request_id=request.id,
+                source=self.world.fleet.names[request.source],
+                cnn=request.cnn,
+                arrival_at=request.arrival_at,
+                start_at=start,
+                finish_at=finish,
+                latency_s=latency,
+                queue_s=start - request.arrival_at,
+                compute_s=timing.compute_s,
+                transfer_s=timing.transfer_s,
+                wait_s=timing.wait_s,
+                attempts=attempts,
+                rejected=rejected_first,
+                dropped=False,
+                drop_reason="",
+                last_rejection=last.reason if last is not None else "",
+                shared_bytes=placement.cost.shared_bytes,
+                devices_used=placement.cost.devices_used,
+            )
+        )
 
     def _drop(self, request: Request, attempts: int, why: str, last: Rejection) -> None:
         key = "dropped_fleet_too_small" if why == "fleet_too_small" else "dropped_max_attempts"
@@ -275,12 +295,28 @@ class Simulation:
         self._counts["attempts"] += attempts
         self._last_end = max(self._last_end, self.env.now)
         nan = math.nan
-        self.sink.add(RequestRecord(
-            request_id=request.id, source=self.world.fleet.names[request.source], cnn=request.cnn,
-            arrival_at=request.arrival_at, start_at=nan, finish_at=self.env.now, latency_s=nan, queue_s=nan,
-            compute_s=nan, transfer_s=nan, wait_s=nan, attempts=attempts, rejected=True, dropped=True,
-            drop_reason=why, last_rejection=last.reason, shared_bytes=0, devices_used=0,
-        ))
+        self.sink.add(
+            RequestRecord(
+                request_id=request.id,
+                source=self.world.fleet.names[request.source],
+                cnn=request.cnn,
+                arrival_at=request.arrival_at,
+                start_at=nan,
+                finish_at=self.env.now,
+                latency_s=nan,
+                queue_s=nan,
+                compute_s=nan,
+                transfer_s=nan,
+                wait_s=nan,
+                attempts=attempts,
+                rejected=True,
+                dropped=True,
+                drop_reason=why,
+                last_rejection=last.reason,
+                shared_bytes=0,
+                devices_used=0,
+            )
+        )
 
     def _account(self, placement: Placement) -> None:
         cost = placement.cost

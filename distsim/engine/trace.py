@@ -166,12 +166,17 @@ class Timeline:
                 key = (name, lane)
                 capacity = self.cores[index[name]] if lane == "cpu" else 1
                 b = busy.get(key, 0.0)
-                out.append(Utilisation(
-                    device=name, lane=lane, capacity=capacity, busy_s=b,
-                    utilisation=b / (capacity * horizon) if horizon > 0 else 0.0,
-                    queue_mean=queue.get(key, 0.0) / horizon if horizon > 0 else 0.0,
-                    queue_max=peak.get(key, 0),
-                ))
+                out.append(
+                    Utilisation(
+                        device=name,
+                        lane=lane,
+                        capacity=capacity,
+                        busy_s=b,
+                        utilisation=b / (capacity * horizon) if horizon > 0 else 0.0,
+                        queue_mean=queue.get(key, 0.0) / horizon if horizon > 0 else 0.0,
+                        queue_max=peak.get(key, 0),
+                    )
+                )
         return out
 
     # -- exports -------------------------------------------------------------
@@ -179,32 +184,47 @@ class Timeline:
         """The timeline as a Chrome trace object (``traceEvents``; times in microseconds)."""
         events: list[dict[str, Any]] = []
         for i, name in enumerate(self.names):
-            events.append({"name": "process_name", "ph": "M", "pid": i, "tid": 0,
-                           "args": {"name": f"{name} ({self.types[i]})"}})
+            events.append(
+                {"name": "process_name", "ph": "M", "pid": i, "tid": 0, "args": {"name": f"{name} ({self.types[i]})"}}
+            )
             events.append({"name": "process_sort_index", "ph": "M", "pid": i, "tid": 0, "args": {"sort_index": i}})
             for core in range(self.cores[i]):
-                events.append({"name": "thread_name", "ph": "M", "pid": i, "tid": core,
-                               "args": {"name": f"cpu{core}"}})
+                events.append({"name": "thread_name", "ph": "M", "pid": i, "tid": core, "args": {"name": f"cpu{core}"}})
             events.append({"name": "thread_name", "ph": "M", "pid": i, "tid": RADIO_TID, "args": {"name": "radio"}})
         for s in sorted(self.spans, key=lambda s: (s.start_at, s.device, s.lane, s.slot, s.request_id)):
             cpu = s.lane == "cpu"
-            events.append({
-                "name": f"r{s.request_id} {s.layer_name}",
-                "cat": "compute" if cpu else "transfer",
-                "ph": "X",
-                "ts": s.start_at * 1e6,
-                "dur": (s.end_at - s.start_at) * 1e6,
-                "pid": s.device,
-                "tid": s.slot if cpu else RADIO_TID,
-                "args": {"request": s.request_id, "layer": s.layer,
-                         **({"mults": s.mults} if cpu else {"bytes": s.sent_bytes})},
-            })
+            events.append(
+                {
+                    "name": f"r{s.request_id} {s.layer_name}",
+                    "cat": "compute" if cpu else "transfer",
+                    "ph": "X",
+                    "ts": s.start_at * 1e6,
+                    "dur": (s.end_at - s.start_at) * 1e6,
+                    "pid": s.device,
+                    "tid": s.slot if cpu else RADIO_TID,
+                    "args": {
+                        "request": s.request_id,
+                        "layer": s.layer,
+                        **({"mults": s.mults} if cpu else {"bytes": s.sent_bytes}),
+                    },
+                }
+            )
         index = {name: i for i, name in enumerate(self.names)}
         for q in self.samples:
-            events.append({"name": f"{q.lane} queue", "ph": "C", "ts": q.at * 1e6, "pid": index[q.device],
-                           "args": {"queued": q.queued}})
-        return {"traceEvents": events, "displayTimeUnit": "ms",
-                "otherData": {"generator": "distsim", "time_unit_of_ts": "microseconds"}}
+            events.append(
+                {
+                    "name": f"{q.lane} queue",
+                    "ph": "C",
+                    "ts": q.at * 1e6,
+                    "pid": index[q.device],
+                    "args": {"queued": q.queued},
+                }
+            )
+        return {
+            "traceEvents": events,
+            "displayTimeUnit": "ms",
+            "otherData": {"generator": "distsim", "time_unit_of_ts": "microseconds"},
+        }
 
     def series_csv(self) -> str:
         """The samples as CSV (``at,device,lane,busy,queued``)."""

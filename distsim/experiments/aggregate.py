@@ -26,10 +26,39 @@ from distsim.experiments.table import numeric_metrics, write_csv_atomic
 
 #: Two-sided 95% Student-t quantiles t(0.975, df).
 T_975: dict[int, float] = {
-    1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228,
-    11: 2.201, 12: 2.179, 13: 2.160, 14: 2.145, 15: 2.131, 16: 2.120, 17: 2.110, 18: 2.101, 19: 2.093,
-    20: 2.086, 21: 2.080, 22: 2.074, 23: 2.069, 24: 2.064, 25: 2.060, 26: 2.056, 27: 2.052, 28: 2.048,
-    29: 2.045, 30: 2.042, 40: 2.021, 60: 2.000, 120: 1.980,
+    1: 12.706,
+    2: 4.303,
+    3: 3.182,
+    4: 2.776,
+    5: 2.571,
+    6: 2.447,
+    7: 2.365,
+    8: 2.306,
+    9: 2.262,
+    10: 2.228,
+    11: 2.201,
+    12: 2.179,
+    13: 2.160,
+    14: 2.145,
+    15: 2.131,
+    16: 2.120,
+    17: 2.110,
+    18: 2.101,
+    19: 2.093,
+    20: 2.086,
+    21: 2.080,
+    22: 2.074,
+    23: 2.069,
+    24: 2.064,
+    25: 2.060,
+    26: 2.056,
+    27: 2.052,
+    28: 2.048,
+    29: 2.045,
+    30: 2.042,
+    40: 2.021,
+    60: 2.000,
+    120: 1.980,
 }
 _Z_975 = 1.960
 
@@ -57,8 +86,9 @@ def mean_ci95(values: Iterable[float]) -> tuple[float, float, int]:
     return mean, half, n
 
 
-def aggregate(rows: Sequence[dict[str, Any]], params: Sequence[str],
-              metrics: Sequence[str] | None = None) -> list[dict[str, Any]]:
+def aggregate(
+    rows: Sequence[dict[str, Any]], params: Sequence[str], metrics: Sequence[str] | None = None
+) -> list[dict[str, Any]]:
     """One row per point (in point order): the parameters, ``n_runs``, ``<metric>_mean``, ``<metric>_ci95``."""
     names = list(metrics) if metrics is not None else numeric_metrics()
     by_point: dict[int, list[dict[str, Any]]] = {}

@@ -85,8 +85,12 @@ def run_file_name(point: int, replication: int) -> str:
 
 def task_key(scenario: dict[str, Any], seed: int, keep_latencies: bool) -> str:
     """SHA-256 of the canonical JSON of what determines a run's result."""
-    blob = json.dumps({"scenario": scenario, "seed": seed, "keep_latencies": keep_latencies},
-                      sort_keys=True, separators=(",", ":"), default=str)
+    blob = json.dumps(
+        {"scenario": scenario, "seed": seed, "keep_latencies": keep_latencies},
+        sort_keys=True,
+        separators=(",", ":"),
+        default=str,
+    )
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
@@ -97,8 +101,18 @@ def make_tasks(sweep: Sweep) -> list[Task]:
     for point in sweep.points:
         for rep in range(sweep.replications):
             seed = sweep.seed_of(rep)
-            tasks.append(Task(point.index, rep, seed, point.params, point.scenario, str(sweep.base_dir), keep,
-                              task_key(point.scenario, seed, keep)))
+            tasks.append(
+                Task(
+                    point.index,
+                    rep,
+                    seed,
+                    point.params,
+                    point.scenario,
+                    str(sweep.base_dir),
+                    keep,
+                    task_key(point.scenario, seed, keep),
+                )
+            )
     return tasks
 
 
@@ -183,8 +197,10 @@ class Progress:
         width = 30
         filled = int(width * self.done / self.total) if self.total else width
         pct = 100.0 * self.done / self.total if self.total else 100.0
-        return (f"[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} runs {pct:5.1f}% "
-                f"elapsed {_clock(elapsed)} ETA {_clock(eta)}")
+        return (
+            f"[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} runs {pct:5.1f}% "
+            f"elapsed {_clock(elapsed)} ETA {_clock(eta)}"
+        )
 
     def close(self) -> None:
         """End the line."""
@@ -248,8 +264,10 @@ def _order(record: dict[str, Any]) -> tuple[int, int]:
 def _execute_dask(tasks: list[Task], client: Any) -> Iterator[dict[str, Any]]:
     from distributed import as_completed
 
-    futures = [client.submit(run_task, task, pure=False, key=f"distsim-run-{task.key[:16]}-{task.point}-"
-                             f"{task.replication}") for task in tasks]
+    futures = [
+        client.submit(run_task, task, pure=False, key=f"distsim-run-{task.key[:16]}-{task.point}-{task.replication}")
+        for task in tasks
+    ]
     try:
         for future in as_completed(futures):
             yield future.result()
@@ -262,8 +280,9 @@ def connect_dask(address: str) -> Any:
     try:
         from distributed import Client
     except ImportError:
-        raise InputError("Dask is not installed; install it with: pip install 'distsim[dask]'",
-                         field="--dask") from None
+        raise InputError(
+            "Dask is not installed; install it with: pip install 'distsim[dask]'", field="--dask"
+        ) from None
     try:
         return Client(address, timeout="10s")
     except OSError as exc:
@@ -376,4 +395,3 @@ def _finish(sweep: Sweep, tasks: list[Task], executed: int, skipped: int) -> Swe
     summary = aggregate(rows, sweep.params)
     files.append(write_summary_csv(out / "summary.csv", summary, sweep.params))
     return SweepResult(out, rows, summary, executed, skipped, files)
-

@@ -190,11 +190,13 @@ def expand(spec: SweepSpec, base: dict[str, Any], *, file: str | None, base_dir:
     keys = list(spec.grid)
     for key in keys:
         if not key or any(not part for part in key.split(".")):
-            raise InputError(f"expected a dotted field path such as 'privacy.max_ssim', got {key!r}",
-                             file=file, field=f"grid.{key}")
+            raise InputError(
+                f"expected a dotted field path such as 'privacy.max_ssim', got {key!r}", file=file, field=f"grid.{key}"
+            )
         if key in RESERVED_KEYS:
-            raise InputError("the sweep sets the run seeds; use 'seed' and 'replications' instead",
-                             file=file, field=f"grid.{key}")
+            raise InputError(
+                "the sweep sets the run seeds; use 'seed' and 'replications' instead", file=file, field=f"grid.{key}"
+            )
     points: list[Point] = []
     for index, values in enumerate(itertools.product(*(spec.grid[k] for k in keys))):
         params = dict(zip(keys, values, strict=True))
@@ -203,8 +205,9 @@ def expand(spec: SweepSpec, base: dict[str, Any], *, file: str | None, base_dir:
             try:
                 set_path(data, key, value)
             except KeyError as exc:
-                raise InputError(f"cannot apply {key} = {_describe_value(value)}: {exc.args[0]}",
-                                 file=file, field=f"grid.{key}") from None
+                raise InputError(
+                    f"cannot apply {key} = {_describe_value(value)}: {exc.args[0]}", file=file, field=f"grid.{key}"
+                ) from None
         try:
             scenario = scenario_from_dict(data, base_dir=base_dir)
             build_world(scenario)
@@ -212,8 +215,11 @@ def expand(spec: SweepSpec, base: dict[str, Any], *, file: str | None, base_dir:
             culprit = _culprit(exc.field, keys)
             combo = ", ".join(f"{k} = {_describe_value(v)}" for k, v in params.items())
             where = f"scenario field {exc.field}: " if exc.field else ""
-            raise InputError(f"point {index} ({combo}): {where}{exc.detail}", file=file,
-                             field=f"grid.{culprit}" if culprit else "base") from None
+            raise InputError(
+                f"point {index} ({combo}): {where}{exc.detail}",
+                file=file,
+                field=f"grid.{culprit}" if culprit else "base",
+            ) from None
         points.append(Point(index, params, data))
     return tuple(points)
 
@@ -234,8 +240,9 @@ def _culprit(field: str | None, keys: list[str]) -> str | None:
     return best
 
 
-def sweep_from_dict(data: Any, *, file: str | None = None, sweep_dir: Path | None = None,
-                    out_dir: str | Path | None = None) -> Sweep:
+def sweep_from_dict(
+    data: Any, *, file: str | None = None, sweep_dir: Path | None = None, out_dir: str | Path | None = None
+) -> Sweep:
     """Validate a sweep mapping and expand its grid.
 
     Args:
@@ -254,8 +261,11 @@ def sweep_from_dict(data: Any, *, file: str | None = None, sweep_dir: Path | Non
     base, base_dir = _read_base(spec, file, here)
     points = expand(spec, base, file=file, base_dir=base_dir)
     name = spec.name or (Path(file).stem if file else "sweep")
-    target = Path(out_dir) if out_dir is not None else (
-        Path(spec.output.dir) if spec.output.dir else Path("results") / "sweeps" / name)
+    target = (
+        Path(out_dir)
+        if out_dir is not None
+        else (Path(spec.output.dir) if spec.output.dir else Path("results") / "sweeps" / name)
+    )
     return Sweep(name=name, file=file, base_dir=base_dir, spec=spec, points=points, out_dir=target)
 
 

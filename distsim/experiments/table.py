@@ -29,9 +29,7 @@ FIXED_COLUMNS = ("point", "replication", "seed")
 #: File in a sweep's output directory describing the sweep.
 SWEEP_MANIFEST = "sweep.json"
 
-_SUMMARY_TYPES: dict[str, type] = {
-    name: hint for name, hint in typing.get_type_hints(Summary).items()
-}
+_SUMMARY_TYPES: dict[str, type] = {name: hint for name, hint in typing.get_type_hints(Summary).items()}
 
 
 def summary_columns() -> list[str]:
@@ -159,8 +157,9 @@ def read_manifest(out_dir: str | Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise InputError(f"not a sweep output directory (no {SWEEP_MANIFEST}); run 'distsim sweep' first",
-                         file=str(out_dir)) from None
+        raise InputError(
+            f"not a sweep output directory (no {SWEEP_MANIFEST}); run 'distsim sweep' first", file=str(out_dir)
+        ) from None
     except (OSError, ValueError) as exc:
         raise InputError(f"cannot read {SWEEP_MANIFEST}: {exc}", file=str(out_dir)) from None
     if not isinstance(data, dict) or not isinstance(data.get("params"), list):
@@ -175,8 +174,9 @@ def read_results(out_dir: str | Path) -> tuple[list[str], list[dict[str, Any]]]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise InputError("no results.csv: the sweep has not finished; run 'distsim sweep' again to resume",
-                         file=str(out_dir)) from None
+        raise InputError(
+            "no results.csv: the sweep has not finished; run 'distsim sweep' again to resume", file=str(out_dir)
+        ) from None
     reader = csv.DictReader(io.StringIO(text))
     rows = []
     for raw in reader:

@@ -246,8 +246,9 @@ def evaluate(
         first = np.minimum.reduceat(np.where(totals == np.repeat(best, lengths), order, len(totals)), starts)
         wins = np.flatnonzero(best >= compute_max[flow_layers])
         critical = first[wins]
-        for k, lat, tr, cp in zip(wins.tolist(), best[wins].tolist(), tx[critical].tolist(),
-                                  receiver_t[critical].tolist(), strict=True):
+        for k, lat, tr, cp in zip(
+            wins.tolist(), best[wins].tolist(), tx[critical].tolist(), receiver_t[critical].tolist(), strict=True
+        ):
             index = flow_layers[k]
             latency_l[index], transfer_l[index], compute_l[index] = lat, tr, cp
         for index, moved in zip(flow_layers, np.add.reduceat(sizes, starts).tolist(), strict=True):

@@ -168,14 +168,16 @@ def build_links(network: Network, fleet: Fleet, *, file: str | None = None) -> L
     def device(name: str, field: str) -> int:
         if name not in ids:
             known = f"{fleet.names[0]} .. {fleet.names[-1]}" if fleet.names else "none"
-            raise InputError(f"unknown device id {name!r}; expected one of the fleet's ids ({known})",
-                             file=file, field=field)
+            raise InputError(
+                f"unknown device id {name!r}; expected one of the fleet's ids ({known})", file=file, field=field
+            )
         return ids[name]
 
     if network.topology == "edges":
         assert network.edges is not None
-        edges = [(device(u, f"network.edges.{k}"), device(v, f"network.edges.{k}"))
-                 for k, (u, v) in enumerate(network.edges)]
+        edges = [
+            (device(u, f"network.edges.{k}"), device(v, f"network.edges.{k}")) for k, (u, v) in enumerate(network.edges)
+        ]
         return Topology(fleet, edges)
     fixed = network.positions or {}
     for name in sorted(fixed):

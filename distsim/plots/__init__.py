@@ -13,11 +13,23 @@ from distsim.plots.kinds import KINDS
 # Figures import matplotlib, which costs every command-line start ~0.5 s:
 # load the submodules on first attribute access instead (PEP 562).
 _LAZY = {
-    "METRICS": "figures", "PARAM_LABELS": "figures", "default_x": "figures", "fig3": "figures",
-    "format_value": "figures", "latency_cdf": "figures", "pareto": "figures", "pareto_front": "figures",
-    "plot_metric": "figures", "single_metric": "figures", "tradeoff": "figures",
-    "cdf_from_run_dirs": "io", "cdf_from_sweep": "io", "default_kind": "io", "load_summary": "io",
-    "make_figure": "io", "save_figure": "io",
+    "METRICS": "figures",
+    "PARAM_LABELS": "figures",
+    "default_x": "figures",
+    "fig3": "figures",
+    "format_value": "figures",
+    "latency_cdf": "figures",
+    "pareto": "figures",
+    "pareto_front": "figures",
+    "plot_metric": "figures",
+    "single_metric": "figures",
+    "tradeoff": "figures",
+    "cdf_from_run_dirs": "io",
+    "cdf_from_sweep": "io",
+    "default_kind": "io",
+    "load_summary": "io",
+    "make_figure": "io",
+    "save_figure": "io",
 }
 
 

@@ -96,8 +96,9 @@ def series_label(params: Sequence[str], values: Sequence[Any]) -> str:
     return ", ".join(format_value(p, v) for p, v in zip(params, values, strict=True)) or "all runs"
 
 
-def split_series(summary: Sequence[Mapping[str, Any]], params: Sequence[str], x: str
-                 ) -> list[tuple[str, list[Mapping[str, Any]]]]:
+def split_series(
+    summary: Sequence[Mapping[str, Any]], params: Sequence[str], x: str
+) -> list[tuple[str, list[Mapping[str, Any]]]]:
     """Rows grouped by every parameter except ``x`` (first-appearance order), each group in point order."""
     others = [p for p in params if p != x]
     # Parameters with one value in the whole table are constant: they stay out of legend texts.
@@ -122,8 +123,15 @@ def _finite_or_zero(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     return np.where(np.isfinite(values), values, 0.0)
 
 
-def plot_metric(ax: Axes, summary: Sequence[Mapping[str, Any]], params: Sequence[str], x: str, metric: str, *,
-                annotate_rejection: bool = False) -> None:
+def plot_metric(
+    ax: Axes,
+    summary: Sequence[Mapping[str, Any]],
+    params: Sequence[str],
+    x: str,
+    metric: str,
+    *,
+    annotate_rejection: bool = False,
+) -> None:
     """Mean of ``metric`` vs parameter ``x``, one line per combination of the other parameters, 95% CI bands.
 
     Categorical ``x`` values (mixes, CNN lists) sit at positions 0, 1, ... with
@@ -138,8 +146,10 @@ def plot_metric(ax: Axes, summary: Sequence[Mapping[str, Any]], params: Sequence
     for label, rows in split_series(summary, params, x):
         xs = np.array([float(r[x]) if numeric else float(pos[_key(r[x])]) for r in rows])
         # A point that served nothing has no latency or traffic to show (its 0 s would read as "fast").
-        ys = np.array([float(r[f"{metric}_mean"]) if float(r.get("served_mean", 1.0)) > 0 else math.nan
-                       for r in rows]) * scale
+        ys = (
+            np.array([float(r[f"{metric}_mean"]) if float(r.get("served_mean", 1.0)) > 0 else math.nan for r in rows])
+            * scale
+        )
         ci = _finite_or_zero(np.array([float(r[f"{metric}_ci95"]) for r in rows]) * scale)
         (line,) = ax.plot(xs, ys, marker="o", label=label)
         ax.fill_between(xs, ys - ci, ys + ci, color=line.get_color(), alpha=0.18, linewidth=0)
@@ -155,8 +165,13 @@ def plot_metric(ax: Axes, summary: Sequence[Mapping[str, Any]], params: Sequence
     ax.set_ylabel(metric_label(metric))
     if not numeric:
         crowded = len(categories) > 6
-        ax.set_xticks(range(len(categories)), [format_value(x, v).replace(" / ", "\n") for v in categories],
-                      rotation=20 if crowded else 0, ha="right" if crowded else "center", fontsize=8)
+        ax.set_xticks(
+            range(len(categories)),
+            [format_value(x, v).replace(" / ", "\n") for v in categories],
+            rotation=20 if crowded else 0,
+            ha="right" if crowded else "center",
+            fontsize=8,
+        )
     elif x == "participants.total" and all_y:
         ax.set_xscale("log", base=2)
         ax.set_xticks([float(v) for v in categories], [str(v) for v in categories])
@@ -169,12 +184,10 @@ def plot_metric(ax: Axes, summary: Sequence[Mapping[str, Any]], params: Sequence
     log_y = ax.get_yscale() == "log"
     for xv, yv, text, color in notes:
         if math.isfinite(yv) and (yv > 0 or not log_y):
-            ax.annotate(text, (xv, yv), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=7,
-                        color=color)
+            ax.annotate(text, (xv, yv), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=7, color=color)
         else:
             # Nothing served (NaN, or 0 on a log axis): the label sits at the bottom edge instead.
-            ax.annotate(text, (xv, 0.02), xycoords=("data", "axes fraction"), ha="center", fontsize=7,
-                        color=color)
+            ax.annotate(text, (xv, 0.02), xycoords=("data", "axes fraction"), ha="center", fontsize=7, color=color)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
 
@@ -189,8 +202,9 @@ def default_x(params: Sequence[str], summary: Sequence[Mapping[str, Any]] = ()) 
     return others[0]
 
 
-def fig3(summary: Sequence[Mapping[str, Any]], params: Sequence[str], x: str | None = None,
-         title: str | None = None) -> Figure:
+def fig3(
+    summary: Sequence[Mapping[str, Any]], params: Sequence[str], x: str | None = None, title: str | None = None
+) -> Figure:
     """Figure 3 panel pair: (left) total latency with rejection % annotated, (right) shared data, vs ``x``."""
     x = x or default_x(params, summary)
     fig = Figure(figsize=(10, 4), layout="constrained")
@@ -204,8 +218,13 @@ def fig3(summary: Sequence[Mapping[str, Any]], params: Sequence[str], x: str | N
     return fig
 
 
-def single_metric(summary: Sequence[Mapping[str, Any]], params: Sequence[str], metric: str,
-                  x: str | None = None, title: str | None = None) -> Figure:
+def single_metric(
+    summary: Sequence[Mapping[str, Any]],
+    params: Sequence[str],
+    metric: str,
+    x: str | None = None,
+    title: str | None = None,
+) -> Figure:
     """One metric vs ``x`` (``fig3-latency``: total latency with rejection %; ``fig3-shared``: shared data)."""
     x = x or default_x(params, summary)
     fig = Figure(figsize=(5.5, 4), layout="constrained")
@@ -246,8 +265,7 @@ def pareto_front(xs: Sequence[float], ys: Sequence[float]) -> list[int]:
     return front
 
 
-def _clusters(front: Sequence[int], xs: Sequence[float], ys: Sequence[float], tol: float = 0.03
-              ) -> list[list[int]]:
+def _clusters(front: Sequence[int], xs: Sequence[float], ys: Sequence[float], tol: float = 0.03) -> list[list[int]]:
     """Front points grouped when within ``tol`` (relative) of the previous one, so their labels do not overlap."""
     out: list[list[int]] = []
     for k in front:
@@ -288,21 +306,34 @@ def pareto(summary: Sequence[Mapping[str, Any]], params: Sequence[str], title: s
         if full:
             ax.scatter([xs[k] for k in full], [ys[k] for k in full], color=color, label=labels[key], zorder=3)
         if part:
-            ax.scatter([xs[k] for k in part], [ys[k] for k in part], facecolors="none", edgecolors=color,
-                       zorder=3, label=f"{labels[key]} (dropped requests)")
+            ax.scatter(
+                [xs[k] for k in part],
+                [ys[k] for k in part],
+                facecolors="none",
+                edgecolors=color,
+                zorder=3,
+                label=f"{labels[key]} (dropped requests)",
+            )
     pool = [k for k in range(len(summary)) if complete[k] and math.isfinite(xs[k])]
     scope = "points serving every request"
     if not pool:
         pool = [k for k in range(len(summary)) if math.isfinite(xs[k]) and math.isfinite(ys[k])]
         scope = "all points (none served every request)"
     front = [pool[i] for i in pareto_front([xs[k] for k in pool], [ys[k] for k in pool])]
-    ax.plot([xs[k] for k in front], [ys[k] for k in front], color="black", linestyle="--", linewidth=1,
-            drawstyle="steps-post", label="Pareto front", zorder=2)
+    ax.plot(
+        [xs[k] for k in front],
+        [ys[k] for k in front],
+        color="black",
+        linestyle="--",
+        linewidth=1,
+        drawstyle="steps-post",
+        label="Pareto front",
+        zorder=2,
+    )
     if others:
         for cluster in _clusters(front, xs, ys):
             text = " / ".join(series_label(others, [summary[k][p] for p in others]) for k in cluster)
-            ax.annotate(text, (xs[cluster[0]], ys[cluster[0]]), textcoords="offset points", xytext=(4, 4),
-                        fontsize=7)
+            ax.annotate(text, (xs[cluster[0]], ys[cluster[0]]), textcoords="offset points", xytext=(4, 4), fontsize=7)
     ax.set_xlabel(metric_label("shared_bytes_per_request"))
     ax.set_ylabel(metric_label("latency_mean_s"))
     positive = [v for v in ys if math.isfinite(v) and v > 0]

@@ -46,8 +46,11 @@ def gantt_figure(
     if not end_s > start_s:
         raise InputError(f"expected a window with start < end, got [{start_s}, {end_s}]", field="window")
     wanted = set(devices) if devices is not None else None
-    spans = [s for s in timeline.spans if s.end_at > start_s and s.start_at < end_s
-             and (wanted is None or timeline.names[s.device] in wanted)]
+    spans = [
+        s
+        for s in timeline.spans
+        if s.end_at > start_s and s.start_at < end_s and (wanted is None or timeline.names[s.device] in wanted)
+    ]
     busy: dict[tuple[int, int], float] = {}
     for s in spans:
         key = _row_key(s)
@@ -67,9 +70,14 @@ def gantt_figure(
             continue
         left = max(s.start_at, start_s)
         width = min(s.end_at, end_s) - left
-        ax.broken_barh([(left, width)], (position[key] - 0.4, 0.8), facecolors=cmap(s.request_id % 20),
-                       edgecolor="black" if s.lane == "radio" else "none", linewidth=0.3,
-                       hatch="//" if s.lane == "radio" else None)
+        ax.broken_barh(
+            [(left, width)],
+            (position[key] - 0.4, 0.8),
+            facecolors=cmap(s.request_id % 20),
+            edgecolor="black" if s.lane == "radio" else "none",
+            linewidth=0.3,
+            hatch="//" if s.lane == "radio" else None,
+        )
     labels = []
     for device, slot in rows:
         lane = "radio" if slot == 10**6 else f"cpu{slot}"

@@ -45,8 +45,11 @@ def cdf_from_sweep(out_dir: str | Path, by: str | None = None) -> tuple[str, dic
     manifest = read_manifest(out_dir)
     params = [str(p) for p in manifest["params"]]
     if not manifest.get("keep_latencies"):
-        raise InputError("the sweep kept no per-request latencies; set 'keep_latencies: true' in the sweep "
-                         "file and run it again, or plot run directories of 'distsim run'", file=str(out_dir))
+        raise InputError(
+            "the sweep kept no per-request latencies; set 'keep_latencies: true' in the sweep "
+            "file and run it again, or plot run directories of 'distsim run'",
+            file=str(out_dir),
+        )
     if by is None:
         by = TAU if TAU in params else "scheduler.name" if "scheduler.name" in params else params[0]
     if by not in params:
@@ -69,8 +72,11 @@ def cdf_from_run_dirs(dirs: Sequence[str | Path]) -> dict[str, npt.NDArray[np.fl
         path = Path(d) / "requests.csv"
         try:
             with open(path, newline="", encoding="utf-8") as handle:
-                values = [float(row["latency_s"]) for row in csv.DictReader(handle)
-                          if row.get("dropped") != "true" and row.get("latency_s")]
+                values = [
+                    float(row["latency_s"])
+                    for row in csv.DictReader(handle)
+                    if row.get("dropped") != "true" and row.get("latency_s")
+                ]
         except FileNotFoundError:
             raise InputError("not a run directory (no requests.csv)", file=str(d)) from None
         groups[Path(d).name] = np.asarray(values)
@@ -82,8 +88,9 @@ def is_run_dir(path: str | Path) -> bool:
     return (Path(path) / "requests.csv").is_file() and not (Path(path) / "sweep.json").is_file()
 
 
-def make_figure(kind: str, results: Sequence[str | Path], *, x: str | None = None, by: str | None = None,
-                title: str | None = None) -> Figure:
+def make_figure(
+    kind: str, results: Sequence[str | Path], *, x: str | None = None, by: str | None = None, title: str | None = None
+) -> Figure:
     """Build the figure of ``kind`` from sweep output directories (or, for ``cdf``, run directories)."""
     if kind not in KINDS:
         raise InputError(f"unknown plot kind {kind!r}; expected one of {', '.join(KINDS)}", field="--kind")
@@ -91,8 +98,7 @@ def make_figure(kind: str, results: Sequence[str | Path], *, x: str | None = Non
         if all(is_run_dir(r) for r in results):
             return latency_cdf(cdf_from_run_dirs(results), title=title)
         if len(results) != 1:
-            raise InputError("expected one sweep output directory, or only 'distsim run' directories",
-                             field="RESULTS")
+            raise InputError("expected one sweep output directory, or only 'distsim run' directories", field="RESULTS")
         by, groups = cdf_from_sweep(results[0], by)
         return latency_cdf(groups, title=title, by=by)
     if len(results) != 1:
@@ -136,4 +142,3 @@ def save_figure(fig: Figure, out_dir: str | Path, stem: str, *, dpi: int = 110) 
             raise
         written.append(path)
     return written
-

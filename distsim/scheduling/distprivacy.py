@@ -98,11 +98,41 @@ class _LayerWork:
             if nrm is not None:
                 nrm[j] = math.inf
 
-    def parts(self) -> tuple[Request, Layer, int | None, FloatArray, IntArray, npt.NDArray[np.bool_], FloatArray,
-                             float, IntArray, IntArray, IntArray, IntArray, FloatArray, ClusterView]:
+    def parts(
+        self,
+    ) -> tuple[
+        Request,
+        Layer,
+        int | None,
+        FloatArray,
+        IntArray,
+        npt.NDArray[np.bool_],
+        FloatArray,
+        float,
+        IntArray,
+        IntArray,
+        IntArray,
+        IntArray,
+        FloatArray,
+        ClusterView,
+    ]:
         """The fields as locals for the hot loops (attribute lookups cost there)."""
-        return (self.request, self.layer, self.cap, self.compute_t, self.held, self.base, self.qinv, self.qmin,
-                self.out, self.comp, self.mem, self.bw, self.inv_b, self.view)
+        return (
+            self.request,
+            self.layer,
+            self.cap,
+            self.compute_t,
+            self.held,
+            self.base,
+            self.qinv,
+            self.qmin,
+            self.out,
+            self.comp,
+            self.mem,
+            self.bw,
+            self.inv_b,
+            self.view,
+        )
 
 
 class DistPrivacy:
@@ -197,18 +227,46 @@ class DistPrivacy:
                 sends[prev[p]] = layer.feed_unit_bytes
             sends[src] = 0
             if comp[src] < c:
-                raise _Rejected(Rejection(request.id, layer.index, layer.name, Constraint.COMPUTE,
-                                          f"layer {layer.name}: the source lacks compute budget"))
+                raise _Rejected(
+                    Rejection(
+                        request.id,
+                        layer.index,
+                        layer.name,
+                        Constraint.COMPUTE,
+                        f"layer {layer.name}: the source lacks compute budget",
+                    )
+                )
             if mem[src] < m:
-                raise _Rejected(Rejection(request.id, layer.index, layer.name, Constraint.MEMORY,
-                                          f"layer {layer.name}: the source lacks memory"))
+                raise _Rejected(
+                    Rejection(
+                        request.id,
+                        layer.index,
+                        layer.name,
+                        Constraint.MEMORY,
+                        f"layer {layer.name}: the source lacks memory",
+                    )
+                )
             if np.any(bw < sends):
-                raise _Rejected(Rejection(request.id, layer.index, layer.name, Constraint.BANDWIDTH,
-                                          f"layer {layer.name}: a sender lacks bandwidth to reach the source"))
+                raise _Rejected(
+                    Rejection(
+                        request.id,
+                        layer.index,
+                        layer.name,
+                        Constraint.BANDWIDTH,
+                        f"layer {layer.name}: a sender lacks bandwidth to reach the source",
+                    )
+                )
             sending = np.flatnonzero(sends)
             if len(sending) and not np.isfinite(view.links.pairs(sending, np.full_like(sending, src))).all():
-                raise _Rejected(Rejection(request.id, layer.index, layer.name, Constraint.UNREACHABLE,
-                                          f"layer {layer.name}: a sender has no route to the source"))
+                raise _Rejected(
+                    Rejection(
+                        request.id,
+                        layer.index,
+                        layer.name,
+                        Constraint.UNREACHABLE,
+                        f"layer {layer.name}: a sender has no route to the source",
+                    )
+                )
             comp[src] -= c
             mem[src] -= m
             bw -= sends
@@ -275,8 +333,9 @@ class DistPrivacy:
         self._single_runs(work, starts, ends, prev[starts].tolist(), layer.feed_unit_bytes)
         return out
 
-    def _single_runs(self, work: _LayerWork, starts: list[int], ends: list[int], holders: list[int],
-                     unit_bytes: int) -> None:
+    def _single_runs(
+        self, work: _LayerWork, starts: list[int], ends: list[int], holders: list[int], unit_bytes: int
+    ) -> None:
         """Place runs ``starts[r]..ends[r]-1``, each fed ``unit_bytes`` per segment by the one device
         ``holders[r]`` (MAPS runs; a layer fed by one sender is one run), as :meth:`_fill` does.
 
@@ -513,15 +572,21 @@ class DistPrivacy:
                     # Every qualifying candidate (if any) has nrm = inf: the lowest id wins.
                     qualifying = np.flatnonzero(base & reach if cut_off else base)
                     if len(qualifying) == 0:
-                        raise _Rejected(self._no_participant(request, layer, held, cap, comp, mem,
-                                                             reach if cut_off else None, short, crowded))
+                        raise _Rejected(
+                            self._no_participant(
+                                request, layer, held, cap, comp, mem, reach if cut_off else None, short, crowded
+                            )
+                        )
                     j = int(qualifying[0])
             elif not crowded and short < d and base[short] and (reach is None or reach[short]):
                 # Only a short sender itself qualifies: it does not send to itself.
                 j = short
             else:
-                raise _Rejected(self._no_participant(request, layer, held, cap, comp, mem,
-                                                     reach if cut_off else None, short, crowded))
+                raise _Rejected(
+                    self._no_participant(
+                        request, layer, held, cap, comp, mem, reach if cut_off else None, short, crowded
+                    )
+                )
             k = end - pos
             if c > 0:
                 k = min(k, int(comp[j]) // c)
@@ -582,13 +647,21 @@ class DistPrivacy:
         fail_compute = ok_privacy & ~ok_compute
         fail_memory = ok_privacy & ok_compute & ~ok_memory
         fail_bandwidth = ok_privacy & ok_compute & ok_memory
-        counts = dict(zip(FAILURE_ORDER, (int(x.sum()) for x in
-                                          (fail_privacy, fail_compute, fail_memory, fail_bandwidth)), strict=True))
+        counts = dict(
+            zip(
+                FAILURE_ORDER,
+                (int(x.sum()) for x in (fail_privacy, fail_compute, fail_memory, fail_bandwidth)),
+                strict=True,
+            )
+        )
         if reach is not None:
             # Topologies: candidates passing bandwidth (no short sender, or the lone short sender itself)
             # but without a route from some sender fail reachability.
-            ok_bandwidth = np.zeros(d, dtype=bool) if crowded else (np.arange(d) == short if short >= 0 else
-                                                                    np.ones(d, dtype=bool))
+            ok_bandwidth = (
+                np.zeros(d, dtype=bool)
+                if crowded
+                else (np.arange(d) == short if short >= 0 else np.ones(d, dtype=bool))
+            )
             unreachable = fail_bandwidth & ok_bandwidth & ~reach
             counts[Constraint.BANDWIDTH] -= int(unreachable.sum())
             counts[Constraint.UNREACHABLE] = int(unreachable.sum())

@@ -258,8 +258,9 @@ def precheck(request: Request, view: ClusterView, world: World) -> Rejection | N
     return rejection
 
 
-def _precheck(request: Request, view: ClusterView, world: World,
-              usable: npt.NDArray[np.bool_] | None) -> Rejection | None:
+def _precheck(
+    request: Request, view: ClusterView, world: World, usable: npt.NDArray[np.bool_] | None
+) -> Rejection | None:
     """:func:`precheck` over every participant (``usable`` None) or over the usable ones only."""
     cnn = world.cnns[request.cnn]
     limits = world.limits[request.cnn]
@@ -274,19 +275,31 @@ def _precheck(request: Request, view: ClusterView, world: World,
     if usable is not None:
         fleet_name = fleet.names[s]
         cut = int((~usable).sum())
-        detail = (f"unreachable: {cut} of {fleet.participants} participants have no route to or from the source "
-                  f"{fleet_name}")
+        detail = (
+            f"unreachable: {cut} of {fleet.participants} participants have no route to or from the source {fleet_name}"
+        )
 
         def reject(layer: Layer | None, why: str) -> Rejection:
-            return Rejection(request.id, layer.index if layer else 0, layer.name if layer else "",
-                             Constraint.UNREACHABLE, f"{detail}; {why}")
+            return Rejection(
+                request.id,
+                layer.index if layer else 0,
+                layer.name if layer else "",
+                Constraint.UNREACHABLE,
+                f"{detail}; {why}",
+            )
     else:
+
         def reject(layer: Layer | None, why: str) -> Rejection:
-            return Rejection(request.id, layer.index if layer else 0, layer.name if layer else "",
-                             Constraint.INFEASIBLE, why)
+            return Rejection(
+                request.id, layer.index if layer else 0, layer.name if layer else "", Constraint.INFEASIBLE, why
+            )
+
     if need > d:
-        return reject(None, f"privacy: {cnn.name} at max_ssim {limits.tau} needs at least {need} participants, "
-                            f"the fleet has {d}{' reachable' if usable is not None else ''}")
+        return reject(
+            None,
+            f"privacy: {cnn.name} at max_ssim {limits.tau} needs at least {need} participants, "
+            f"the fleet has {d}{' reachable' if usable is not None else ''}",
+        )
     src_c = src_m = 0
     part_c = part_m = 0
     for layer in cnn.layers:
@@ -300,30 +313,48 @@ def _precheck(request: Request, view: ClusterView, world: World,
         cap = limits.max_maps(layer.index)
         seg = layer.segments
         if d == 0:
-            return reject(layer, f"layer {layer.name}: " + ("no participant can exchange data with the source"
-                                                            if usable is not None else "the fleet has no participants"))
+            return reject(
+                layer,
+                f"layer {layer.name}: "
+                + (
+                    "no participant can exchange data with the source"
+                    if usable is not None
+                    else "the fleet has no participants"
+                ),
+            )
         room = np.full(d, seg, dtype=np.int64)
         if cap is not None:
             room = np.minimum(room, cap)
         if int(room.sum()) < seg:
-            return reject(layer, f"privacy: layer {layer.name} has {seg} segments, {d} participants hold at most "
-                                 f"{int(room.sum())} at Nf = {cap}")
+            return reject(
+                layer,
+                f"privacy: layer {layer.name} has {seg} segments, {d} participants hold at most "
+                f"{int(room.sum())} at Nf = {cap}",
+            )
         if c > 0:
             room = np.minimum(room, comp // c)
         if int(room.sum()) < seg:
-            return reject(layer, f"compute: participants' residual compute holds {int(room.sum())} of the {seg} "
-                                 f"segments of layer {layer.name}")
+            return reject(
+                layer,
+                f"compute: participants' residual compute holds {int(room.sum())} of the {seg} "
+                f"segments of layer {layer.name}",
+            )
         if m > 0:
             room = np.minimum(room, mem // m)
         if int(room.sum()) < seg:
-            return reject(layer, f"memory: participants' residual memory holds {int(room.sum())} of the {seg} "
-                                 f"segments of layer {layer.name}")
+            return reject(
+                layer,
+                f"memory: participants' residual memory holds {int(room.sum())} of the {seg} "
+                f"segments of layer {layer.name}",
+            )
     if src_c > int(view.compute_mults[s]):
-        return reject(None, f"compute: the source needs {src_c} mults for its layers, "
-                            f"residual {int(view.compute_mults[s])}")
+        return reject(
+            None, f"compute: the source needs {src_c} mults for its layers, residual {int(view.compute_mults[s])}"
+        )
     if src_m > int(view.memory_bytes[s]):
-        return reject(None, f"memory: the source needs {src_m} bytes for its layers, "
-                            f"residual {int(view.memory_bytes[s])}")
+        return reject(
+            None, f"memory: the source needs {src_m} bytes for its layers, residual {int(view.memory_bytes[s])}"
+        )
     if part_c > int(comp.sum()):
         return reject(None, f"compute: participant layers need {part_c} mults, participants have {int(comp.sum())}")
     if part_m > int(mem.sum()):
@@ -495,9 +526,15 @@ class _Model:
                 if isinstance(ui, int):
                     self._bw(i, unit * seg, lambda n_i=n_i: unit * seg - unit * n_i)
                 else:
-                    self._bw(i, unit * seg, lambda ui=ui, n_i=n_i: self._aux_ge(
-                        unit * seg, [(unit * seg, ui), (-unit, n_i)],
-                        lambda v, ui=ui, n_i=n_i: v[ui.index] * unit * (seg - _val(v, n_i))))
+                    self._bw(
+                        i,
+                        unit * seg,
+                        lambda ui=ui, n_i=n_i: self._aux_ge(
+                            unit * seg,
+                            [(unit * seg, ui), (-unit, n_i)],
+                            lambda v, ui=ui, n_i=n_i: v[ui.index] * unit * (seg - _val(v, n_i)),
+                        ),
+                    )
         elif layer.feed is Feed.MAPS:
             flows: dict[tuple[int, int], cp_model.IntVar] = {}
             for i in send:
@@ -549,15 +586,27 @@ class _Model:
                 y_i = n_cur.get(i, 0)
                 if conv:
                     ui = u_prev[i]
-                    self._bw(i, size, lambda ui=ui, y_i=y_i: self._aux_ge(
-                        size, [(size, ui), (-size, y_i)],
-                        lambda v, ui=ui, y_i=y_i: size * max(0, _val(v, ui) - _val(v, y_i))))
+                    self._bw(
+                        i,
+                        size,
+                        lambda ui=ui, y_i=y_i: self._aux_ge(
+                            size,
+                            [(size, ui), (-size, y_i)],
+                            lambda v, ui=ui, y_i=y_i: size * max(0, _val(v, ui) - _val(v, y_i)),
+                        ),
+                    )
                 else:
                     cap = self._ub(n_prev[i])
                     ni = n_prev[i]
-                    self._bw(i, unit * cap, lambda ni=ni, y_i=y_i, cap=cap: self._aux_ge(
-                        unit * cap, [(unit, ni), (-unit * cap, y_i)],
-                        lambda v, ni=ni, y_i=y_i: 0 if _val(v, y_i) else unit * _val(v, ni)))
+                    self._bw(
+                        i,
+                        unit * cap,
+                        lambda ni=ni, y_i=y_i, cap=cap: self._aux_ge(
+                            unit * cap,
+                            [(unit, ni), (-unit * cap, y_i)],
+                            lambda v, ni=ni, y_i=y_i: 0 if _val(v, y_i) else unit * _val(v, ni),
+                        ),
+                    )
         else:  # VECTOR
             for i in send:
                 for j in recv:
@@ -570,9 +619,15 @@ class _Model:
                         self._ge(t, [(tx, 1), (tc[j], 1)], [n_prev[i], n_cur[j]])
             for i in send:
                 yp, y_i = n_prev[i], n_cur.get(i, 0)
-                self._bw(i, unit, lambda yp=yp, y_i=y_i: self._aux_ge(
-                    unit, [(unit, yp), (-unit, y_i)],
-                    lambda v, yp=yp, y_i=y_i: unit * max(0, _val(v, yp) - _val(v, y_i))))
+                self._bw(
+                    i,
+                    unit,
+                    lambda yp=yp, y_i=y_i: self._aux_ge(
+                        unit,
+                        [(unit, yp), (-unit, y_i)],
+                        lambda v, yp=yp, y_i=y_i: unit * max(0, _val(v, yp) - _val(v, y_i)),
+                    ),
+                )
         recs = self.records.get(t.index, [])
         rv.rounding_units += max((sum(self._ub(x) for _, x in r.terms) for r in recs), default=0)
 
@@ -621,8 +676,12 @@ class _Model:
                     # At least k maps of l - 1 sit on other devices; sender i ships unit * n_prev[i].
                     k = seg_prev - ub_prev.get(j, 0)
                     if k > 0:
-                        sends = [tx * m for i in send if i != j and (tx := self._tx(unit, i, j)) is not None
-                                 for m in range(1, ub_prev[i] + 1)]
+                        sends = [
+                            tx * m
+                            for i in send
+                            if i != j and (tx := self._tx(unit, i, j)) is not None
+                            for m in range(1, ub_prev[i] + 1)
+                        ]
                         g = g + (float(sorted(sends)[k - 1]) if len(sends) >= k else inf)
             elif others_needed:  # VECTOR
                 g = g + cheapest(unit, j)
@@ -648,14 +707,23 @@ class _Model:
         comp = max(tc[j] * self._ub(rv.n[l0][j]) for j in rv.receivers[l0])
         return tx + comp + 2 * (layer.segments + max_n_prev) + 1
 
-    def _partial_sums(self, t: cp_model.IntVar, send: list[int], recv: list[int], u_prev: dict[int, Lin],
-                      n_cur: dict[int, Lin], tc: dict[int, int], unit: int) -> None:
+    def _partial_sums(
+        self,
+        t: cp_model.IntVar,
+        send: list[int],
+        recv: list[int],
+        u_prev: dict[int, Lin],
+        n_cur: dict[int, Lin],
+        tc: dict[int, int],
+        unit: int,
+    ) -> None:
         # On a full mesh the cost per byte depends on the sender only: group senders by it.
         if self.full_mesh:
             groups: dict[int, list[int]] = {}
             for i in send:
-                groups.setdefault(_ceil_units(unit * float(self.spb[i, (i + 1) % self.n_devices]), self.unit),
-                                  []).append(i)
+                groups.setdefault(
+                    _ceil_units(unit * float(self.spb[i, (i + 1) % self.n_devices]), self.unit), []
+                ).append(i)
             for v in sorted(groups, reverse=True):
                 members = groups[v]
                 if all(isinstance(u_prev[i], int) for i in members):
@@ -679,8 +747,14 @@ class _Model:
                         self.m.add(total - u_prev[j] <= size * flag)
                     else:
                         self.m.add(total <= size * flag)
-                    self.aux.append((flag, lambda val, total=total, j=j, inside=inside: int(
-                        _val(val, total) - (_val(val, u_prev[j]) if inside else 0) > 0)))
+                    self.aux.append(
+                        (
+                            flag,
+                            lambda val, total=total, j=j, inside=inside: int(
+                                _val(val, total) - (_val(val, u_prev[j]) if inside else 0) > 0
+                            ),
+                        )
+                    )
                     self._ge(t, [(v, n_cur[j]), (tc[j], n_cur[j])], [flag])
             return
         for i in send:
@@ -732,8 +806,13 @@ class _Model:
         fleet = view.fleet
         keys: dict[tuple[float, float, int, int, int], list[int]] = {}
         for j in range(fleet.participants):
-            key = (float(fleet.mults_per_s[j]), float(fleet.rate_bps[j]), int(view.compute_mults[j]),
-                   int(view.memory_bytes[j]), int(view.bandwidth_bytes[j]))
+            key = (
+                float(fleet.mults_per_s[j]),
+                float(fleet.rate_bps[j]),
+                int(view.compute_mults[j]),
+                int(view.memory_bytes[j]),
+                int(view.bandwidth_bytes[j]),
+            )
             keys.setdefault(key, []).append(j)
         return [g for _, g in sorted(keys.items()) if len(g) > 1]
 
@@ -817,8 +896,7 @@ class _Model:
                         array[p] = j
                 else:
                     devices = sorted(counts)
-                    array = np.repeat(np.array(devices, dtype=np.int64),
-                                      [counts[j] for j in devices]).astype(np.int64)
+                    array = np.repeat(np.array(devices, dtype=np.int64), [counts[j] for j in devices]).astype(np.int64)
                 placed.append(array)
             out.append(placed)
         return out
@@ -850,8 +928,16 @@ def _status(solver: cp_model.CpSolver, code: int) -> str:
     return "timeout"
 
 
-def _report(model: _Model, solver: cp_model.CpSolver | None, status: str, started: float, rounding_units: int,
-            detail: str = "", build_s: float = 0.0, by_bounds: bool = False) -> SolveReport:
+def _report(
+    model: _Model,
+    solver: cp_model.CpSolver | None,
+    status: str,
+    started: float,
+    rounding_units: int,
+    detail: str = "",
+    build_s: float = 0.0,
+    by_bounds: bool = False,
+) -> SolveReport:
     unit = model.unit
     nan = math.nan
     objective = bound = gap = nan
@@ -860,8 +946,20 @@ def _report(model: _Model, solver: cp_model.CpSolver | None, status: str, starte
         bound = solver.best_objective_bound * unit
         gap = 0.0 if status == "optimal" else max(0.0, (objective - bound) / objective) if objective > 0 else 0.0
     proto = model.m.proto
-    return SolveReport(status, objective, bound, gap, rounding_units * unit, unit, time.perf_counter() - started,
-                       len(proto.variables), len(proto.constraints), detail, build_s, by_bounds)
+    return SolveReport(
+        status,
+        objective,
+        bound,
+        gap,
+        rounding_units * unit,
+        unit,
+        time.perf_counter() - started,
+        len(proto.variables),
+        len(proto.constraints),
+        detail,
+        build_s,
+        by_bounds,
+    )
 
 
 def _heuristic_hint(world: World, request: Request, view: ClusterView) -> list[IntArray] | None:
@@ -921,8 +1019,15 @@ def minmax_hint(world: World, request: Request, view: ClusterView) -> list[IntAr
                 fixed = links.max_weighted(senders, sizes[senders])
             elif prev is not None and layer.feed is Feed.VECTOR:
                 fixed = layer.feed_unit_bytes * row(int(prev[0]))
-            state.update(layer=index, prev=prev, fixed=fixed, counts=np.zeros(n, dtype=np.int64),
-                         incoming=np.zeros(n), flows={}, worst=0.0)
+            state.update(
+                layer=index,
+                prev=prev,
+                fixed=fixed,
+                counts=np.zeros(n, dtype=np.int64),
+                incoming=np.zeros(n),
+                flows={},
+                worst=0.0,
+            )
         prev = state["prev"]
         counts = state["counts"]
         incoming = state["incoming"]
@@ -1012,8 +1117,10 @@ def solve_request(
         status = _status(solver, solver.solve(model.m))
     if status == "infeasible":
         detail = "CP-SAT proved the model infeasible (the residual budgets cannot hold the request jointly)"
-        return (Rejection(request.id, 0, "", Constraint.INFEASIBLE, detail),
-                _report(model, solver, status, started, rv.rounding_units, detail, build_s=build_s, by_bounds=confirm))
+        return (
+            Rejection(request.id, 0, "", Constraint.INFEASIBLE, detail),
+            _report(model, solver, status, started, rv.rounding_units, detail, build_s=build_s, by_bounds=confirm),
+        )
     if status == "timeout" and best is not None:
         # CP-SAT did not even reach its first solution (presolve of a large model), but the
         # hint is feasible: return it, with the per-layer bounds as the proved lower bound.
@@ -1022,14 +1129,27 @@ def solve_request(
         detail = f"CP-SAT found no placement within {params.time_limit_s} s; returned the better hint"
         proto = model.m.proto
         gap = max(0.0, (objective - bound) / objective) if objective else 0.0
-        report = SolveReport("feasible", objective, bound, gap, rv.rounding_units * unit, unit,
-                             time.perf_counter() - started, len(proto.variables), len(proto.constraints), detail,
-                             build_s, False)
+        report = SolveReport(
+            "feasible",
+            objective,
+            bound,
+            gap,
+            rv.rounding_units * unit,
+            unit,
+            time.perf_counter() - started,
+            len(proto.variables),
+            len(proto.constraints),
+            detail,
+            build_s,
+            False,
+        )
         return view.make_placement(request, model.canonical([best[1]])[0], status="feasible"), report
     if status == "timeout":
         detail = f"CP-SAT found no placement within {params.time_limit_s} s"
-        return (Rejection(request.id, 0, "", Constraint.TIMEOUT, detail),
-                _report(model, solver, status, started, rv.rounding_units, detail, build_s=build_s, by_bounds=confirm))
+        return (
+            Rejection(request.id, 0, "", Constraint.TIMEOUT, detail),
+            _report(model, solver, status, started, rv.rounding_units, detail, build_s=build_s, by_bounds=confirm),
+        )
     assignments = model.extract(solver)[0]
     placement = view.make_placement(request, assignments, status=status)
     return placement, _report(model, solver, status, started, rv.rounding_units, build_s=build_s, by_bounds=confirm)
@@ -1085,8 +1205,9 @@ def solve_batch(
             singles[key] = solve_request(request, view, world, single_params, time_unit_s=unit)
         decision, report = singles[key]
         if isinstance(decision, Rejection):
-            decisions[request.id] = Rejection(request.id, decision.layer, decision.layer_name, decision.constraint,
-                                              decision.detail)
+            decisions[request.id] = Rejection(
+                request.id, decision.layer, decision.layer_name, decision.constraint, decision.detail
+            )
     joint = [r for r in requests if r.id not in decisions]
     shortcut = _independent_optima(joint, singles, view, started, unit)
     if shortcut is not None:
@@ -1095,8 +1216,9 @@ def solve_batch(
             assert isinstance(single, Placement)
             decisions[request.id] = view.make_placement(request, list(single.assignments), status=single.status)
             bounds[request.id] = singles[(request.cnn, request.source)][1].bound_s
-        return BatchResult(tuple(decisions[r.id] for r in requests), shortcut,
-                           tuple(bounds.get(r.id, math.nan) for r in requests))
+        return BatchResult(
+            tuple(decisions[r.id] for r in requests), shortcut, tuple(bounds.get(r.id, math.nan) for r in requests)
+        )
     model = _Model(world, view, unit, params.symmetry_breaking)
     rounding = 0
     hints = []
@@ -1123,14 +1245,25 @@ def solve_batch(
             report = _report(model, solver, status, started, rounding)
         else:
             constraint = Constraint.INFEASIBLE if status == "infeasible" else Constraint.TIMEOUT
-            detail = ("CP-SAT proved the batch infeasible: the requests do not fit the shared budgets together"
-                      if status == "infeasible" else f"CP-SAT found no joint placement within {params.time_limit_s} s")
+            detail = (
+                "CP-SAT proved the batch infeasible: the requests do not fit the shared budgets together"
+                if status == "infeasible"
+                else f"CP-SAT found no joint placement within {params.time_limit_s} s"
+            )
             for request in joint:
                 decisions[request.id] = Rejection(request.id, 0, "", constraint, detail)
             report = _report(model, solver, status, started, rounding, detail)
     else:
-        report = SolveReport("infeasible", math.nan, math.nan, math.nan, 0.0, unit,
-                             time.perf_counter() - started, detail="every request was rejected alone")
+        report = SolveReport(
+            "infeasible",
+            math.nan,
+            math.nan,
+            math.nan,
+            0.0,
+            unit,
+            time.perf_counter() - started,
+            detail="every request was rejected alone",
+        )
     return BatchResult(
         decisions=tuple(decisions[r.id] for r in requests),
         report=report,
@@ -1138,8 +1271,13 @@ def solve_batch(
     )
 
 
-def _independent_optima(joint: Sequence[Request], singles: dict[tuple[str, int], tuple[Decision, SolveReport]],
-                        view: ClusterView, started: float, unit: float) -> SolveReport | None:
+def _independent_optima(
+    joint: Sequence[Request],
+    singles: dict[tuple[str, int], tuple[Decision, SolveReport]],
+    view: ClusterView,
+    started: float,
+    unit: float,
+) -> SolveReport | None:
     """The batch solution when every request's own optimum fits the shared budgets together, else None.
 
     Each single-request solve relaxes the batch (same residuals, nothing
@@ -1167,8 +1305,16 @@ def _independent_optima(joint: Sequence[Request], singles: dict[tuple[str, int],
         return None
     status = "optimal" if statuses == {"optimal"} else "feasible"
     gap = 0.0 if status == "optimal" else max(0.0, (objective - bound) / objective) if objective > 0 else 0.0
-    return SolveReport(status, objective, bound, gap, rounding, unit, time.perf_counter() - started,
-                       detail="each request's own optimum; together they fit the shared budgets")
+    return SolveReport(
+        status,
+        objective,
+        bound,
+        gap,
+        rounding,
+        unit,
+        time.perf_counter() - started,
+        detail="each request's own optimum; together they fit the shared budgets",
+    )
 
 
 class Exact:

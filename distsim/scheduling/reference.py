@@ -116,17 +116,37 @@ class ReferenceDistPrivacy:
                 for p in range(layer.segments):
                     sends = {i: o for i, o in segment_senders(layer, prev, p, gather).items() if i != src}
                     if comp[src] < c:
-                        return Rejection(request.id, layer.index, layer.name, Constraint.COMPUTE,
-                                         f"layer {layer.name}: the source lacks compute budget")
+                        return Rejection(
+                            request.id,
+                            layer.index,
+                            layer.name,
+                            Constraint.COMPUTE,
+                            f"layer {layer.name}: the source lacks compute budget",
+                        )
                     if mem[src] < m:
-                        return Rejection(request.id, layer.index, layer.name, Constraint.MEMORY,
-                                         f"layer {layer.name}: the source lacks memory")
+                        return Rejection(
+                            request.id,
+                            layer.index,
+                            layer.name,
+                            Constraint.MEMORY,
+                            f"layer {layer.name}: the source lacks memory",
+                        )
                     if any(bw[i] < o for i, o in sends.items()):
-                        return Rejection(request.id, layer.index, layer.name, Constraint.BANDWIDTH,
-                                         f"layer {layer.name}: a sender lacks bandwidth to reach the source")
+                        return Rejection(
+                            request.id,
+                            layer.index,
+                            layer.name,
+                            Constraint.BANDWIDTH,
+                            f"layer {layer.name}: a sender lacks bandwidth to reach the source",
+                        )
                     if any(math.isinf(links.pair(i, src)) for i in sends):
-                        return Rejection(request.id, layer.index, layer.name, Constraint.UNREACHABLE,
-                                         f"layer {layer.name}: a sender has no route to the source")
+                        return Rejection(
+                            request.id,
+                            layer.index,
+                            layer.name,
+                            Constraint.UNREACHABLE,
+                            f"layer {layer.name}: a sender has no route to the source",
+                        )
                     comp[src] -= c
                     mem[src] -= m
                     for i, o in sends.items():

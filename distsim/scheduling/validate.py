@@ -120,8 +120,10 @@ def validate_placement(
         if len(flows.senders):
             cut = ~np.isfinite(view.links.pairs(flows.senders, flows.receivers))
             for i, j in zip(flows.senders[cut].tolist(), flows.receivers[cut].tolist(), strict=True):
-                out.append(f"layer {layer.index} ({layer.name}): {fleet.names[i]} sends to {fleet.names[j]}, "
-                           "which it cannot reach")
+                out.append(
+                    f"layer {layer.index} ({layer.name}): {fleet.names[i]} sends to {fleet.names[j]}, "
+                    "which it cannot reach"
+                )
         prev = array
 
     cost = evaluate(cnn, placement.assignments, fleet, view.links)

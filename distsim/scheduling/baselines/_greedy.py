@@ -33,8 +33,9 @@ BoolArray = npt.NDArray[np.bool_]
 Picker = Callable[[Request, int, int, BoolArray], int]
 
 
-def greedy_place(world: World, request: Request, view: ClusterView, pick: Picker,
-                 limits: PrivacyLimits | None = None) -> Decision:
+def greedy_place(
+    world: World, request: Request, view: ClusterView, pick: Picker, limits: PrivacyLimits | None = None
+) -> Decision:
     """Place ``request`` segment by segment, letting ``pick`` choose among qualifying participants."""
     cnn = world.cnns[request.cnn]
     limits = limits or world.limits[request.cnn]
@@ -64,13 +65,20 @@ def greedy_place(world: World, request: Request, view: ClusterView, pick: Picker
             if limits.on_source(layer.index):
                 j = src
                 sends = {i: o for i, o in sends_all.items() if i != j}
-                for constraint, ok in ((Constraint.COMPUTE, comp[j] >= c), (Constraint.MEMORY, mem[j] >= m),
-                                       (Constraint.BANDWIDTH, all(bw[i] >= o for i, o in sends.items())),
-                                       (Constraint.UNREACHABLE,
-                                        mesh or all(np.isfinite(view.links.pair(i, j)) for i in sends))):
+                for constraint, ok in (
+                    (Constraint.COMPUTE, comp[j] >= c),
+                    (Constraint.MEMORY, mem[j] >= m),
+                    (Constraint.BANDWIDTH, all(bw[i] >= o for i, o in sends.items())),
+                    (Constraint.UNREACHABLE, mesh or all(np.isfinite(view.links.pair(i, j)) for i in sends)),
+                ):
                     if not ok:
-                        return Rejection(request.id, layer.index, layer.name, constraint,
-                                         f"layer {layer.name}: the source cannot take it ({constraint})")
+                        return Rejection(
+                            request.id,
+                            layer.index,
+                            layer.name,
+                            constraint,
+                            f"layer {layer.name}: the source cannot take it ({constraint})",
+                        )
             else:
                 ok_privacy = held < cap if cap is not None else np.ones(d, dtype=bool)
                 ok_compute = comp[:d] >= c

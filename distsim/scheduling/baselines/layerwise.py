@@ -72,13 +72,23 @@ class Layerwise:
                     best, best_t, best_flows = j, t, flows
             if best < 0:
                 if not candidates:
-                    return Rejection(request.id, layer.index, layer.name, Constraint.NO_PARTICIPANTS,
-                                     f"layer {layer.name}: the fleet has no participants")
+                    return Rejection(
+                        request.id,
+                        layer.index,
+                        layer.name,
+                        Constraint.NO_PARTICIPANTS,
+                        f"layer {layer.name}: the fleet has no participants",
+                    )
                 constraint = max(sorted(reasons), key=lambda c: reasons[c])
-                return Rejection(request.id, layer.index, layer.name, constraint,
-                                 f"layer {layer.name}: no device can hold the whole layer "
-                                 f"({', '.join(f'{c} {k}' for c, k in sorted(reasons.items()))} of "
-                                 f"{len(candidates)} ruled out)")
+                return Rejection(
+                    request.id,
+                    layer.index,
+                    layer.name,
+                    constraint,
+                    f"layer {layer.name}: no device can hold the whole layer "
+                    f"({', '.join(f'{c} {k}' for c, k in sorted(reasons.items()))} of "
+                    f"{len(candidates)} ruled out)",
+                )
             assert best_flows is not None
             comp[best] -= need_c
             mem[best] -= need_m

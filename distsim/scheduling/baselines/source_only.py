@@ -35,9 +35,19 @@ class SourceOnly:
         cnn = self.world.cnns[request.cnn]
         s = request.source
         if cnn.total_mults > int(view.compute_mults[s]):
-            return Rejection(request.id, 0, "", Constraint.COMPUTE,
-                             f"the source needs {cnn.total_mults} mults, residual {int(view.compute_mults[s])}")
+            return Rejection(
+                request.id,
+                0,
+                "",
+                Constraint.COMPUTE,
+                f"the source needs {cnn.total_mults} mults, residual {int(view.compute_mults[s])}",
+            )
         if cnn.total_weight_bytes > int(view.memory_bytes[s]):
-            return Rejection(request.id, 0, "", Constraint.MEMORY,
-                             f"the source needs {cnn.total_weight_bytes} bytes, residual {int(view.memory_bytes[s])}")
+            return Rejection(
+                request.id,
+                0,
+                "",
+                Constraint.MEMORY,
+                f"the source needs {cnn.total_weight_bytes} bytes, residual {int(view.memory_bytes[s])}",
+            )
         return view.make_placement(request, [np.full(layer.segments, s, dtype=np.int64) for layer in cnn.layers])
