@@ -216,7 +216,7 @@ def test_timeout_without_solution_returns_the_hint(monkeypatch: pytest.MonkeyPat
     view = ClusterView.idle(world)
     request = Request(0, world.fleet.participants, "lenet", 0.0)
     optimum, _ = solve_request(request, view, world, PARAMS)
-    monkeypatch.setattr(exact, "_status", lambda solver, code: "timeout")  # CP-SAT "found nothing in time"
+    monkeypatch.setattr(exact.solve, "_status", lambda solver, code: "timeout")  # CP-SAT "found nothing in time"
     decision, report = solve_request(request, view, world, PARAMS)
     assert isinstance(decision, Placement) and decision.status == "feasible" and report.status == "feasible"
     check_placement(decision, request, view)
