@@ -16,10 +16,10 @@ import numpy.typing as npt
 from distsim import catalog
 from distsim.errors import InputError
 from distsim.model.cnn import CNN, build_cnn
-from distsim.model.devices import DeviceType, Fleet, Links, build_fleet
+from distsim.model.devices import DeviceType, Fleet, FullMesh, Links, build_fleet
 from distsim.model.privacy import PrivacyLimits, SsimTable, UnmeasuredPolicy, derive_limits, load_ssim_table
-from distsim.model.topology import build_links
-from distsim.scenario import Scenario
+from distsim.names import check_scheduler, check_timing
+from distsim.scenario import Network, Scenario
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,10 @@ class World:
         cnns: CNNs used by the sources, by name.
         limits: privacy limits per CNN name at ``scenario.privacy.max_ssim``.
         source_weights: probability of each source (index ``i - D``) per request.
+        cores: CPU cores of every device in id order (``devices.<type>.cores``, default 1);
+            used by ``contention`` timing.
+        shared_channel: in ``contention`` timing, all radios of one technology share one channel.
+        mac_efficiency: fraction of a shared channel's data rate that carries payload, in (0, 1].
     """
 
     scenario: Scenario
@@ -41,6 +45,9 @@ class World:
     cnns: dict[str, CNN]
     limits: dict[str, PrivacyLimits]
     source_weights: npt.NDArray[np.float64]
+    cores: tuple[int, ...]
+    shared_channel: bool
+    mac_efficiency: float
 
 
 def apportion(total: int, weights: dict[str, float]) -> dict[str, int]:
@@ -122,6 +129,52 @@ def _cnn_catalogue(scenario: Scenario, file: str | None) -> dict[str, CNN]:
     return cnns
 
 
+def device_cores(scenario: Scenario, fleet: Fleet) -> tuple[int, ...]:
+    """CPU cores of every device in id order: ``devices.<type>.cores`` of the scenario, default 1."""
+    out = []
+    for kind in fleet.types:
+        override = scenario.devices.get(kind)
+        cores = override.cores if override is not None else None
+        out.append(int(cores) if cores is not None else 1)
+    return tuple(out)
+
+
+def build_links(network: Network, fleet: Fleet, *, file: str | None = None) -> Links:
+    """The links a scenario's ``network`` section describes (:class:`FullMesh` for ``full``).
+
+    Translates device ids to numbers and hands plain edges (or positions) to
+    :mod:`distsim.model.topology`, imported only here so a full-mesh run never
+    loads networkx. Raises :class:`InputError` naming the field when an edge or
+    a position names an unknown device id.
+    """
+    if network.topology == "full":
+        return FullMesh(fleet)
+    from distsim.model.topology import Topology, geometric_edges, layout_positions
+
+    ids = {name: i for i, name in enumerate(fleet.names)}
+
+    def device(name: str, field: str) -> int:
+        if name not in ids:
+            known = f"{fleet.names[0]} .. {fleet.names[-1]}" if fleet.names else "none"
+            raise InputError(
+                f"unknown device id {name!r}; expected one of the fleet's ids ({known})", file=file, field=field
+            )
+        return ids[name]
+
+    if network.topology == "edges":
+        assert network.edges is not None
+        edges = [
+            (device(u, f"network.edges.{k}"), device(v, f"network.edges.{k}")) for k, (u, v) in enumerate(network.edges)
+        ]
+        return Topology(fleet, edges)
+    fixed = network.positions or {}
+    for name in sorted(fixed):
+        device(name, f"network.positions.{name}")
+    assert network.range_m is not None
+    positions = layout_positions(fleet.names, fixed, network.area_m, np.random.default_rng(network.seed))
+    return Topology(fleet, geometric_edges(positions, network.range_m))
+
+
 def build_world(scenario: Scenario, *, file: str | None = None) -> World:
     """Resolve names, build the fleet, derive the privacy limits.
 
@@ -129,16 +182,8 @@ def build_world(scenario: Scenario, *, file: str | None = None) -> World:
     radio or CNN names, a CNN whose shapes do not fit, an unreadable SSIM table
     or, under the ``strict`` policy, a tolerated SSIM the table cannot certify.
     """
-    from distsim.engine.timing import timing_names
-    from distsim.scheduling.registry import check_scheduler
-
     check_scheduler(scenario.scheduler.name, scenario.scheduler.params, file=file)
-    if scenario.simulation.timing not in timing_names():
-        raise InputError(
-            f"unknown timing mode {scenario.simulation.timing!r}; expected one of {', '.join(timing_names())}",
-            file=file,
-            field="simulation.timing",
-        )
+    check_timing(scenario.simulation.timing, file=file)
     cnns = _cnn_catalogue(scenario, file)
     table: SsimTable
     if scenario.privacy.ssim_table is not None:
@@ -182,4 +227,7 @@ def build_world(scenario: Scenario, *, file: str | None = None) -> World:
         cnns={name: used[name] for name in sorted(used)},
         limits=limits,
         source_weights=w / w.sum(),
+        cores=device_cores(scenario, fleet),
+        shared_channel=scenario.network.shared_channel,
+        mac_efficiency=scenario.network.mac_efficiency,
     )

@@ -59,17 +59,6 @@ from distsim.world import World
 _PS_TOLERANCE = 1e-9
 
 
-def device_cores(world: World) -> tuple[int, ...]:
-    """CPU cores of every device: ``devices.<type>.cores`` of the scenario, default 1."""
-    overrides = world.scenario.devices
-    out = []
-    for kind in world.fleet.types:
-        override = overrides.get(kind)
-        cores = getattr(override, "cores", None) if override is not None else None
-        out.append(int(cores) if cores is not None else 1)
-    return tuple(out)
-
-
 class _Cpu:
     """A device's CPU: ``cores`` batches at once, FIFO."""
 
@@ -196,16 +185,15 @@ class ContentionTiming:
         fleet = world.fleet
         self.env = env
         self.world = world
-        self.cores = device_cores(world)
+        self.cores = world.cores
         self._cpus = [_Cpu(env, i, c) for i, c in enumerate(self.cores)]
         self._radios = [_Radio(env, i) for i in range(fleet.size)]
         self._speed: list[float] = fleet.mults_per_s.tolist()
         self._spb: list[float] = fleet.sec_per_byte.tolist()
         self._rate: list[float] = fleet.rate_bps.tolist()
-        network = world.scenario.network
         self._channel_of: list[_Channel] | None = None
-        if network.shared_channel:
-            channels = {tech: _Channel(env, network.mac_efficiency) for tech in sorted(set(fleet.radios))}
+        if world.shared_channel:
+            channels = {tech: _Channel(env, world.mac_efficiency) for tech in sorted(set(fleet.radios))}
             self._channel_of = [channels[tech] for tech in fleet.radios]
         hops: Callable[[int, int], tuple[tuple[int, int], ...]] | None = getattr(world.links, "hops", None)
         self._hops = hops

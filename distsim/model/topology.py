@@ -32,9 +32,7 @@ import networkx as nx
 import numpy as np
 import numpy.typing as npt
 
-from distsim.errors import InputError
-from distsim.model.devices import Fleet, FullMesh, Links
-from distsim.scenario import Network
+from distsim.model.devices import Fleet
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -153,35 +151,3 @@ def layout_positions(
         if name in fixed:
             drawn[i] = fixed[name]
     return drawn
-
-
-def build_links(network: Network, fleet: Fleet, *, file: str | None = None) -> Links:
-    """The links a scenario's ``network`` section describes (:class:`FullMesh` for ``full``).
-
-    Raises :class:`InputError` naming the field when an edge or a position names
-    an unknown device id.
-    """
-    if network.topology == "full":
-        return FullMesh(fleet)
-    ids = {name: i for i, name in enumerate(fleet.names)}
-
-    def device(name: str, field: str) -> int:
-        if name not in ids:
-            known = f"{fleet.names[0]} .. {fleet.names[-1]}" if fleet.names else "none"
-            raise InputError(
-                f"unknown device id {name!r}; expected one of the fleet's ids ({known})", file=file, field=field
-            )
-        return ids[name]
-
-    if network.topology == "edges":
-        assert network.edges is not None
-        edges = [
-            (device(u, f"network.edges.{k}"), device(v, f"network.edges.{k}")) for k, (u, v) in enumerate(network.edges)
-        ]
-        return Topology(fleet, edges)
-    fixed = network.positions or {}
-    for name in sorted(fixed):
-        device(name, f"network.positions.{name}")
-    assert network.range_m is not None
-    positions = layout_positions(fleet.names, fixed, network.area_m, np.random.default_rng(network.seed))
-    return Topology(fleet, geometric_edges(positions, network.range_m))
