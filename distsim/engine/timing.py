@@ -8,13 +8,13 @@ parallel, no queueing: the paper's model); ``contention``
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import simpy
 
+from distsim import names
 from distsim.scheduling.base import Placement, Request
 from distsim.world import World
 
@@ -59,25 +59,19 @@ class AnalyticTiming:
 
 
 TimingFactory = Callable[[simpy.Environment, World, Any], TimingModel]
-_TIMING: dict[str, TimingFactory] = {"analytic": AnalyticTiming}
-#: Built-in models in their own modules, imported on first use ("module:attribute").
-_BUILTIN: dict[str, str] = {"contention": "distsim.engine.contention:ContentionTiming"}
 
 
 def register_timing(name: str, factory: TimingFactory) -> None:
-    """Make a timing model available as ``simulation.timing: <name>``."""
-    _TIMING[name] = factory
+    """Make a timing model available as ``simulation.timing: <name>`` (the table is :mod:`distsim.names`)."""
+    names.register_timing(name, factory)
 
 
 def timing_names() -> list[str]:
     """Names of the available timing models, sorted."""
-    return sorted(set(_TIMING) | set(_BUILTIN))
+    return names.timing_names()
 
 
 def make_timing(name: str, env: simpy.Environment, world: World, rng: Any) -> TimingModel:
-    """Build timing model ``name``."""
-    factory = _TIMING.get(name)
-    if factory is None:
-        module, _, attr = _BUILTIN[name].partition(":")
-        factory = getattr(importlib.import_module(module), attr)
-    return factory(env, world, rng)
+    """Build timing model ``name``; built-ins in other modules are imported on first use."""
+    model: TimingModel = names.timing_factory(name)(env, world, rng)
+    return model
