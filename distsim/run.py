@@ -25,8 +25,16 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from distsim.engine.records import CsvSink, DeviceRecord, MemorySink, RecordSink, RequestRecord, rows_to_csv
-from distsim.engine.simulation import Simulation, Summary
+from distsim.engine.records import (
+    CsvSink,
+    DeviceRecord,
+    MemorySink,
+    RecordSink,
+    RequestRecord,
+    Summary,
+    rows_to_csv,
+)
+from distsim.engine.simulation import Simulation
 from distsim.engine.trace import Timeline
 from distsim.errors import InputError
 from distsim.scenario import Scenario, scenario_to_yaml

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 
-from distsim.engine.simulation import Summary
+from distsim.engine.records import Summary
 
 
 def table(rows: Iterable[Mapping[str, object]], columns: Sequence[str] | None = None) -> str:

@@ -1,7 +1,8 @@
 """Flat, documented output rows and where they go.
 
 :class:`RequestRecord` is one row per request (``requests.csv``),
-:class:`DeviceRecord` one row per device (``devices.csv``). Records stream to
+:class:`DeviceRecord` one row per device (``devices.csv``), :class:`Summary`
+the run-level results (``summary.json``). Records stream to
 a sink as requests finish, so memory does not grow with the run.
 """
 
@@ -90,6 +91,67 @@ class DeviceRecord:
     utilisation: float
     sent_bytes: int
     received_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """Run-level results (``summary.json``).
+
+    Attributes:
+        scenario: scenario name.
+        seed: run seed.
+        scheduler: scheduler name.
+        timing: timing model name.
+        max_ssim: tolerated SSIM ``tau``.
+        participants: ``D``.
+        requests: requests that arrived.
+        served: requests completed.
+        dropped: requests never served.
+        dropped_fleet_too_small: dropped at once: no idle fleet could hold them.
+        dropped_max_attempts: dropped after the last retry.
+        rejected_first_attempt: requests whose first attempt was rejected.
+        rejection_rate: ``rejected_first_attempt / requests``.
+        load_rejection_rate: first-attempt rejections other than ``fleet_too_small``, over requests.
+        attempts_mean: mean placement attempts per request.
+        latency_mean_s, latency_p50_s, latency_p95_s, latency_p99_s, latency_max_s:
+            over served requests, from first arrival to completion (percentiles:
+            linear interpolation, numpy's default), s; NaN if none served.
+        total_latency_s: sum of served latencies (the paper's "total latency"), s.
+        queue_mean_s: mean time served requests spent being retried, s.
+        shared_bytes: bytes exchanged between distinct devices, all requests.
+        shared_bytes_per_request: ``shared_bytes / served`` (0 if none served).
+        throughput_per_s: served requests per second between first arrival and last completion.
+        makespan_s: instant the last request ended, s.
+        extrapolated_limits: True if some limit comes from the ``finest`` policy, not the table.
+    """
+
+    scenario: str
+    seed: int
+    scheduler: str
+    timing: str
+    max_ssim: float
+    participants: int
+    requests: int
+    served: int
+    dropped: int
+    dropped_fleet_too_small: int
+    dropped_max_attempts: int
+    rejected_first_attempt: int
+    rejection_rate: float
+    load_rejection_rate: float
+    attempts_mean: float
+    latency_mean_s: float
+    latency_p50_s: float
+    latency_p95_s: float
+    latency_p99_s: float
+    latency_max_s: float
+    total_latency_s: float
+    queue_mean_s: float
+    shared_bytes: int
+    shared_bytes_per_request: float
+    throughput_per_s: float
+    makespan_s: float
+    extrapolated_limits: bool
 
 
 def _cell(value: object) -> str:

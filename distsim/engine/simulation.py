@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Generator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import simpy
 
 from distsim.engine.ledger import Ledger
-from distsim.engine.records import DeviceRecord, RecordSink, RequestRecord
+from distsim.engine.records import DeviceRecord, RecordSink, RequestRecord, Summary
 from distsim.engine.timing import make_timing
 from distsim.engine.trace import Timeline
 from distsim.errors import InputError
@@ -39,67 +39,6 @@ def spawn_streams(seed: int) -> dict[str, np.random.Generator]:
     """Independent child generators for every component of a run."""
     children = np.random.SeedSequence(seed).spawn(len(STREAMS))
     return {name: np.random.default_rng(child) for name, child in zip(STREAMS, children, strict=True)}
-
-
-@dataclass(frozen=True, slots=True)
-class Summary:
-    """Run-level results (``summary.json``).
-
-    Attributes:
-        scenario: scenario name.
-        seed: run seed.
-        scheduler: scheduler name.
-        timing: timing model name.
-        max_ssim: tolerated SSIM ``tau``.
-        participants: ``D``.
-        requests: requests that arrived.
-        served: requests completed.
-        dropped: requests never served.
-        dropped_fleet_too_small: dropped at once: no idle fleet could hold them.
-        dropped_max_attempts: dropped after the last retry.
-        rejected_first_attempt: requests whose first attempt was rejected.
-        rejection_rate: ``rejected_first_attempt / requests``.
-        load_rejection_rate: first-attempt rejections other than ``fleet_too_small``, over requests.
-        attempts_mean: mean placement attempts per request.
-        latency_mean_s, latency_p50_s, latency_p95_s, latency_p99_s, latency_max_s:
-            over served requests, from first arrival to completion (percentiles:
-            linear interpolation, numpy's default), s; NaN if none served.
-        total_latency_s: sum of served latencies (the paper's "total latency"), s.
-        queue_mean_s: mean time served requests spent being retried, s.
-        shared_bytes: bytes exchanged between distinct devices, all requests.
-        shared_bytes_per_request: ``shared_bytes / served`` (0 if none served).
-        throughput_per_s: served requests per second between first arrival and last completion.
-        makespan_s: instant the last request ended, s.
-        extrapolated_limits: True if some limit comes from the ``finest`` policy, not the table.
-    """
-
-    scenario: str
-    seed: int
-    scheduler: str
-    timing: str
-    max_ssim: float
-    participants: int
-    requests: int
-    served: int
-    dropped: int
-    dropped_fleet_too_small: int
-    dropped_max_attempts: int
-    rejected_first_attempt: int
-    rejection_rate: float
-    load_rejection_rate: float
-    attempts_mean: float
-    latency_mean_s: float
-    latency_p50_s: float
-    latency_p95_s: float
-    latency_p99_s: float
-    latency_max_s: float
-    total_latency_s: float
-    queue_mean_s: float
-    shared_bytes: int
-    shared_bytes_per_request: float
-    throughput_per_s: float
-    makespan_s: float
-    extrapolated_limits: bool
 
 
 class Simulation:

@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, TextIO
 
-from distsim.engine.simulation import Summary
+from distsim.engine.records import Summary
 from distsim.errors import InputError
 from distsim.experiments.aggregate import aggregate, write_summary_csv
 from distsim.experiments.spec import Sweep

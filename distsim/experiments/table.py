@@ -21,7 +21,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from distsim.engine.simulation import Summary
+from distsim.engine.records import Summary
 from distsim.errors import InputError
 
 #: Columns every results table starts with.
