@@ -10,7 +10,6 @@ the engine reserves what a placement holds.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
@@ -18,6 +17,7 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict
 
 from distsim.model.cost import PlacementCost, evaluate
+from distsim.placement import Constraint
 
 if TYPE_CHECKING:
     from distsim.world import World
@@ -40,20 +40,6 @@ class Request:
     source: int
     cnn: str
     arrival_at: float
-
-
-class Constraint(StrEnum):
-    """Why a request could not be placed."""
-
-    PRIVACY = "privacy"
-    COMPUTE = "compute"
-    MEMORY = "memory"
-    BANDWIDTH = "bandwidth"
-    UNREACHABLE = "unreachable"
-    NO_PARTICIPANTS = "no_participants"
-    FLEET_TOO_SMALL = "fleet_too_small"
-    INFEASIBLE = "infeasible"
-    TIMEOUT = "timeout"
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,8 +35,9 @@ import numpy.typing as npt
 
 from distsim.model.cnn import Feed, Layer
 from distsim.model.cost import gather_bytes
-from distsim.scheduling.base import ClusterView, Constraint, Decision, Rejection, Request
-from distsim.scheduling.reference import FAILURE_ORDER, DistPrivacyParams, no_participant_detail
+from distsim.placement import LayerRule, Reach, no_participant_detail, qualify, source_failure
+from distsim.scheduling.base import ClusterView, Decision, Rejection, Request
+from distsim.scheduling.reference import DistPrivacyParams
 from distsim.world import World
 
 IntArray = npt.NDArray[np.int64]
@@ -157,6 +158,7 @@ class DistPrivacy:
         self._alpha_t_max = max(16, _CACHE_BYTES // (8 * max(d, 1)))
         self._compute_t: dict[int, FloatArray] = {}
         self._holder: dict[tuple[int, int], list[tuple[float, float] | None]] = {}
+        self._reach: Reach | None = None
 
     def place(self, request: Request, view: ClusterView) -> Decision:
         cnn = self.world.cnns[request.cnn]
@@ -176,6 +178,12 @@ class DistPrivacy:
         except _Rejected as stop:
             return stop.rejection
         return view.make_placement(request, placed)
+
+    def _reach_of(self, view: ClusterView) -> Reach:
+        """The kernel's cached reachability rows for ``view``'s links (one per scheduler and links)."""
+        if self._reach is None or self._reach.links is not view.links:
+            self._reach = Reach(view.links, self._d)
+        return self._reach
 
     def _inverse_bandwidth(self, bw: IntArray) -> FloatArray:
         """``beta / b_j`` of the participants, ``inf`` where ``b_j == 0`` (as in the reference)."""
@@ -216,6 +224,8 @@ class DistPrivacy:
         n = view.fleet.size
         c, m = layer.segment_mults, layer.segment_weight_bytes
         fixed = self._feed_vector(layer, prev, n)
+        rule = LayerRule.of(layer, self.world.limits[request.cnn])
+        reach = self._reach_of(view)
         # Source layers have few segments (image channels, one FC segment):
         # a per-segment walk keeps the first failing condition exact.
         for p in range(layer.segments):
@@ -226,47 +236,11 @@ class DistPrivacy:
                 sends = np.zeros(n, dtype=np.int64)
                 sends[prev[p]] = layer.feed_unit_bytes
             sends[src] = 0
-            if comp[src] < c:
-                raise _Rejected(
-                    Rejection(
-                        request.id,
-                        layer.index,
-                        layer.name,
-                        Constraint.COMPUTE,
-                        f"layer {layer.name}: the source lacks compute budget",
-                    )
-                )
-            if mem[src] < m:
-                raise _Rejected(
-                    Rejection(
-                        request.id,
-                        layer.index,
-                        layer.name,
-                        Constraint.MEMORY,
-                        f"layer {layer.name}: the source lacks memory",
-                    )
-                )
-            if np.any(bw < sends):
-                raise _Rejected(
-                    Rejection(
-                        request.id,
-                        layer.index,
-                        layer.name,
-                        Constraint.BANDWIDTH,
-                        f"layer {layer.name}: a sender lacks bandwidth to reach the source",
-                    )
-                )
             sending = np.flatnonzero(sends)
-            if len(sending) and not np.isfinite(view.links.pairs(sending, np.full_like(sending, src))).all():
-                raise _Rejected(
-                    Rejection(
-                        request.id,
-                        layer.index,
-                        layer.name,
-                        Constraint.UNREACHABLE,
-                        f"layer {layer.name}: a sender has no route to the source",
-                    )
-                )
+            senders = dict(zip(sending.tolist(), sends[sending].tolist(), strict=True))
+            failed = source_failure(rule, src, comp, mem, bw, senders, reach)
+            if failed is not None:
+                raise _Rejected(Rejection(request.id, layer.index, layer.name, *failed))
             comp[src] -= c
             mem[src] -= m
             bw -= sends
@@ -528,12 +502,12 @@ class DistPrivacy:
         ``qmin``), ``h`` is the argmin without an O(D) pass. The bound is strict,
         so ties still go through the full argmin (lowest id).
         """
-        request, layer, cap, compute_t, held, base, qinv, qmin, _, comp, mem, bw, inv_b, view = work.parts()
+        _, layer, cap, compute_t, held, base, qinv, qmin, _, comp, mem, bw, inv_b, view = work.parts()
         beta = self.params.beta
         d = self._d
         c, m = layer.segment_mults, layer.segment_weight_bytes
         if d == 0 and start < end:
-            raise _Rejected(self._no_participant(request, layer, held, cap, comp, mem))
+            raise _Rejected(self._no_participant(work, senders, sender_bytes))
         # One sender (MAPS, VECTOR feeds) is handled with scalars: numpy's
         # per-call overhead would dominate the few operations a run needs.
         single = len(senders) == 1
@@ -572,21 +546,13 @@ class DistPrivacy:
                     # Every qualifying candidate (if any) has nrm = inf: the lowest id wins.
                     qualifying = np.flatnonzero(base & reach if cut_off else base)
                     if len(qualifying) == 0:
-                        raise _Rejected(
-                            self._no_participant(
-                                request, layer, held, cap, comp, mem, reach if cut_off else None, short, crowded
-                            )
-                        )
+                        raise _Rejected(self._no_participant(work, senders, sender_bytes, reach))
                     j = int(qualifying[0])
             elif not crowded and short < d and base[short] and (reach is None or reach[short]):
                 # Only a short sender itself qualifies: it does not send to itself.
                 j = short
             else:
-                raise _Rejected(
-                    self._no_participant(
-                        request, layer, held, cap, comp, mem, reach if cut_off else None, short, crowded
-                    )
-                )
+                raise _Rejected(self._no_participant(work, senders, sender_bytes, reach))
             k = end - pos
             if c > 0:
                 k = min(k, int(comp[j]) // c)
@@ -628,42 +594,17 @@ class DistPrivacy:
 
     def _no_participant(
         self,
-        request: Request,
-        layer: Layer,
-        held: IntArray,
-        cap: int | None,
-        comp: IntArray,
-        mem: IntArray,
+        work: _LayerWork,
+        senders: IntArray,
+        sender_bytes: IntArray,
         reach: npt.NDArray[np.bool_] | None = None,
-        short: int = -1,
-        crowded: bool = False,
     ) -> Rejection:
-        d = self._d
-        ok_privacy = held < cap if cap is not None else np.ones(d, dtype=bool)
-        ok_compute = comp[:d] >= layer.segment_mults
-        ok_memory = mem[:d] >= layer.segment_weight_bytes
-        # Attribute each candidate to its first failing condition, as the reference does.
-        fail_privacy = ~ok_privacy
-        fail_compute = ok_privacy & ~ok_compute
-        fail_memory = ok_privacy & ok_compute & ~ok_memory
-        fail_bandwidth = ok_privacy & ok_compute & ok_memory
-        counts = dict(
-            zip(
-                FAILURE_ORDER,
-                (int(x.sum()) for x in (fail_privacy, fail_compute, fail_memory, fail_bandwidth)),
-                strict=True,
-            )
+        """The kernel's first-failure attribution of a segment no participant may take."""
+        layer = work.layer
+        rule = LayerRule(
+            layer.index, layer.name, layer.segments, layer.segment_mults, layer.segment_weight_bytes, work.cap, False
         )
-        if reach is not None:
-            # Topologies: candidates passing bandwidth (no short sender, or the lone short sender itself)
-            # but without a route from some sender fail reachability.
-            ok_bandwidth = (
-                np.zeros(d, dtype=bool)
-                if crowded
-                else (np.arange(d) == short if short >= 0 else np.ones(d, dtype=bool))
-            )
-            unreachable = fail_bandwidth & ok_bandwidth & ~reach
-            counts[Constraint.BANDWIDTH] -= int(unreachable.sum())
-            counts[Constraint.UNREACHABLE] = int(unreachable.sum())
-        constraint, detail = no_participant_detail(layer, counts, self._d)
-        return Rejection(request.id, layer.index, layer.name, constraint, detail)
+        feeding = dict(zip(senders.tolist(), sender_bytes.tolist(), strict=True))
+        q = qualify(rule, work.held, work.comp, work.mem, work.bw, feeding, reach)
+        constraint, detail = no_participant_detail(layer.name, q.failures(), self._d)
+        return Rejection(work.request.id, layer.index, layer.name, constraint, detail)

@@ -27,18 +27,16 @@ from typing import ClassVar
 import numpy as np
 
 from distsim.model.cnn import Feed, Layer, LayerKind
-from distsim.scheduling.base import (
-    ClusterView,
-    Constraint,
-    Decision,
-    Rejection,
-    Request,
-    SchedulerParams,
+from distsim.placement import (
+    LayerRule,
+    Reach,
+    charge,
+    no_participant_detail,
+    qualify,
+    source_failure,
 )
+from distsim.scheduling.base import ClusterView, Decision, Rejection, Request, SchedulerParams
 from distsim.world import World
-
-#: Order in which a candidate's failing conditions are attributed.
-FAILURE_ORDER = (Constraint.PRIVACY, Constraint.COMPUTE, Constraint.MEMORY, Constraint.BANDWIDTH)
 
 
 class DistPrivacyParams(SchedulerParams):
@@ -46,17 +44,6 @@ class DistPrivacyParams(SchedulerParams):
 
     alpha: float = 0.7
     beta: float = 0.3
-
-
-def no_participant_detail(layer: Layer, failures: dict[Constraint, int], candidates: int) -> tuple[Constraint, str]:
-    """The binding constraint and a message, from per-condition failure counts."""
-    if candidates == 0:
-        return Constraint.NO_PARTICIPANTS, f"layer {layer.name}: the fleet has no participants"
-    # Unreachable candidates exist only over topologies; full-mesh messages stay as they were.
-    order = FAILURE_ORDER + ((Constraint.UNREACHABLE,) if failures.get(Constraint.UNREACHABLE, 0) else ())
-    worst = max(order, key=lambda c: (failures[c], -order.index(c)))
-    counts = ", ".join(f"{c} {failures[c]}" for c in order)
-    return worst, f"layer {layer.name}: no participant qualifies ({counts} of {candidates} ruled out)"
 
 
 def segment_senders(layer: Layer, prev: list[int] | None, p: int, gather: dict[int, int]) -> dict[int, int]:
@@ -100,96 +87,42 @@ class ReferenceDistPrivacy:
         fleet, links = view.fleet, view.links
         cnn = self.world.cnns[request.cnn]
         limits = self.world.limits[request.cnn]
-        comp = [int(x) for x in view.compute_mults]
-        mem = [int(x) for x in view.memory_bytes]
-        bw = [int(x) for x in view.bandwidth_bytes]
+        comp, mem, bw = view.residuals()
         speed = [float(x) for x in fleet.mults_per_s]
         d = fleet.participants
         src = request.source
+        reach = Reach(links, d)
         placed: list[list[int]] = []
         for layer in cnn.layers:
             prev = placed[-1] if placed else None
             gather = gather_senders(layer, prev) if layer.feed is Feed.GATHER and prev is not None else {}
-            c, m = layer.segment_mults, layer.segment_weight_bytes
+            rule = LayerRule.of(layer, limits)
             out: list[int] = []
-            if limits.on_source(layer.index):
-                for p in range(layer.segments):
-                    sends = {i: o for i, o in segment_senders(layer, prev, p, gather).items() if i != src}
-                    if comp[src] < c:
-                        return Rejection(
-                            request.id,
-                            layer.index,
-                            layer.name,
-                            Constraint.COMPUTE,
-                            f"layer {layer.name}: the source lacks compute budget",
-                        )
-                    if mem[src] < m:
-                        return Rejection(
-                            request.id,
-                            layer.index,
-                            layer.name,
-                            Constraint.MEMORY,
-                            f"layer {layer.name}: the source lacks memory",
-                        )
-                    if any(bw[i] < o for i, o in sends.items()):
-                        return Rejection(
-                            request.id,
-                            layer.index,
-                            layer.name,
-                            Constraint.BANDWIDTH,
-                            f"layer {layer.name}: a sender lacks bandwidth to reach the source",
-                        )
-                    if any(math.isinf(links.pair(i, src)) for i in sends):
-                        return Rejection(
-                            request.id,
-                            layer.index,
-                            layer.name,
-                            Constraint.UNREACHABLE,
-                            f"layer {layer.name}: a sender has no route to the source",
-                        )
-                    comp[src] -= c
-                    mem[src] -= m
-                    for i, o in sends.items():
-                        bw[i] -= o
-                    out.append(src)
-                placed.append(out)
-                continue
-            cap = limits.max_maps(layer.index)
-            held = [0] * d
+            held = np.zeros(d, dtype=np.int64)
             for p in range(layer.segments):
                 sends_all = segment_senders(layer, prev, p, gather)
-                scored = []
-                for j in range(d):
-                    tx = max((o * links.pair(i, j) for i, o in sends_all.items() if i != j), default=0.0)
-                    t = tx + c / speed[j]
-                    nrm = alpha * t + (beta / bw[j] if bw[j] > 0 else math.inf)
-                    scored.append((nrm, j, math.isinf(tx)))
-                scored.sort()
-                chosen = -1
-                failures = dict.fromkeys((*FAILURE_ORDER, Constraint.UNREACHABLE), 0)
-                for _, j, unreachable in scored:
-                    sends = {i: o for i, o in sends_all.items() if i != j}
-                    if cap is not None and held[j] >= cap:
-                        failures[Constraint.PRIVACY] += 1
-                    elif comp[j] < c:
-                        failures[Constraint.COMPUTE] += 1
-                    elif mem[j] < m:
-                        failures[Constraint.MEMORY] += 1
-                    elif any(bw[i] < o for i, o in sends.items()):
-                        failures[Constraint.BANDWIDTH] += 1
-                    elif unreachable:
-                        failures[Constraint.UNREACHABLE] += 1
-                    else:
-                        chosen = j
-                        comp[j] -= c
-                        mem[j] -= m
-                        for i, o in sends.items():
-                            bw[i] -= o
-                        held[j] += 1
-                        break
-                if chosen < 0:
-                    constraint, detail = no_participant_detail(layer, failures, d)
-                    return Rejection(request.id, layer.index, layer.name, constraint, detail)
+                if rule.on_source:
+                    failed = source_failure(rule, src, comp, mem, bw, sends_all, reach)
+                    if failed is not None:
+                        return Rejection(request.id, layer.index, layer.name, *failed)
+                    chosen = src
+                else:
+                    # Every candidate's nrm, in plain Python, then the first qualifying one in (nrm, id) order.
+                    scored = []
+                    for j in range(d):
+                        tx = max((o * links.pair(i, j) for i, o in sends_all.items() if i != j), default=0.0)
+                        t = tx + rule.segment_mults / speed[j]
+                        nrm = alpha * t + (beta / int(bw[j]) if bw[j] > 0 else math.inf)
+                        scored.append((nrm, j))
+                    scored.sort()
+                    q = qualify(rule, held, comp, mem, bw, sends_all, reach.of(sends_all))
+                    ok = q.qualifies
+                    chosen = next((j for _, j in scored if ok[j]), -1)
+                    if chosen < 0:
+                        constraint, detail = no_participant_detail(layer.name, q.failures(), d)
+                        return Rejection(request.id, layer.index, layer.name, constraint, detail)
+                    held[chosen] += 1
+                charge(rule, chosen, 1, comp, mem, bw, sends_all)
                 out.append(chosen)
             placed.append(out)
         return view.make_placement(request, [np.array(a, dtype=np.int64) for a in placed])

@@ -33,6 +33,7 @@ import math
 import numpy as np
 
 from distsim.model.cost import evaluate, layer_transfers
+from distsim.placement import LayerRule, over_cap
 from distsim.scheduling.base import ClusterView, Placement, Request
 
 #: Relative tolerance on the recomputed latency (float sums in a different order).
@@ -107,12 +108,11 @@ def validate_placement(
         elif roles and np.any(array >= d):
             off = sorted({fleet.names[i] for i in array[array >= d].tolist()})
             out.append(f"{where}: segments on source(s) {', '.join(off)}; only participants compute this layer")
-        cap = limits.max_maps(layer.index)
-        if privacy and cap is not None and not limits.on_source(layer.index):
+        rule = LayerRule.of(layer, limits)
+        if privacy and rule.cap is not None:
             counts = np.bincount(array[array < d], minlength=d)
-            over = np.flatnonzero(counts > cap)
-            for j in over.tolist():
-                out.append(f"{where}: participant {fleet.names[j]} holds {counts[j]} maps, Nf = {cap}")
+            for j in over_cap(rule, counts).tolist():
+                out.append(f"{where}: participant {fleet.names[j]} holds {counts[j]} maps, Nf = {rule.cap}")
 
     prev = None
     for layer, array in zip(cnn.layers, placement.assignments, strict=True):

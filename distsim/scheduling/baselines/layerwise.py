@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from distsim.model.cost import layer_transfers
+from distsim.placement import LayerRule, binding, charge, run_failure
 from distsim.scheduling.base import ClusterView, Constraint, Decision, Rejection, Request, SchedulerParams
 from distsim.world import World
 
@@ -47,25 +48,29 @@ class Layerwise:
         placed: list[IntArray] = []
         for layer in cnn.layers:
             prev = placed[-1] if placed else None
-            need_c, need_m = layer.total_mults, layer.total_weight_bytes
+            need_c = layer.total_mults
+            # The whole layer on one device: no cap (this baseline lifts privacy by design).
+            rule = LayerRule(
+                layer.index, layer.name, layer.segments, layer.segment_mults, layer.segment_weight_bytes, None, False
+            )
             candidates = [src] if layer.index in (1, cnn.depth) else list(range(d))
             best, best_t, best_flows = -1, np.inf, None
             reasons: dict[Constraint, int] = {}
             for j in candidates:
                 cur = np.full(layer.segments, j, dtype=np.int64)
                 flows = layer_transfers(layer, prev, cur, n)
-                if comp[j] < need_c:
-                    reasons[Constraint.COMPUTE] = reasons.get(Constraint.COMPUTE, 0) + 1
-                    continue
-                if mem[j] < need_m:
-                    reasons[Constraint.MEMORY] = reasons.get(Constraint.MEMORY, 0) + 1
-                    continue
-                if np.any(bw[flows.senders] < flows.bytes):
-                    reasons[Constraint.BANDWIDTH] = reasons.get(Constraint.BANDWIDTH, 0) + 1
-                    continue
                 tx = flows.bytes * links.pairs(flows.senders, flows.receivers)
-                if not np.isfinite(tx).all():
-                    reasons[Constraint.UNREACHABLE] = reasons.get(Constraint.UNREACHABLE, 0) + 1
+                failed = run_failure(
+                    rule,
+                    layer.segments,
+                    int(comp[j]),
+                    int(mem[j]),
+                    0,
+                    not np.any(bw[flows.senders] < flows.bytes),
+                    bool(np.isfinite(tx).all()),
+                )
+                if failed is not None:
+                    reasons[failed] = reasons.get(failed, 0) + 1
                     continue
                 t = (float(tx.max()) if len(tx) else 0.0) + need_c / float(fleet.mults_per_s[j])
                 if t < best_t:
@@ -79,7 +84,7 @@ class Layerwise:
                         Constraint.NO_PARTICIPANTS,
                         f"layer {layer.name}: the fleet has no participants",
                     )
-                constraint = max(sorted(reasons), key=lambda c: reasons[c])
+                constraint = binding(reasons)
                 return Rejection(
                     request.id,
                     layer.index,
@@ -90,8 +95,7 @@ class Layerwise:
                     f"{len(candidates)} ruled out)",
                 )
             assert best_flows is not None
-            comp[best] -= need_c
-            mem[best] -= need_m
+            charge(rule, best, layer.segments, comp, mem, bw)
             np.subtract.at(bw, best_flows.senders, best_flows.bytes)
             placed.append(np.full(layer.segments, best, dtype=np.int64))
         return view.make_placement(request, placed)
