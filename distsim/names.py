@@ -30,6 +30,7 @@ BUILTIN_SCHEDULERS: dict[str, str] = {
     "round_robin": "distsim.scheduling.baselines.round_robin:RoundRobin",
     "no_privacy": "distsim.scheduling.baselines.no_privacy:NoPrivacy",
     "layerwise": "distsim.scheduling.baselines.layerwise:Layerwise",
+    "minmax": "distsim.scheduling.baselines.minmax:MinMax",
     "source_only": "distsim.scheduling.baselines.source_only:SourceOnly",
 }
 #: Built-in timing models, ``name -> "module:factory"``.

@@ -15,7 +15,7 @@ from distsim.scheduling.registry import make_scheduler
 from distsim.scheduling.validate import validate_placement, validation_flags
 from distsim.world import World, build_world
 
-BASELINES = ("random", "round_robin", "no_privacy", "layerwise", "source_only")
+BASELINES = ("random", "round_robin", "no_privacy", "layerwise", "source_only", "minmax")
 
 
 def world_of(cnn: str, participants: int, tau: float) -> World:

@@ -1,19 +1,15 @@
-"""Feasible placements that warm-start CP-SAT: the DistPrivacy heuristic and a min-max greedy."""
+"""Feasible placements that warm-start CP-SAT: the DistPrivacy heuristic and the ``minmax`` baseline."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 
-from distsim.model.cnn import Feed
-from distsim.model.cost import gather_bytes
 from distsim.scheduling.base import ClusterView, Placement, Request
+from distsim.scheduling.baselines.minmax import minmax_hint
 from distsim.world import World
 
 IntArray = npt.NDArray[np.int64]
-FloatArray = npt.NDArray[np.float64]
 
 
 def heuristic_hint(world: World, request: Request, view: ClusterView) -> list[IntArray] | None:
@@ -24,110 +20,4 @@ def heuristic_hint(world: World, request: Request, view: ClusterView) -> list[In
     return list(decision.assignments) if isinstance(decision, Placement) else None
 
 
-@dataclass(slots=True)
-class _LayerState:
-    """What :func:`minmax_hint` knows about the layer it is placing.
-
-    Attributes:
-        index: 1-based layer index.
-        prev: device of each segment of the previous layer (None before layer 2).
-        fixed: per receiver, transfer time into it that does not depend on the segment, s.
-        counts: segments of this layer per device so far.
-        incoming: per receiver, the slowest map transfer into it so far, s (MAPS feeds).
-        flows: per sender, maps it has sent to each receiver so far (MAPS feeds).
-        worst: the layer's Eq. 5 maximum so far, s.
-    """
-
-    index: int
-    prev: IntArray | None
-    fixed: FloatArray
-    counts: IntArray
-    incoming: FloatArray
-    flows: dict[int, IntArray] = field(default_factory=dict)
-    worst: float = 0.0
-
-
-def minmax_hint(world: World, request: Request, view: ClusterView) -> list[IntArray] | None:
-    """A greedy placement aimed at Eq. 5's per-layer maximum (a warm start for CP-SAT), or None.
-
-    Segment by segment (with the baselines' qualification rules: budgets,
-    ``Nf``, routes), each goes to the participant whose Eq. 5 time at this
-    layer, after taking it, keeps the layer's maximum lowest; ties go to the
-    smaller time of its own, then to the device that computed the map
-    already (no transfer), the faster radio, the faster CPU and the lowest id.
-    Unlike DistPrivacy's ``nrm`` it spreads a layer when its transfers
-    dominate, which is where the optimum usually is.
-    """
-    from distsim.scheduling.baselines._greedy import BoolArray, greedy_place
-
-    cnn = world.cnns[request.cnn]
-    limits = world.limits[request.cnn]
-    fleet, links = view.fleet, view.links
-    n, src = fleet.size, request.source
-    spb_out = fleet.sec_per_byte
-    speed = fleet.mults_per_s
-    placed: dict[int, list[int]] = {}
-    rows: dict[int, FloatArray] = {}
-    state: _LayerState | None = None
-
-    def row(i: int) -> FloatArray:
-        r = rows.get(i)
-        if r is None:
-            r = rows[i] = links.to_all(i)
-        return r
-
-    def previous(index: int) -> IntArray | None:
-        if index <= 1:
-            return None
-        if limits.on_source(index - 1):
-            return np.full(cnn.layers[index - 2].segments, src, dtype=np.int64)
-        return np.array(placed[index - 1], dtype=np.int64)
-
-    def start(index: int) -> _LayerState:
-        layer = cnn.layers[index - 1]
-        prev = previous(index)
-        fixed = np.zeros(n)  # per-segment transfer into each receiver when it does not depend on the segment
-        if prev is not None and layer.feed is Feed.PARTIAL_SUMS:
-            senders = np.flatnonzero(np.bincount(prev, minlength=n))
-            fixed = links.max_weighted(senders, np.full(len(senders), layer.feed_unit_bytes, dtype=np.int64))
-        elif prev is not None and layer.feed is Feed.GATHER:
-            sizes = gather_bytes(layer, prev, n)
-            senders = np.flatnonzero(sizes)
-            fixed = links.max_weighted(senders, sizes[senders])
-        elif prev is not None and layer.feed is Feed.VECTOR:
-            fixed = layer.feed_unit_bytes * row(int(prev[0]))
-        return _LayerState(index, prev, fixed, np.zeros(n, dtype=np.int64), np.zeros(n))
-
-    def pick(request: Request, index: int, segment: int, qualifies: BoolArray) -> int:
-        nonlocal state
-        layer = cnn.layers[index - 1]
-        if state is None or state.index != index:
-            state = start(index)
-        st = state
-        cand = np.flatnonzero(qualifies)
-        k = st.counts[cand] + 1
-        compute = k * layer.segment_mults / speed[cand]
-        holder = -1
-        tx = np.zeros(len(cand))
-        if layer.feed is Feed.MAPS and st.prev is not None:
-            holder = int(st.prev[segment])
-            out = st.flows.setdefault(holder, np.zeros(n, dtype=np.int64))
-            tx = (out[cand] + 1) * layer.feed_unit_bytes * row(holder)[cand]
-            own = np.maximum(st.incoming[cand], np.where(cand == holder, 0.0, tx)) + compute
-        elif layer.feed is Feed.PARTIAL_SUMS:
-            own = k * st.fixed[cand] + compute
-        else:
-            own = st.fixed[cand] + compute
-        order = np.lexsort((cand, -speed[cand], spb_out[cand], cand != holder, own, np.maximum(own, st.worst)))
-        best = int(order[0])
-        j = int(cand[best])
-        st.counts[j] += 1
-        if holder >= 0 and holder != j:
-            st.flows[holder][j] += 1
-            st.incoming[j] = max(st.incoming[j], float(tx[best]))
-        st.worst = max(st.worst, float(own[best]))
-        placed.setdefault(index, []).append(j)
-        return j
-
-    decision = greedy_place(world, request, view, pick)
-    return list(decision.assignments) if isinstance(decision, Placement) else None
+__all__ = ["heuristic_hint", "minmax_hint"]
