@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from distsim.commands.figure_args import add_figure_arguments, figure_options
 from distsim.commands.format import summary_table
 from distsim.errors import InputError
 from distsim.run import simulate
@@ -35,6 +36,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         metavar=("START_S", "END_S"),
         help="time window of the Gantt chart, s (default: the first second)",
     )
+    run.add_argument(
+        "--gantt-rows",
+        default="all",
+        metavar="N|all",
+        help="Gantt chart: show only the N busiest rows (the chart says how many it left out; default: all)",
+    )
+    add_figure_arguments(run, labels=False, formats=False)
     run.set_defaults(func=_run)
     check = sub.add_parser("validate", help="check a scenario without running it")
     check.add_argument("scenario", help="scenario YAML file")
@@ -52,6 +60,7 @@ def _run(args: argparse.Namespace) -> int:
         raise InputError(f"expected a seed >= 0, got {args.seed}", field="--seed")
     out = None if args.no_write else Path(args.out) if args.out else scenario.output_dir
     trace = bool(args.trace or args.series or args.gantt)
+    rows = _gantt_rows(args.gantt_rows)
     window = tuple(args.window) if args.window else (0.0, 1.0)
     if window[1] <= window[0]:
         raise InputError(f"expected START_S < END_S, got {window[0]} {window[1]}", field="--window")
@@ -71,8 +80,23 @@ def _run(args: argparse.Namespace) -> int:
         if args.gantt:
             from distsim.plots.gantt import save_gantt
 
-            print(f"Gantt chart in {save_gantt(result.timeline, args.gantt, window[0], window[1])}")
+            path = save_gantt(
+                result.timeline, args.gantt, window[0], window[1], max_rows=rows, opts=figure_options(args)
+            )
+            print(f"Gantt chart in {path}")
     return 0
+
+
+def _gantt_rows(text: str) -> int | None:
+    if text == "all":
+        return None
+    try:
+        rows = int(text)
+    except ValueError:
+        rows = 0
+    if rows < 1:
+        raise InputError(f"expected a positive number of rows or 'all', got {text!r}", field="--gantt-rows")
+    return rows
 
 
 def _validate(args: argparse.Namespace) -> int:

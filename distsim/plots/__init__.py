@@ -1,4 +1,6 @@
-"""Plots of sweep results (matplotlib, Agg): figure builders, data loaders and PNG/SVG savers.
+"""Plots (matplotlib, no pyplot): one style (:mod:`~distsim.plots.style`), one label table
+(:mod:`~distsim.plots.labels`), domain-respecting intervals (:mod:`~distsim.plots.uncertainty`),
+figure builders, data loaders, PDF/SVG/PNG savers and the HTML report.
 
 >>> from distsim.plots import load_summary, fig3, save_figure
 >>> params, summary = load_summary("results/fig3-ab")          # doctest: +SKIP
@@ -30,6 +32,10 @@ _LAZY = {
     "load_summary": "io",
     "make_figure": "io",
     "save_figure": "io",
+    "FigureOptions": "style",
+    "series_style": "style",
+    "styled": "style",
+    "new_figure": "style",
 }
 
 
@@ -43,6 +49,7 @@ __all__ = [
     "KINDS",
     "METRICS",
     "PARAM_LABELS",
+    "FigureOptions",
     "cdf_from_run_dirs",
     "cdf_from_sweep",
     "default_kind",
@@ -52,10 +59,13 @@ __all__ = [
     "latency_cdf",
     "load_summary",
     "make_figure",
+    "new_figure",
     "pareto",
     "pareto_front",
     "plot_metric",
     "save_figure",
+    "series_style",
     "single_metric",
+    "styled",
     "tradeoff",
 ]

@@ -1,11 +1,29 @@
-"""Figures of sweep results: the paper's Figure 3 panels, the latency-privacy trade-off, latency CDFs.
+"""Figures of sweep results: the paper's Figure 3 panels, the latency-privacy trade-off, Pareto front, CDFs.
 
 Every function takes the per-point summary rows of
 :func:`distsim.experiments.aggregate.aggregate` (``<metric>_mean``,
-``<metric>_ci95``, one column per swept parameter) and returns a
-:class:`matplotlib.figure.Figure` built without pyplot (no global state; the
-Agg canvas renders it). Lines are means over replications, shaded bands their
-95% confidence intervals. Series and categories keep the sweep's point order.
+``<metric>_ci95``, ``n_runs``, one column per swept parameter) and returns a
+:class:`matplotlib.figure.Figure` built without pyplot, in the style of
+:mod:`distsim.plots.style` (pass :class:`~distsim.plots.style.FigureOptions`).
+
+Encodings, the same in every figure:
+
+* x axis: ``opts.x``, else the numeric swept parameter with most values
+  (:func:`default_x`). A numeric x draws one line per series with a band for
+  the 95% interval; a categorical x (device mixes, CNN lists, scheduler
+  names) draws grouped points with error bars, never lines.
+* series: one per combination of the other *varying* parameters, styled by
+  :func:`~distsim.plots.style.series_style`; the legend sits outside the data
+  and its title names the grouped parameters. Series equal within 1% in every
+  panel are drawn once, with all their names in the legend entry and a note;
+  points of different series that would hide each other are offset sideways.
+* intervals: :mod:`distsim.plots.uncertainty` (never below zero for
+  non-negative metrics, positive on log axes); the notes under the panels name
+  the method and the number of replications.
+* first-attempt rejections and drops: a table panel (series x value), not
+  annotations on the data.
+* log axes only where the plotted values span more than two orders of
+  magnitude, with labels on decades only.
 """
 
 from __future__ import annotations
@@ -13,67 +31,47 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import FixedFormatter, FixedLocator, LogLocator, NullFormatter, NullLocator
+
+from distsim.plots.labels import (
+    METRICS,
+    PARAMETERS,
+    axis_label,
+    format_value,
+    legend_title,
+    quantity,
+    series_text,
+)
+from distsim.plots.style import FigureOptions, add_notes, new_figure, series_style, styled
+from distsim.plots.uncertainty import METHOD, intervals
 
 TAU = "privacy.max_ssim"
 
-#: Axis labels of well-known parameters.
-PARAM_LABELS: dict[str, str] = {
-    "participants.total": "participants D",
-    TAU: "tolerated SSIM τ",
-    "participants.mix": "device mix (share of participants)",
-    "sources": "CNN of the requests",
-    "scheduler.name": "scheduler",
-    "workload.rate_per_s": "arrival rate λ (requests/s)",
-    "workload.requests": "requests",
-    "simulation.timing": "timing model",
-}
+#: Kept for callers of the old API: parameter name -> axis label.
+PARAM_LABELS: dict[str, str] = {name: q.axis_label() for name, q in PARAMETERS.items()}
 
-#: metric -> (axis label with unit, factor from the stored unit to the plotted one).
-METRICS: dict[str, tuple[str, float]] = {
-    "total_latency_s": ("total latency (s)", 1.0),
-    "latency_mean_s": ("mean latency per served request (s)", 1.0),
-    "latency_p95_s": ("95th percentile latency (s)", 1.0),
-    "shared_bytes": ("shared data (GB)", 1e-9),
-    "shared_bytes_per_request": ("shared data per served request (MB)", 1e-6),
-    "rejection_rate": ("requests rejected at first attempt (%)", 100.0),
-    "dropped": ("dropped requests", 1.0),
-    "throughput_per_s": ("throughput (requests/s)", 1.0),
-}
+#: Relative tolerance under which two series count as the same.
+SAME_REL = 0.01
+
+#: Plotted values must span more than this ratio for a log axis.
+LOG_SPAN = 100.0
 
 
-def param_label(name: str) -> str:
+def param_label(name: str, opts: FigureOptions | None = None) -> str:
     """Axis label of a swept parameter."""
-    return PARAM_LABELS.get(name, name)
+    return axis_label(name, opts.labels if opts else None)
 
 
-def metric_label(metric: str) -> str:
+def metric_label(metric: str, opts: FigureOptions | None = None) -> str:
     """Axis label (with unit) of a summary metric."""
-    return METRICS.get(metric, (metric, 1.0))[0]
-
-
-def format_value(name: str, value: Any) -> str:
-    """Short text for a parameter value (legend entries, tick labels)."""
-    if name == TAU and isinstance(value, int | float):
-        return f"τ = {value:g}"
-    if name == "participants.total" and isinstance(value, int):
-        return f"D = {value}"
-    if isinstance(value, dict) and value and all(isinstance(v, int | float) for v in value.values()):
-        total = float(sum(value.values()))
-        if total > 0:
-            return " / ".join(f"{100 * v / total:.0f}% {k}" for k, v in value.items() if v > 0)
-    if isinstance(value, list) and value and all(isinstance(v, dict) and "cnn" in v for v in value):
-        return ", ".join(str(v["cnn"]) + (f" ×{v['count']}" if v.get("count", 1) != 1 else "") for v in value)
-    if isinstance(value, dict | list):
-        return json.dumps(value, separators=(",", ":"))
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
+    return axis_label(metric, opts.labels if opts else None)
 
 
 def _key(value: Any) -> str:
@@ -81,7 +79,7 @@ def _key(value: Any) -> str:
 
 
 def _is_numeric(values: Sequence[Any]) -> bool:
-    return all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+    return bool(values) and all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
 
 
 def _ordered_unique(values: Sequence[Any]) -> list[Any]:
@@ -91,36 +89,152 @@ def _ordered_unique(values: Sequence[Any]) -> list[Any]:
     return list(seen.values())
 
 
-def series_label(params: Sequence[str], values: Sequence[Any]) -> str:
-    """Legend text of a series fixed by ``params = values``."""
-    return ", ".join(format_value(p, v) for p, v in zip(params, values, strict=True)) or "all runs"
+def _in_point_order(summary: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    return sorted(summary, key=lambda r: int(r["point"]))
 
 
-def split_series(
-    summary: Sequence[Mapping[str, Any]], params: Sequence[str], x: str
-) -> list[tuple[str, list[Mapping[str, Any]]]]:
-    """Rows grouped by every parameter except ``x`` (first-appearance order), each group in point order."""
-    others = [p for p in params if p != x]
-    # Parameters with one value in the whole table are constant: they stay out of legend texts.
-    varying = [p for p in others if len({_key(row[p]) for row in summary}) > 1]
-    groups: dict[str, tuple[str, list[Mapping[str, Any]]]] = {}
-    for row in sorted(summary, key=lambda r: int(r["point"])):
-        values = [row[p] for p in others]
-        key = _key(values)
-        if key not in groups:
-            groups[key] = (series_label(varying, [row[p] for p in varying]), [])
-        groups[key][1].append(row)
-    return list(groups.values())
+def varying(summary: Sequence[Mapping[str, Any]], params: Sequence[str]) -> list[str]:
+    """The parameters taking more than one value in ``summary``, in sweep order."""
+    return [p for p in params if len({_key(row[p]) for row in summary}) > 1]
+
+
+def default_x(params: Sequence[str], summary: Sequence[Mapping[str, Any]] = ()) -> str:
+    """The x axis: the numeric parameter with most distinct values (ties: sweep order).
+
+    Without a varying numeric parameter, the categorical one with most values;
+    without any varying parameter, the first one.
+    """
+    if not params:
+        raise ValueError("no swept parameters")
+    rows = list(summary)
+    best: tuple[int, int, int] | None = None
+    chosen = params[0]
+    for k, p in enumerate(params):
+        values = _ordered_unique([row[p] for row in rows]) if rows else []
+        if len(values) < 2:
+            continue
+        score = (1 if _is_numeric(values) else 0, len(values), -k)
+        if best is None or score > best:
+            best, chosen = score, p
+    return chosen
 
 
 def x_positions(summary: Sequence[Mapping[str, Any]], x: str) -> tuple[bool, list[Any]]:
     """Whether ``x`` is numeric, and its distinct values in point order (categories)."""
-    values = [row[x] for row in sorted(summary, key=lambda r: int(r["point"]))]
+    values = [row[x] for row in _in_point_order(summary)]
     return _is_numeric(values), _ordered_unique(values)
 
 
-def _finite_or_zero(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    return np.where(np.isfinite(values), values, 0.0)
+@dataclass
+class Series:
+    """Rows of one combination of the non-x parameters, in point order."""
+
+    names: list[str]
+    values: list[list[Any]]  # one value list per merged member
+    rows: list[Mapping[str, Any]]
+    style: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        texts = [series_text(self.names, v) for v in self.values]
+        if len(texts) > 1 and len(self.names) == 1:
+            # "D = 120, 240, 480": the symbol once.
+            first = texts[0]
+            head = first.split(" = ")[0] if " = " in first else ""
+            if head and all(t.startswith(head + " = ") for t in texts):
+                return f"{head} = " + ", ".join(t[len(head) + 3 :] for t in texts)
+        return "; ".join(texts)
+
+
+def split_series(summary: Sequence[Mapping[str, Any]], params: Sequence[str], x: str) -> list[Series]:
+    """Rows grouped by every parameter except ``x`` (first-appearance order), each group in point order.
+
+    Parameters with one value in the whole table stay out of legend texts.
+    """
+    others = [p for p in params if p != x]
+    names = [p for p in varying(summary, others)]
+    groups: dict[str, Series] = {}
+    for row in _in_point_order(summary):
+        key = _key([row[p] for p in others])
+        if key not in groups:
+            groups[key] = Series(names, [[row[p] for p in names]], [])
+        groups[key].rows.append(row)
+    out = list(groups.values())
+    for i, s in enumerate(out):
+        s.style = series_style(i)
+    return out
+
+
+def _value(row: Mapping[str, Any], metric: str, suffix: str = "mean") -> float:
+    v = row.get(f"{metric}_{suffix}", math.nan)
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _nothing_served(row: Mapping[str, Any]) -> bool:
+    return _value(row, "served") <= 0.0
+
+
+def _same(a: float, b: float) -> bool:
+    if math.isnan(a) and math.isnan(b):
+        return True
+    return abs(a - b) <= SAME_REL * max(abs(a), abs(b)) + 1e-12
+
+
+def merge_coinciding(series: list[Series], metrics: Sequence[str]) -> tuple[list[Series], list[str]]:
+    """Series whose means of every metric agree within 1% at every x, merged into one (notes say which)."""
+    out: list[Series] = []
+    notes: list[str] = []
+    for s in series:
+        for t in out:
+            if len(t.rows) == len(s.rows) and all(
+                _same(_value(a, m), _value(b, m)) for a, b in zip(t.rows, s.rows, strict=True) for m in metrics
+            ):
+                t.values.extend(s.values)
+                break
+        else:
+            out.append(Series(s.names, [list(v) for v in s.values], s.rows))
+    for i, s in enumerate(out):
+        s.style = series_style(i)
+        if len(s.values) > 1:
+            notes.append(f"{s.label}: equal within 1% in every panel, drawn as one series.")
+    return out, notes
+
+
+def _log_worthy(values: Sequence[float]) -> bool:
+    positive = [v for v in values if math.isfinite(v) and v > 0]
+    return bool(positive) and max(positive) / min(positive) > LOG_SPAN
+
+
+def clean_log_axis(ax: Axes, axis: str = "y") -> None:
+    """Decade ticks labelled, minor ticks unlabelled (no colliding 3×10⁻³4×10⁻³)."""
+    target = ax.yaxis if axis == "y" else ax.xaxis
+    target.set_major_locator(LogLocator(base=10.0, numticks=8))
+    target.set_minor_locator(LogLocator(base=10.0, subs=tuple(range(2, 10)), numticks=12))
+    target.set_minor_formatter(NullFormatter())
+
+
+def _numeric_x_axis(ax: Axes, values: Sequence[float]) -> None:
+    """Log x (ticks at the swept values) for geometric grids spanning 10x or more, else linear."""
+    vals = sorted(float(v) for v in values)
+    if len(vals) >= 3 and vals[0] > 0 and vals[-1] / vals[0] >= 10:
+        ax.set_xscale("log")
+        ax.xaxis.set_major_locator(FixedLocator(vals))
+        ax.xaxis.set_major_formatter(FixedFormatter([f"{v:g}" for v in vals]))
+        ax.xaxis.set_minor_locator(NullLocator())
+    elif len(vals) <= 8:
+        ax.xaxis.set_major_locator(FixedLocator(vals))
+        ax.xaxis.set_major_formatter(FixedFormatter([f"{v:g}" for v in vals]))
+
+
+@dataclass
+class PanelInfo:
+    """What a panel left out (for the notes)."""
+
+    missing: list[str] = field(default_factory=list)
+    domain: str = "nonneg"
 
 
 def plot_metric(
@@ -130,92 +244,244 @@ def plot_metric(
     x: str,
     metric: str,
     *,
-    annotate_rejection: bool = False,
-) -> None:
-    """Mean of ``metric`` vs parameter ``x``, one line per combination of the other parameters, 95% CI bands.
+    series: list[Series] | None = None,
+    opts: FigureOptions | None = None,
+) -> PanelInfo:
+    """Mean of ``metric`` vs parameter ``x``, one series per combination of the other parameters.
 
-    Categorical ``x`` values (mixes, CNN lists) sit at positions 0, 1, ... with
-    their text as tick labels. With ``annotate_rejection`` each point is marked
-    with its mean first-attempt rejection percentage.
+    Numeric ``x``: lines with 95% interval bands. Categorical ``x``: points at
+    positions 0, 1, ... with their text as tick labels, series side by side,
+    95% intervals as error bars.
     """
+    opts = opts or FigureOptions()
+    series = series if series is not None else split_series(summary, params, x)
+    q = quantity(metric, opts.labels)
     numeric, categories = x_positions(summary, x)
     pos = {_key(v): k for k, v in enumerate(categories)}
-    scale = METRICS.get(metric, (metric, 1.0))[1]
+    info = PanelInfo(domain=q.domain)
     all_y: list[float] = []
-    notes: list[tuple[float, float, str, Any]] = []
-    for label, rows in split_series(summary, params, x):
-        xs = np.array([float(r[x]) if numeric else float(pos[_key(r[x])]) for r in rows])
-        # A point that served nothing has no latency or traffic to show (its 0 s would read as "fast").
-        ys = (
-            np.array([float(r[f"{metric}_mean"]) if float(r.get("served_mean", 1.0)) > 0 else math.nan for r in rows])
-            * scale
+    drawn: list[tuple[list[Any], np.ndarray, np.ndarray]] = []
+    n = len(series)
+    width = 0.7 / max(n, 1)
+    for i, s in enumerate(series):
+        rows = s.rows
+        ys = np.array([math.nan if _nothing_served(r) else _value(r, metric) for r in rows]) * q.scale
+        halves = np.array([_value(r, metric, "ci95") for r in rows]) * q.scale
+        lo, hi = intervals(
+            ys / q.scale if q.domain == "fraction" else ys,
+            halves / q.scale if q.domain == "fraction" else halves,
+            q.domain,
         )
-        ci = _finite_or_zero(np.array([float(r[f"{metric}_ci95"]) for r in rows]) * scale)
-        (line,) = ax.plot(xs, ys, marker="o", label=label)
-        ax.fill_between(xs, ys - ci, ys + ci, color=line.get_color(), alpha=0.18, linewidth=0)
+        if q.domain == "fraction":
+            lo, hi = lo * q.scale, hi * q.scale
+        for r, y in zip(rows, ys, strict=True):
+            if not math.isfinite(y):
+                info.missing.append(f"{s.label}, {format_value(x, r[x], with_symbol=True)}")
         all_y.extend(float(v) for v in ys if math.isfinite(v))
-        if annotate_rejection:
-            for xv, yv, r in zip(xs, ys, rows, strict=True):
-                rejected = 100.0 * float(r["rejection_rate_mean"])
-                dropped = 100.0 * float(r["dropped_mean"]) / max(float(r["requests_mean"]), 1.0)
-                if rejected >= 0.5:
-                    text = f"{rejected:.0f}%" + (f" / {dropped:.0f}%" if dropped >= 0.5 else "")
-                    notes.append((float(xv), float(yv), text, line.get_color()))
-    ax.set_xlabel(param_label(x))
-    ax.set_ylabel(metric_label(metric))
-    if not numeric:
-        crowded = len(categories) > 6
-        ax.set_xticks(
-            range(len(categories)),
-            [format_value(x, v).replace(" / ", "\n") for v in categories],
-            rotation=20 if crowded else 0,
-            ha="right" if crowded else "center",
-            fontsize=8,
-        )
-    elif x == "participants.total" and all_y:
-        ax.set_xscale("log", base=2)
-        ax.set_xticks([float(v) for v in categories], [str(v) for v in categories])
-        ax.minorticks_off()
-    positive = [v for v in all_y if v > 0]
-    if positive and max(positive) / min(positive) > 100:
-        ax.set_yscale("log")
-        # A band reaching zero or below runs off the bottom edge instead of squashing the axis.
-        ax.set_ylim(bottom=min(positive) / 2)
-    log_y = ax.get_yscale() == "log"
-    for xv, yv, text, color in notes:
-        if math.isfinite(yv) and (yv > 0 or not log_y):
-            ax.annotate(text, (xv, yv), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=7, color=color)
+        if numeric:
+            xs = np.array([float(r[x]) for r in rows])
+            (line,) = ax.plot(xs, ys, label=s.label, **s.style)
+            band = ax.fill_between(xs, lo, hi, color=s.style["color"], alpha=0.15, linewidth=0)
+            drawn.append(([line, band], xs, ys))
         else:
-            # Nothing served (NaN, or 0 on a log axis): the label sits at the bottom edge instead.
-            ax.annotate(text, (xv, 0.02), xycoords=("data", "axes fraction"), ha="center", fontsize=7, color=color)
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
+            xs = np.array([pos[_key(r[x])] + (i - (n - 1) / 2) * width for r in rows], dtype=float)
+            ok = np.isfinite(lo) & np.isfinite(hi)
+            yerr = np.vstack([np.where(ok, ys - lo, 0.0), np.where(ok, hi - ys, 0.0)])
+            style = {k: v for k, v in s.style.items() if k != "linestyle"}
+            ax.errorbar(xs, ys, yerr=yerr, linestyle="none", capsize=1.5, elinewidth=0.8, label=s.label, **style)
+    ax.set_xlabel(axis_label(x, opts.labels))
+    ax.set_ylabel(q.axis_label())
+    ax.set_gid(f"metric={metric}")
+    if numeric:
+        _numeric_x_axis(ax, [float(v) for v in categories])
+    else:
+        labels = [format_value(x, v).replace(" / ", "\n") for v in categories]
+        crowded = len(categories) > 4 and max(len(t) for t in labels) > 8
+        ax.set_xticks(
+            range(len(categories)), labels, rotation=30 if crowded else 0, ha="right" if crowded else "center"
+        )
+        ax.set_xlim(-0.5, len(categories) - 0.5)
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.grid(False, axis="x")
+    if _log_worthy(all_y):
+        ax.set_yscale("log")
+        clean_log_axis(ax)
+    elif q.domain in ("nonneg", "fraction"):
+        ax.set_ylim(bottom=0.0)
+    if numeric and n > 1:
+        _dodge_collisions(ax, drawn)
+    return info
 
 
-def default_x(params: Sequence[str], summary: Sequence[Mapping[str, Any]] = ()) -> str:
-    """The x axis of the Figure 3 panels: the first swept parameter other than τ taking several values
-    in ``summary`` (else the first other than τ; τ if it is the only one)."""
-    others = [p for p in params if p != TAU] or list(params)
-    for p in others:
-        if len({_key(row[p]) for row in summary}) > 1:
-            return p
-    return others[0]
+def _dodge_collisions(ax: Axes, drawn: list[Any]) -> None:
+    """Offset series sideways (a few points) where their markers would hide each other at the same x."""
+    from matplotlib.transforms import ScaledTranslation
+
+    ax.autoscale_view()
+    fig = ax.get_figure()
+    assert fig is not None
+    trans = ax.transData
+    size_px = float(ax.get_lines()[0].get_markersize()) * fig.dpi / 72.0 if ax.get_lines() else 5.0
+    pts = []
+    for _artists, xs, ys in drawn:
+        ok = np.isfinite(ys) & ((ys > 0) | (ax.get_yscale() != "log"))
+        pix = trans.transform(np.column_stack([xs[ok], ys[ok]])) if ok.any() else np.zeros((0, 2))
+        pts.append(pix)
+    colliding = set()
+    for i in range(len(pts)):
+        for j in range(i + 1, len(pts)):
+            if pts[i].size and pts[j].size:
+                d = np.hypot(pts[i][:, None, 0] - pts[j][None, :, 0], pts[i][:, None, 1] - pts[j][None, :, 1])
+                if (d < size_px).any():
+                    colliding.update((i, j))
+    group = sorted(colliding)
+    step_pt = float(ax.get_lines()[0].get_markersize()) * 0.9 if ax.get_lines() else 3.0
+    for k, i in enumerate(group):
+        dx = (k - (len(group) - 1) / 2) * step_pt / 72.0
+        offset = ScaledTranslation(dx, 0.0, fig.dpi_scale_trans)
+        for artist in drawn[i][0]:
+            artist.set_transform(ax.transData + offset)
+
+
+def rejection_table(
+    ax: Axes, summary: Sequence[Mapping[str, Any]], x: str, series: list[Series], opts: FigureOptions
+) -> None:
+    """A table panel: per series (rows) and x value (columns), % rejected at first attempt / % dropped."""
+    _, categories = x_positions(summary, x)
+    columns = [format_value(x, v).replace(" / ", "\n") for v in categories]
+    cells = []
+    for s in series:
+        by_x = {_key(r[x]): r for r in s.rows}
+        row = []
+        for v in categories:
+            r = by_x.get(_key(v))
+            if r is None:
+                row.append("")
+                continue
+            rejected = 100.0 * _value(r, "rejection_rate")
+            dropped = 100.0 * _value(r, "dropped") / max(_value(r, "requests"), 1.0)
+            row.append(f"{rejected:.0f} / {dropped:.0f}")
+        cells.append(row)
+    ax.axis("off")
+    table = ax.table(
+        cellText=cells,
+        rowLabels=[s.label for s in series],
+        colLabels=columns,
+        loc="center",
+        cellLoc="center",
+    )
+    table.auto_set_font_size(False)
+    table.set_fontsize(opts.small_pt)
+    for (r, c), cell in table.get_celld().items():
+        cell.set_linewidth(0.3)
+        if r == 0 and "\n" in columns[max(c, 0)]:
+            cell.set_height(cell.get_height() * 1.8)
+        if c == -1 and r >= 1:
+            cell.get_text().set_color(series[r - 1].style["color"])
+    ax.set_title(
+        f"requests rejected at first attempt / dropped (%), by {axis_label(x, opts.labels)}",
+        fontsize=opts.small_pt,
+        loc="left",
+    )
+
+
+def _legend(fig: Figure, series: list[Series], opts: FigureOptions, categorical: bool) -> None:
+    """One legend for the whole figure, above the panels (outside the data), titled by the grouped parameters."""
+    if len(series) < 2 and not (series and len(series[0].values) > 1):
+        return
+    handles = [
+        Line2D(
+            [],
+            [],
+            color=s.style["color"],
+            marker=s.style["marker"],
+            linestyle="none" if categorical else s.style["linestyle"],
+        )
+        for s in series
+    ]
+    ncols = min(len(series), 6 if opts.figsize()[0] > 5 else 3)
+    fig.legend(
+        handles,
+        [s.label for s in series],
+        loc="outside upper center",
+        ncols=ncols,
+        title=legend_title(series[0].names, opts.labels),
+    )
+
+
+def _replication_note(summary: Sequence[Mapping[str, Any]], domains: Sequence[str]) -> str:
+    counts = sorted({int(r.get("n_runs", 0)) for r in summary})
+    reps = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
+    methods = "; ".join(dict.fromkeys(METHOD[d] for d in domains))
+    if counts and counts[-1] < 2:
+        return "Points: 1 replication each (no interval drawn)."
+    return f"Points: means of {reps} replications; bands/bars: {methods}."
+
+
+def _missing_note(infos: Sequence[PanelInfo]) -> str:
+    missing = list(dict.fromkeys(m for info in infos for m in info.missing))
+    if not missing:
+        return ""
+    return "Not drawn (no request served): " + "; ".join(missing) + "."
+
+
+def _panels_with_table(
+    summary: Sequence[Mapping[str, Any]],
+    params: Sequence[str],
+    x: str,
+    metrics: Sequence[str],
+    opts: FigureOptions,
+    title: str | None,
+    *,
+    table: bool,
+    default_size: str,
+) -> Figure:
+    """Metric panels side by side, the rejection table under them, one legend, notes."""
+    series = split_series(summary, params, x)
+    compare = [*metrics, "rejection_rate", "dropped"] if table else list(metrics)
+    series, merge_notes = merge_coinciding(series, compare)
+    numeric, _categories = x_positions(summary, x)
+    table_rows = len(series) + 2 if table else 0
+    with styled(opts):
+        table_h = table_rows * opts.small_pt * 1.6 / 72 if table else 0.0
+        width, height = opts.figsize(default_size)
+        fig = Figure(figsize=(width, height + table_h), layout="constrained")
+        if table:
+            grid = fig.add_gridspec(2, len(metrics), height_ratios=[height, table_h])
+            axes = [fig.add_subplot(grid[0, k]) for k in range(len(metrics))]
+            table_ax = fig.add_subplot(grid[1, :])
+        else:
+            axes = list(np.atleast_1d(fig.subplots(1, len(metrics))))
+        infos = [
+            plot_metric(ax, summary, params, x, m, series=series, opts=opts)
+            for ax, m in zip(axes, metrics, strict=True)
+        ]
+        if table:
+            rejection_table(table_ax, summary, x, series, opts)
+        _legend(fig, series, opts, categorical=not numeric)
+        if title:
+            fig.suptitle(title)
+        add_notes(
+            fig,
+            [_replication_note(summary, [i.domain for i in infos]), *merge_notes, _missing_note(infos)],
+            opts,
+        )
+    return fig
 
 
 def fig3(
-    summary: Sequence[Mapping[str, Any]], params: Sequence[str], x: str | None = None, title: str | None = None
+    summary: Sequence[Mapping[str, Any]],
+    params: Sequence[str],
+    x: str | None = None,
+    title: str | None = None,
+    opts: FigureOptions | None = None,
 ) -> Figure:
-    """Figure 3 panel pair: (left) total latency with rejection % annotated, (right) shared data, vs ``x``."""
-    x = x or default_x(params, summary)
-    fig = Figure(figsize=(10, 4), layout="constrained")
-    left, right = fig.subplots(1, 2)
-    plot_metric(left, summary, params, x, "total_latency_s", annotate_rejection=True)
-    left.set_title("total latency of served requests\n(labels: % rejected at first attempt / % dropped)", fontsize=9)
-    plot_metric(right, summary, params, x, "shared_bytes")
-    right.set_title("data shared between devices", fontsize=9)
-    if title:
-        fig.suptitle(title)
-    return fig
+    """Figure 3 panel pair: total latency and shared data vs ``x``, with the rejection table under them."""
+    opts = opts or FigureOptions()
+    x = x or opts.x or default_x(params, summary)
+    return _panels_with_table(
+        summary, params, x, ["total_latency_s", "shared_bytes"], opts, title, table=True, default_size="double"
+    )
 
 
 def single_metric(
@@ -224,30 +490,36 @@ def single_metric(
     metric: str,
     x: str | None = None,
     title: str | None = None,
+    opts: FigureOptions | None = None,
 ) -> Figure:
-    """One metric vs ``x`` (``fig3-latency``: total latency with rejection %; ``fig3-shared``: shared data)."""
-    x = x or default_x(params, summary)
-    fig = Figure(figsize=(5.5, 4), layout="constrained")
-    ax = fig.subplots()
-    plot_metric(ax, summary, params, x, metric, annotate_rejection=metric == "total_latency_s")
-    if title:
-        ax.set_title(title)
-    return fig
+    """One metric vs ``x`` in one column (``fig3-latency`` adds the rejection table, ``fig3-shared`` not)."""
+    opts = opts or FigureOptions()
+    x = x or opts.x or default_x(params, summary)
+    return _panels_with_table(
+        summary, params, x, [metric], opts, title, table=metric == "total_latency_s", default_size="column"
+    )
 
 
-def tradeoff(summary: Sequence[Mapping[str, Any]], params: Sequence[str], title: str | None = None) -> Figure:
-    """Latency-privacy trade-off: mean latency and shared data per served request vs τ."""
+def tradeoff(
+    summary: Sequence[Mapping[str, Any]],
+    params: Sequence[str],
+    title: str | None = None,
+    opts: FigureOptions | None = None,
+) -> Figure:
+    """Latency-privacy trade-off: mean latency and shared data per served request vs τ, rejection table."""
     if TAU not in params:
         raise ValueError(f"the trade-off plot needs {TAU} among the swept parameters")
-    fig = Figure(figsize=(10, 4), layout="constrained")
-    left, right = fig.subplots(1, 2)
-    plot_metric(left, summary, params, TAU, "latency_mean_s", annotate_rejection=True)
-    plot_metric(right, summary, params, TAU, "shared_bytes_per_request")
-    left.set_title("latency (labels: % rejected at first attempt / % dropped)", fontsize=9)
-    right.set_title("data shared per served request", fontsize=9)
-    if title:
-        fig.suptitle(title)
-    return fig
+    opts = opts or FigureOptions()
+    return _panels_with_table(
+        summary,
+        params,
+        TAU,
+        ["latency_mean_s", "shared_bytes_per_request"],
+        opts,
+        title,
+        table=True,
+        default_size="double",
+    )
 
 
 def pareto_front(xs: Sequence[float], ys: Sequence[float]) -> list[int]:
@@ -266,7 +538,7 @@ def pareto_front(xs: Sequence[float], ys: Sequence[float]) -> list[int]:
 
 
 def _clusters(front: Sequence[int], xs: Sequence[float], ys: Sequence[float], tol: float = 0.03) -> list[list[int]]:
-    """Front points grouped when within ``tol`` (relative) of the previous one, so their labels do not overlap."""
+    """Front points grouped when within ``tol`` (relative) of the previous one, so one label names them all."""
     out: list[list[int]] = []
     for k in front:
         if out:
@@ -278,97 +550,240 @@ def _clusters(front: Sequence[int], xs: Sequence[float], ys: Sequence[float], to
     return out
 
 
-def pareto(summary: Sequence[Mapping[str, Any]], params: Sequence[str], title: str | None = None) -> Figure:
+def place_labels(ax: Axes, items: Sequence[tuple[float, float, str]], fontsize: float) -> list[str]:
+    """Annotate points without overlaps: for each, the first of 8 positions around the point whose text box
+    overlaps no earlier label and no marker and stays inside the axes. Returns the texts that found no place."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig = ax.get_figure()
+    assert isinstance(fig, Figure)
+    if not isinstance(fig.canvas, FigureCanvasAgg):
+        FigureCanvasAgg(fig)
+    fig.draw_without_rendering()
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    frame = ax.get_window_extent(renderer)
+    marker_px = 4.0 * fig.dpi / 72.0
+    taken = []
+    for line in ax.get_lines():
+        data = line.get_xydata()
+        for px, py in ax.transData.transform(np.asarray(data, dtype=float)):
+            if math.isfinite(px) and math.isfinite(py) and line.get_marker() not in (None, "None", "", " "):
+                taken.append((px - marker_px, py - marker_px, px + marker_px, py + marker_px))
+    for coll in ax.collections:
+        for px, py in ax.transData.transform(np.asarray(coll.get_offsets(), dtype=float)):
+            if math.isfinite(px) and math.isfinite(py):
+                taken.append((px - marker_px, py - marker_px, px + marker_px, py + marker_px))
+    candidates = [
+        (5, 5, "left", "bottom"),
+        (5, -5, "left", "top"),
+        (-5, 5, "right", "bottom"),
+        (-5, -5, "right", "top"),
+        (0, 8, "center", "bottom"),
+        (0, -8, "center", "top"),
+        (10, 0, "left", "center"),
+        (-10, 0, "right", "center"),
+    ]
+    unplaced = []
+
+    def free(box: tuple[float, float, float, float]) -> bool:
+        x0, y0, x1, y1 = box
+        if x0 < frame.x0 or x1 > frame.x1 or y0 < frame.y0 or y1 > frame.y1:
+            return False
+        return all(x1 <= a0 or x0 >= a1 or y1 <= b0 or y0 >= b1 for a0, b0, a1, b1 in taken)
+
+    for xv, yv, text in items:
+        for dx, dy, ha, va in candidates:
+            ann = ax.annotate(
+                text, (xv, yv), textcoords="offset points", xytext=(dx, dy), ha=ha, va=va, fontsize=fontsize
+            )
+            ann.set_in_layout(False)
+            bb = ann.get_window_extent(renderer)
+            box = (bb.x0 - 1, bb.y0 - 1, bb.x1 + 1, bb.y1 + 1)
+            if free(box):
+                taken.append(box)
+                break
+            ann.remove()
+        else:
+            unplaced.append(text)
+    return unplaced
+
+
+def pareto(
+    summary: Sequence[Mapping[str, Any]],
+    params: Sequence[str],
+    title: str | None = None,
+    opts: FigureOptions | None = None,
+) -> Figure:
     """Mean latency vs shared data per served request for every point, with the Pareto front.
 
-    A point that dropped requests is drawn hollow and kept out of the front:
-    its per-request figures describe only the requests it could serve. When no
-    point served everything the front is taken over all points (the title says so).
+    Colour and marker: τ (or the first parameter). A point that dropped
+    requests is drawn hollow and kept out of the front: its per-request
+    figures describe only the requests it could serve. When no point served
+    everything the front is taken over all points (the notes say so). Front
+    points are labelled with the other parameters, placed without overlap.
     """
-    fig = Figure(figsize=(6.5, 4.5), layout="constrained")
-    ax = fig.subplots()
+    opts = opts or FigureOptions()
     series_param = TAU if TAU in params else (params[0] if params else None)
-    others = [p for p in params if p != series_param]
-    xs = [float(r["shared_bytes_per_request_mean"]) * 1e-6 for r in summary]
-    ys = [float(r["latency_mean_s_mean"]) for r in summary]
-    complete = [float(r["dropped_mean"]) == 0.0 and math.isfinite(ys[k]) for k, r in enumerate(summary)]
+    others = varying(summary, [p for p in params if p != series_param])
+    xq, yq = quantity("shared_bytes_per_request", opts.labels), quantity("latency_mean_s", opts.labels)
+    xs = [_value(r, "shared_bytes_per_request") * xq.scale for r in summary]
+    ys = [math.nan if _nothing_served(r) else _value(r, "latency_mean_s") for r in summary]
+    complete = [_value(r, "dropped") == 0.0 and math.isfinite(ys[k]) for k, r in enumerate(summary)]
     groups: dict[str, list[int]] = {}
-    labels: dict[str, str] = {}
+    values: dict[str, Any] = {}
     for k, r in enumerate(summary):
         value = r[series_param] if series_param else None
         key = _key(value)
         groups.setdefault(key, []).append(k)
-        labels[key] = format_value(series_param, value) if series_param else "points"
-    for n, (key, members) in enumerate(groups.items()):
-        color = f"C{n % 10}"
-        full = [k for k in members if complete[k]]
-        part = [k for k in members if not complete[k]]
-        if full:
-            ax.scatter([xs[k] for k in full], [ys[k] for k in full], color=color, label=labels[key], zorder=3)
-        if part:
-            ax.scatter(
-                [xs[k] for k in part],
-                [ys[k] for k in part],
-                facecolors="none",
-                edgecolors=color,
-                zorder=3,
-                label=f"{labels[key]} (dropped requests)",
-            )
-    pool = [k for k in range(len(summary)) if complete[k] and math.isfinite(xs[k])]
-    scope = "points serving every request"
-    if not pool:
-        pool = [k for k in range(len(summary)) if math.isfinite(xs[k]) and math.isfinite(ys[k])]
-        scope = "all points (none served every request)"
-    front = [pool[i] for i in pareto_front([xs[k] for k in pool], [ys[k] for k in pool])]
-    ax.plot(
-        [xs[k] for k in front],
-        [ys[k] for k in front],
-        color="black",
-        linestyle="--",
-        linewidth=1,
-        drawstyle="steps-post",
-        label="Pareto front",
-        zorder=2,
-    )
-    if others:
-        for cluster in _clusters(front, xs, ys):
-            text = " / ".join(series_label(others, [summary[k][p] for p in others]) for k in cluster)
-            ax.annotate(text, (xs[cluster[0]], ys[cluster[0]]), textcoords="offset points", xytext=(4, 4), fontsize=7)
-    ax.set_xlabel(metric_label("shared_bytes_per_request"))
-    ax.set_ylabel(metric_label("latency_mean_s"))
-    positive = [v for v in ys if math.isfinite(v) and v > 0]
-    if positive and max(positive) / min(positive) > 100:
-        ax.set_yscale("log")
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
-    ax.set_title(title or f"latency vs shared data (front over {scope})", fontsize=9)
+        values[key] = value
+    with styled(opts):
+        fig = new_figure(opts, "column", 1.25)
+        ax = fig.subplots()
+        handles, labels = [], []
+        for n, (key, members) in enumerate(groups.items()):
+            st = series_style(n, line=False)
+            full = [k for k in members if complete[k]]
+            part = [k for k in members if not complete[k] and math.isfinite(ys[k])]
+            if full:
+                ax.plot([xs[k] for k in full], [ys[k] for k in full], linestyle="none", zorder=3, **st)
+            if part:
+                ax.plot(
+                    [xs[k] for k in part],
+                    [ys[k] for k in part],
+                    linestyle="none",
+                    zorder=3,
+                    markerfacecolor="none",
+                    **st,
+                )
+            handles.append(Line2D([], [], linestyle="none", **st))
+            labels.append(series_text([series_param], [values[key]]) if series_param else "points")
+        pool = [k for k in range(len(summary)) if complete[k] and math.isfinite(xs[k])]
+        scope = "points that served every request"
+        if not pool:
+            pool = [k for k in range(len(summary)) if math.isfinite(xs[k]) and math.isfinite(ys[k])]
+            scope = "all points (none served every request)"
+        front = [pool[i] for i in pareto_front([xs[k] for k in pool], [ys[k] for k in pool])]
+        ax.plot(
+            [xs[k] for k in front],
+            [ys[k] for k in front],
+            color="#555555",
+            linestyle="--",
+            linewidth=0.8,
+            drawstyle="steps-post",
+            zorder=2,
+        )
+        if any(not c for c in complete):
+            handles.append(Line2D([], [], linestyle="none", marker="o", markerfacecolor="none", color="#555555"))
+            labels.append("hollow: dropped requests")
+        handles.append(Line2D([], [], color="#555555", linestyle="--", linewidth=0.8))
+        labels.append("Pareto front")
+        ax.set_xlabel(xq.axis_label())
+        ax.set_ylabel(yq.axis_label())
+        if _log_worthy(ys):
+            ax.set_yscale("log")
+            clean_log_axis(ax)
+        else:
+            ax.set_ylim(bottom=0.0)
+        if _log_worthy(xs):
+            ax.set_xscale("log")
+            clean_log_axis(ax, "x")
+        else:
+            ax.set_xlim(left=0.0)
+        fig.legend(
+            handles,
+            labels,
+            loc="outside upper center",
+            ncols=3,
+            title=axis_label(series_param, opts.labels) if series_param else None,
+        )
+        if title:
+            fig.suptitle(title)
+        notes = [
+            f"Points: means of {_reps(summary)} replications (intervals in summary.csv); front over {scope}.",
+        ]
+        if others:
+            items = []
+            for cluster in _clusters(front, xs, ys):
+                text = " / ".join(series_text(others, [summary[k][p] for p in others]) for k in cluster)
+                items.append((xs[cluster[0]], ys[cluster[0]], text))
+            unplaced = place_labels(ax, items, opts.small_pt)
+            if unplaced:
+                notes.append("Front points not labelled for lack of room: " + "; ".join(unplaced) + ".")
+        add_notes(fig, notes, opts)
     return fig
 
 
-def latency_cdf(groups: Mapping[str, npt.ArrayLike], title: str | None = None, by: str | None = None) -> Figure:
+def _reps(summary: Sequence[Mapping[str, Any]]) -> str:
+    counts = sorted({int(r.get("n_runs", 0)) for r in summary})
+    return f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
+
+
+def latency_cdf(
+    groups: Mapping[str, Any],
+    title: str | None = None,
+    by: str | None = None,
+    opts: FigureOptions | None = None,
+    pooled: str | None = None,
+) -> Figure:
     """Empirical CDF of per-request latency, one line per group (pooled over runs).
 
-    ``groups`` maps a legend label to the latencies (s) of served requests.
+    ``groups`` maps a legend label to the latencies (s) of served requests;
+    ``pooled`` says in the notes what each line pools.
     """
-    fig = Figure(figsize=(6.5, 4.5), layout="constrained")
-    ax = fig.subplots()
-    smallest = math.inf
-    for label, values in groups.items():
-        data = np.sort(np.asarray(values, dtype=np.float64))
-        data = data[np.isfinite(data)]
-        if data.size == 0:
-            continue
-        share = np.arange(1, data.size + 1) / data.size
-        ax.plot(data, share, drawstyle="steps-post", label=f"{label} (n = {data.size})")
-        if data[0] > 0:
-            smallest = min(smallest, float(data[0]))
-    ax.set_xlabel("per-request latency (s)")
-    ax.set_ylabel("fraction of served requests")
-    if math.isfinite(smallest):
-        ax.set_xscale("log")
-    ax.set_ylim(0, 1.02)
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8, title=param_label(by) if by else None)
-    if title:
-        ax.set_title(title)
+    opts = opts or FigureOptions()
+    with styled(opts):
+        fig = new_figure(opts, "column", 1.2)
+        ax = fig.subplots()
+        everything: list[float] = []
+        for i, (label, values) in enumerate(groups.items()):
+            data = np.sort(np.asarray(values, dtype=np.float64))
+            data = data[np.isfinite(data)]
+            if data.size == 0:
+                continue
+            share = 100.0 * np.arange(1, data.size + 1) / data.size
+            st = series_style(i)
+            ax.plot(
+                data,
+                share,
+                drawstyle="steps-post",
+                label=f"{label} (n = {data.size})",
+                color=st["color"],
+                linestyle=st["linestyle"],
+            )
+            everything.extend(float(v) for v in data)
+        ax.set_xlabel(axis_label("latency_s", opts.labels))
+        ax.set_ylabel("served requests at or below (%)")
+        if _log_worthy(everything):
+            ax.set_xscale("log")
+            clean_log_axis(ax, "x")
+        ax.set_ylim(0, 101)
+        fig.legend(loc="outside upper center", ncols=2, title=axis_label(by, opts.labels) if by else "run directory")
+        if title:
+            fig.suptitle(title)
+        add_notes(
+            fig,
+            [
+                f"Empirical CDF of the latencies of served requests{', ' + pooled if pooled else ''}; "
+                "n: served requests per line."
+            ],
+            opts,
+        )
     return fig
+
+
+#: Kept for callers of the old API.
+__all__ = [
+    "METRICS",
+    "PARAM_LABELS",
+    "TAU",
+    "default_x",
+    "fig3",
+    "format_value",
+    "latency_cdf",
+    "pareto",
+    "pareto_front",
+    "plot_metric",
+    "single_metric",
+    "split_series",
+    "tradeoff",
+]

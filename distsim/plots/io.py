@@ -1,12 +1,11 @@
-"""Loading sweep outputs for plotting, choosing a plot kind, saving figures as PNG and SVG."""
+"""Loading sweep outputs for plotting, choosing a plot kind, the builders of the sweep plot kinds."""
 
 from __future__ import annotations
 
 import csv
 import json
-import os
-import tempfile
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +15,12 @@ from matplotlib.figure import Figure
 
 from distsim.errors import InputError
 from distsim.experiments.aggregate import aggregate
-from distsim.experiments.table import FILE_MODE, read_manifest, read_results
-from distsim.plots.figures import TAU, fig3, format_value, latency_cdf, pareto, single_metric, tradeoff
-from distsim.plots.kinds import KINDS
-
-#: Plot kinds of ``distsim plot --kind``.
+from distsim.experiments.table import read_manifest, read_results
+from distsim.plots import style
+from distsim.plots.figures import TAU, fig3, latency_cdf, pareto, single_metric, tradeoff
+from distsim.plots.kinds import KINDS, PlotRequest
+from distsim.plots.labels import axis_label, format_value
+from distsim.plots.style import FigureOptions
 
 
 def load_summary(out_dir: str | Path) -> tuple[list[str], list[dict[str, Any]]]:
@@ -58,7 +58,7 @@ def cdf_from_sweep(out_dir: str | Path, by: str | None = None) -> tuple[str, dic
     files = sorted((Path(out_dir) / "runs").glob("p*-r*.json"))
     for path in files:
         record = json.loads(path.read_text(encoding="utf-8"))
-        label = format_value(by, record["params"][by])
+        label = format_value(by, record["params"][by], with_symbol=True)
         pooled.setdefault(label, []).extend(float(v) for v in record.get("latencies_s", []))
     if not pooled:
         raise InputError("no run files under runs/", file=str(out_dir))
@@ -88,57 +88,81 @@ def is_run_dir(path: str | Path) -> bool:
     return (Path(path) / "requests.csv").is_file() and not (Path(path) / "sweep.json").is_file()
 
 
+def _sweep_summary(request: PlotRequest, kind: str) -> tuple[list[str], list[dict[str, Any]]]:
+    if len(request.results) != 1:
+        raise InputError(f"the {kind} plot takes one sweep output directory", field="RESULTS")
+    params, summary = load_summary(request.results[0])
+    x = request.opts.x
+    if x is not None and x not in params:
+        raise InputError(f"expected one of the swept parameters {', '.join(params)}, got {x!r}", field="--x")
+    return params, summary
+
+
+def build_fig3(request: PlotRequest) -> Figure:
+    params, summary = _sweep_summary(request, "fig3")
+    return fig3(summary, params, title=request.title, opts=request.opts)
+
+
+def build_latency(request: PlotRequest) -> Figure:
+    params, summary = _sweep_summary(request, "fig3-latency")
+    return single_metric(summary, params, "total_latency_s", title=request.title, opts=request.opts)
+
+
+def build_shared(request: PlotRequest) -> Figure:
+    params, summary = _sweep_summary(request, "fig3-shared")
+    return single_metric(summary, params, "shared_bytes", title=request.title, opts=request.opts)
+
+
+def build_tradeoff(request: PlotRequest) -> Figure:
+    params, summary = _sweep_summary(request, "tradeoff")
+    if TAU not in params:
+        raise InputError(f"the trade-off plot needs {TAU} among the swept parameters", field="--kind")
+    return tradeoff(summary, params, title=request.title, opts=request.opts)
+
+
+def build_pareto(request: PlotRequest) -> Figure:
+    params, summary = _sweep_summary(request, "pareto")
+    return pareto(summary, params, title=request.title, opts=request.opts)
+
+
+def build_cdf(request: PlotRequest) -> Figure:
+    results = request.results
+    if all(is_run_dir(r) for r in results):
+        return latency_cdf(cdf_from_run_dirs(results), title=request.title, opts=request.opts)
+    if len(results) != 1:
+        raise InputError("expected one sweep output directory, or only 'distsim run' directories", field="RESULTS")
+    by, groups = cdf_from_sweep(results[0], request.by)
+    params = [str(p) for p in read_manifest(results[0])["params"]]
+    others = [p for p in params if p != by]
+    pooled = (
+        f"pooled over {', '.join(axis_label(p) for p in others)} and replications"
+        if others
+        else ("pooled over replications")
+    )
+    return latency_cdf(groups, title=request.title, by=by, opts=request.opts, pooled=pooled)
+
+
 def make_figure(
-    kind: str, results: Sequence[str | Path], *, x: str | None = None, by: str | None = None, title: str | None = None
+    kind: str,
+    results: Sequence[str | Path],
+    *,
+    x: str | None = None,
+    by: str | None = None,
+    title: str | None = None,
+    opts: FigureOptions | None = None,
 ) -> Figure:
     """Build the figure of ``kind`` from sweep output directories (or, for ``cdf``, run directories)."""
     if kind not in KINDS:
         raise InputError(f"unknown plot kind {kind!r}; expected one of {', '.join(KINDS)}", field="--kind")
-    if kind == "cdf":
-        if all(is_run_dir(r) for r in results):
-            return latency_cdf(cdf_from_run_dirs(results), title=title)
-        if len(results) != 1:
-            raise InputError("expected one sweep output directory, or only 'distsim run' directories", field="RESULTS")
-        by, groups = cdf_from_sweep(results[0], by)
-        return latency_cdf(groups, title=title, by=by)
-    if len(results) != 1:
-        raise InputError(f"the {kind} plot takes one sweep output directory", field="RESULTS")
-    params, summary = load_summary(results[0])
-    if x is not None and x not in params:
-        raise InputError(f"expected one of the swept parameters {', '.join(params)}, got {x!r}", field="--x")
-    if kind == "tradeoff" and TAU not in params:
-        raise InputError(f"the trade-off plot needs {TAU} among the swept parameters", field="--kind")
-    if kind == "fig3":
-        return fig3(summary, params, x=x, title=title)
-    if kind == "fig3-latency":
-        return single_metric(summary, params, "total_latency_s", x=x, title=title)
-    if kind == "fig3-shared":
-        return single_metric(summary, params, "shared_bytes", x=x, title=title)
-    if kind == "tradeoff":
-        return tradeoff(summary, params, title=title)
-    return pareto(summary, params, title=title)
+    opts = opts or FigureOptions()
+    if x is not None:
+        opts = replace(opts, x=x)
+    request = PlotRequest([Path(r) for r in results], opts, by=by, title=title)
+    return KINDS[kind].load()(request)
 
 
-def save_figure(fig: Figure, out_dir: str | Path, stem: str, *, dpi: int = 110) -> list[Path]:
-    """Write ``<stem>.png`` and ``<stem>.svg`` into ``out_dir``, each written aside then moved into place."""
-    target = Path(out_dir)
-    try:
-        target.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"cannot create the output directory: {exc.strerror or exc}", file=str(target)) from None
-    written = []
-    for ext in ("png", "svg"):
-        path = target / f"{stem}.{ext}"
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".{ext}", dir=target)
-        os.close(fd)
-        try:
-            # Fixed metadata: the same figure gives the same bytes (no creation date, no version stamp).
-            metadata = {"Software": None} if ext == "png" else {"Date": None, "Creator": None}
-            fig.savefig(tmp, format=ext, dpi=dpi, metadata=metadata)
-            os.chmod(tmp, FILE_MODE)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        written.append(path)
-    return written
+def save_figure(
+    fig: Figure, out_dir: str | Path, stem: str, opts: FigureOptions | None = None, *, dpi: int | None = None
+) -> list[Path]:
+    """Write ``<stem>.<format>`` (PDF, SVG, PNG by default) into ``out_dir`` (:func:`.style.save_figure`)."""
+    return style.save_figure(fig, out_dir, stem, opts, dpi=dpi)
