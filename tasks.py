@@ -59,7 +59,7 @@ def main(argv: list[str]) -> int:
             return status
         return run(_python(), "-m", "pytest", *rest)
     if task == "bench":
-        return run(_python(), "-m", "benchmarks", *rest)
+        return run(_python(), "-m", "distsim.benchmarks", *rest)
     print(__doc__)
     return 2
 

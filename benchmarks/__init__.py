@@ -1,1 +1,1 @@
-"""Benchmarks: importable suites behind ``distsim bench``."""
+"""Checkout-only alias: ``python -m benchmarks`` runs :mod:`distsim.benchmarks` (not part of the wheel)."""

@@ -34,7 +34,7 @@ PACKAGE = ROOT / "distsim"
 #: Layer name -> module prefixes (``distsim.x`` covers ``distsim.x`` and ``distsim.x.*``), lowest layer first.
 LAYERS: dict[str, tuple[str, ...]] = {
     # Leaf utilities anyone may import: the one exception type, all atomic writers and CSV cells.
-    "util": ("distsim.errors", "distsim.io"),
+    "util": ("distsim.errors", "distsim.io", "distsim.reading"),
     # The pure model: numpy and stdlib only, plain data in and out.
     "model": ("distsim.model",),
     # Packaged catalogues (devices, radios, CNNs, SSIM table) read into model objects.
@@ -44,7 +44,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     # The placement kernel: may device j take this segment (one rule, written once).
     "placement": ("distsim.placement",),
     # The scenario schema (pydantic) and the scheduler / timing name tables it is checked against.
-    "schema": ("distsim.scenario", "distsim.names"),
+    "schema": ("distsim.fields", "distsim.scenario", "distsim.names"),
     # Resolution of a scenario into the plain typed data schedulers and the engine need.
     "world": ("distsim.world",),
     # Schedulers behind one protocol (the exact solver a package of its own).
@@ -59,6 +59,8 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "experiments": ("distsim.experiments",),
     # Figures from run and sweep results.
     "plots": ("distsim.plots",),
+    # Benchmark suites (``distsim bench``), shipped in the package so that they run from a wheel.
+    "benchmarks": ("distsim.benchmarks",),
     # The thin command line over the Python API (and the lazy package root, which re-exports the API).
     "cli": ("distsim.commands", "distsim.cli", "distsim.__main__", "distsim"),
 }
@@ -95,6 +97,22 @@ ALLOWED: dict[str, frozenset[str]] = {
             "engine",
             "api",
             "experiments",
+        }
+    ),
+    "benchmarks": frozenset(
+        {
+            "util",
+            "model",
+            "catalog",
+            "privacy",
+            "placement",
+            "schema",
+            "world",
+            "scheduling",
+            "engine",
+            "api",
+            "experiments",
+            "plots",
         }
     ),
     "cli": frozenset(LAYERS) - {"cli"},

@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from benchmarks import perf
 from benchmarks.__main__ import main as bench_main
+from distsim.benchmarks import perf
 from distsim.engine.ledger import Ledger
 from distsim.engine.records import MemorySink
 from distsim.engine.simulation import Simulation

@@ -7,8 +7,9 @@ waiting behind other requests, service) against the rate. Requests are
 shortened (``--requests``, default 160 instead of 320) to keep the sweep in
 minutes; every other setting is the paper's.
 
-    .venv/bin/python -m benchmarks.timing_divergence --out results/timing_divergence \\
-        --figure docs/figures/timing_divergence.png
+    .venv/bin/distsim bench timing --out results/timing_divergence    # the suite (also --quick)
+    .venv/bin/python -m distsim.benchmarks.timing_divergence --out results/timing_divergence \\
+        --figure docs/figures/timing_divergence.png                   # with every option
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import csv
 import io
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -157,9 +158,44 @@ def rows_csv(rows: list[Row]) -> str:
     return buffer.getvalue()
 
 
+def measure(
+    base: Scenario, rates: Sequence[float], seeds: int, requests: int, progress: Callable[[str], None] = print
+) -> list[Row]:
+    """Every rate x timing mode x seed (seeds 1..``seeds``), in that order."""
+    rows = []
+    for rate in rates:
+        for timing in ("analytic", "contention"):
+            for seed in range(1, seeds + 1):
+                row = run_one(base, timing, rate, seed, requests)
+                rows.append(row)
+                progress(
+                    f"{timing:<10} rate {rate:>4g} seed {seed}: latency {row.latency_mean_s:8.3f} s "
+                    f"(queue {row.queue_mean_s:.3f}, wait {row.wait_mean_s:.3f}, service {row.service_mean_s:.3f})"
+                    f" served {row.served}/{row.requests}  [{row.wall_s:.1f} s]"
+                )
+    return rows
+
+
+def run(out: Path, *, quick: bool = False, progress: Callable[[str], None] = print) -> Path:
+    """The ``distsim bench timing`` suite on the packaged paper scenario; returns the CSV path.
+
+    Full: every rate of :data:`RATES`, 3 seeds, 160 requests; quick: rates 1
+    and 4, one seed, 30 requests.
+    """
+    from distsim.benchmarks import packaged_scenario
+
+    base = load_scenario(packaged_scenario("paper"))
+    rates, seeds, requests = ((1.0, 4.0), 1, 30) if quick else (RATES, 3, 160)
+    rows = measure(base, rates, seeds, requests, progress)
+    out = Path(out)
+    write_atomic(out / "timing_divergence.csv", rows_csv(rows))
+    save_figure(rows, out / "timing_divergence.png")
+    return out / "timing_divergence.csv"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scenario", default="scenarios/paper.yaml")
+    parser.add_argument("--scenario", default=None, help="scenario file (default: the packaged scenarios/paper.yaml)")
     parser.add_argument("--rates", type=float, nargs="+", default=list(RATES))
     parser.add_argument("--seeds", type=int, default=3, help="replications per point (seeds 1..N)")
     parser.add_argument("--requests", type=int, default=160)
@@ -183,19 +219,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             ]
         save_figure(rows, target)
         return 0
-    base = load_scenario(args.scenario)
-    rows = []
-    for rate in args.rates:
-        for timing in ("analytic", "contention"):
-            for seed in range(1, args.seeds + 1):
-                row = run_one(base, timing, rate, seed, args.requests)
-                rows.append(row)
-                print(
-                    f"{timing:<10} rate {rate:>4g} seed {seed}: latency {row.latency_mean_s:8.3f} s "
-                    f"(queue {row.queue_mean_s:.3f}, wait {row.wait_mean_s:.3f}, service {row.service_mean_s:.3f})"
-                    f" served {row.served}/{row.requests}  [{row.wall_s:.1f} s]",
-                    flush=True,
-                )
+    from distsim.benchmarks import packaged_scenario
+
+    base = load_scenario(args.scenario or packaged_scenario("paper"))
+    rows = measure(base, args.rates, args.seeds, args.requests, lambda line: print(line, flush=True))
     write_atomic(out / "timing_divergence.csv", rows_csv(rows))
     save_figure(rows, target)
     print(f"wrote {out / 'timing_divergence.csv'} and {target}")

@@ -48,8 +48,9 @@ from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_OUT = ROOT / "benchmarks" / "out"
+#: Folder holding the ``distsim`` package: children import this very copy (checkout or wheel).
+PACKAGE_PARENT = Path(__file__).resolve().parent.parent.parent
+DEFAULT_OUT = Path("results") / "bench-perf"
 CNNS = ("lenet", "cifar_cnn", "vgg16", "vgg19")
 MIX = {"rpi3": 1.0, "nexus5": 1.0, "stm32h7": 1.0}
 
@@ -65,7 +66,7 @@ class Plan:
         reference_budget_s: skip the reference where its estimated time exceeds this, s.
         min_timing_s: repeat a fast decision until this much time has been spent, s.
         load_cap: at most this many placements to load a fleet.
-        run_scenario: the scenario timed end to end (path relative to the repository).
+        run_scenario: the scenario timed end to end (as in the repository; the packaged copy is run).
         run_repeats: how many times it is run (the best and the median are reported).
         scaling_requests: request counts of the scaling benchmark.
         scaling_participants: fleet sizes of the scaling benchmark.
@@ -112,6 +113,13 @@ QUICK = Plan(
     scaling_participants=(20,),
     rate_per_participant=0.04,
 )
+
+
+def scenario_file(label: str) -> Path:
+    """The packaged copy of ``scenarios/NAME.yaml`` (so the suite runs from a wheel too)."""
+    from distsim.benchmarks import packaged_scenario
+
+    return packaged_scenario(Path(label).stem)
 
 
 # -- worlds -------------------------------------------------------------------
@@ -279,12 +287,12 @@ def peak_rss_bytes() -> int:
 
 
 def _run_child(args: list[str]) -> tuple[float, str]:
-    """Run a command from the repository root; return (wall s, stdout)."""
-    path = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    """Run a command with this copy of distsim importable; return (wall s, stdout)."""
+    path = os.pathsep.join([str(PACKAGE_PARENT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     env = {**os.environ, "PYTHONPATH": path}
     with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+") as stderr:
         start = time.perf_counter()
-        status = subprocess.run(args, cwd=ROOT, stdout=stdout, stderr=stderr, env=env, check=False).returncode
+        status = subprocess.run(args, stdout=stdout, stderr=stderr, env=env, check=False).returncode
         wall = time.perf_counter() - start
         stdout.seek(0)
         stderr.seek(0)
@@ -309,7 +317,7 @@ def _child_run(spec: dict[str, Any]) -> dict[str, Any]:
 
     simulation.Simulation.run = run  # type: ignore[method-assign]
     started = time.perf_counter()
-    scenario = load_scenario(ROOT / spec["file"]) if "file" in spec else scenario_from_dict(spec["scenario"])
+    scenario = load_scenario(scenario_file(spec["file"])) if "file" in spec else scenario_from_dict(spec["scenario"])
     out_dir = Path(tempfile.mkdtemp(prefix="distsim-perf-"))
     try:
         result = simulate(scenario, out_dir=out_dir / "run")
@@ -337,7 +345,7 @@ def _child_run(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def _in_child(spec: dict[str, Any]) -> tuple[dict[str, Any], float, int]:
-    wall, out = _run_child([sys.executable, "-m", "benchmarks.perf", "--child", json.dumps(spec)])
+    wall, out = _run_child([sys.executable, "-m", "distsim.benchmarks.perf", "--child", json.dumps(spec)])
     report = json.loads(out.strip().splitlines()[-1])
     return report, wall, int(report["peak_rss_bytes"])
 
@@ -394,7 +402,15 @@ def measure_runs(plan: Plan, progress: Callable[[str], None]) -> list[dict[str, 
     with tempfile.TemporaryDirectory(prefix="distsim-perf-cli-") as tmp:
         for k in range(plan.run_repeats):
             wall, _ = _run_child(
-                [sys.executable, "-m", "distsim", "run", plan.run_scenario, "--out", str(Path(tmp) / f"r{k}")]
+                [
+                    sys.executable,
+                    "-m",
+                    "distsim",
+                    "run",
+                    str(scenario_file(plan.run_scenario)),
+                    "--out",
+                    str(Path(tmp) / f"r{k}"),
+                ]
             )
             cli_walls.append(wall)
         # Peak RSS of the same command, from inside (a wrapper reading VmHWM at exit).
@@ -402,10 +418,10 @@ def measure_runs(plan: Plan, progress: Callable[[str], None]) -> list[dict[str, 
             [
                 sys.executable,
                 "-m",
-                "benchmarks.perf",
+                "distsim.benchmarks.perf",
                 "--cli",
                 "run",
-                plan.run_scenario,
+                str(scenario_file(plan.run_scenario)),
                 "--out",
                 str(Path(tmp) / "rss"),
             ]
@@ -687,7 +703,7 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def run(quick: bool = False, out: Path = DEFAULT_OUT, progress: Callable[[str], None] = print) -> Path:
+def run(out: Path = DEFAULT_OUT, *, quick: bool = False, progress: Callable[[str], None] = print) -> Path:
     """Run the suite; write tables and plots into ``out``; return the path of ``perf.md``."""
     plan = QUICK if quick else FULL
     out = Path(out)
