@@ -14,17 +14,59 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from distsim.errors import InputError
+from distsim.fields import (
+    MAX_DEVICES,
+    Budget,
+    Count,
+    DeviceCount,
+    DurationS,
+    Fraction,
+    InputModel,
+    Integer,
+    Number,
+    Rate,
+    RequestCount,
+    Seed,
+    Speed,
+    StrictBool,
+)
+from distsim.reading import load_yaml
 
-PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-PositiveInt = Annotated[int, Field(ge=1)]
-NonNegativeInt = Annotated[int, Field(ge=0)]
+#: Source weights and participant mix weights: finite, at most 1e12.
+Weight = Annotated[float, Number, Field(gt=0, le=1e12, allow_inf_nan=False)]
+MixWeight = Annotated[float, Number, Field(ge=0, le=1e12, allow_inf_nan=False)]
+#: CPU cores of a device in ``contention`` timing.
+Cores = Annotated[int, Integer, Field(ge=1, le=4096)]
+#: Lengths and coordinates, m: at most 1e7 (about the Earth's diameter).
+Metres = Annotated[float, Number, Field(gt=0, le=1e7, allow_inf_nan=False)]
+Coordinate = Annotated[float, Number, Field(ge=-1e7, le=1e7, allow_inf_nan=False)]
+
+_Strict = InputModel
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+#: Longest name that becomes a folder name.
+MAX_NAME_CHARS = 200
+
+
+def safe_name(value: str) -> str:
+    """``value`` if it is safe as one folder name, else ValueError: no separators, no ``.``/``..``.
+
+    Also refused: control characters, leading or trailing spaces (folders that
+    look like another), a leading ``-`` (read as an option), over
+    :data:`MAX_NAME_CHARS` characters.
+    """
+    if any(ch in value for ch in "/\\") or any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise ValueError("expected a name without path separators or control characters")
+    if value in (".", ".."):
+        raise ValueError(f"expected a name usable as a folder name, got {value!r}")
+    if value != value.strip() or value.startswith("-"):
+        raise ValueError("expected a name without leading or trailing spaces and not starting with '-'")
+    if len(value) > MAX_NAME_CHARS:
+        raise ValueError(f"expected a name of at most {MAX_NAME_CHARS} characters")
+    return value
 
 
 class SourceGroup(_Strict):
@@ -36,8 +78,8 @@ class SourceGroup(_Strict):
     """
 
     cnn: str
-    count: PositiveInt = 1
-    weight: PositiveFloat = 1.0
+    count: Annotated[DeviceCount, Field(ge=1)] = 1
+    weight: Weight = 1.0
     device: str = "rpi3"
 
 
@@ -45,7 +87,7 @@ class ParticipantGroup(_Strict):
     """``count`` participants of device type ``type``."""
 
     type: str
-    count: NonNegativeInt
+    count: DeviceCount
 
 
 class Participants(_Strict):
@@ -57,8 +99,8 @@ class Participants(_Strict):
     name (``groups``: in list order).
     """
 
-    total: NonNegativeInt | None = None
-    mix: dict[str, Annotated[float, Field(ge=0, allow_inf_nan=False)]] | None = None
+    total: DeviceCount | None = None
+    mix: dict[str, MixWeight] | None = None
     groups: list[ParticipantGroup] | None = None
 
     @model_validator(mode="after")
@@ -75,26 +117,26 @@ class Participants(_Strict):
 class DeviceOverride(_Strict):
     """Per device type overrides of the catalogue and of the derived budgets."""
 
-    mults_per_s: PositiveFloat | None = None
-    memory_bytes: PositiveInt | None = None
-    compute_budget_mults: NonNegativeInt | None = None
-    bandwidth_budget_bytes: NonNegativeInt | None = None
+    mults_per_s: Speed | None = None
+    memory_bytes: Annotated[Budget, Field(ge=1)] | None = None
+    compute_budget_mults: Budget | None = None
+    bandwidth_budget_bytes: Budget | None = None
     radio: str | None = None
     #: CPU cores in ``contention`` timing (default 1); one segment batch occupies one core.
-    cores: PositiveInt | None = None
+    cores: Cores | None = None
 
 
 class Budgets(_Strict):
     """Budget window ``W`` (s): default budgets are ``e * W`` mults and ``rho/8 * W`` bytes."""
 
-    window_s: PositiveFloat = 5.0
+    window_s: DurationS = 5.0
 
 
 class Workload(_Strict):
     """Poisson arrivals: ``requests`` in all, at ``rate_per_s`` over all sources."""
 
-    requests: PositiveInt
-    rate_per_s: PositiveFloat
+    requests: RequestCount
+    rate_per_s: Rate
 
 
 class Privacy(_Strict):
@@ -104,7 +146,7 @@ class Privacy(_Strict):
     packaged table (the paper's Table I).
     """
 
-    max_ssim: Annotated[float, Field(gt=0, le=1)]
+    max_ssim: Fraction
     policy: Literal["finest", "strict"] = "finest"
     ssim_table: str | None = None
 
@@ -125,15 +167,15 @@ class Retry(_Strict):
     """
 
     mode: Literal["interval", "on_release"] = "interval"
-    interval_s: PositiveFloat = 1.0
-    max_attempts: PositiveInt = 100
+    interval_s: DurationS = 1.0
+    max_attempts: Count = 100
 
 
 class Simulation(_Strict):
     """Timing model by name, seed of the run and the retry policy."""
 
     timing: str = "analytic"
-    seed: NonNegativeInt = 0
+    seed: Seed = 0
     retry: Retry = Field(default_factory=Retry)
 
 
@@ -153,12 +195,12 @@ class Network(_Strict):
 
     topology: Literal["full", "edges", "geometric"] = "full"
     edges: list[tuple[str, str]] | None = None
-    positions: dict[str, tuple[float, float]] | None = None
-    area_m: PositiveFloat = 100.0
-    range_m: PositiveFloat | None = None
-    seed: NonNegativeInt = 0
-    shared_channel: bool = False
-    mac_efficiency: Annotated[float, Field(gt=0, le=1)] = 1.0
+    positions: dict[str, tuple[Coordinate, Coordinate]] | None = None
+    area_m: Metres = 100.0
+    range_m: Metres | None = None
+    seed: Seed = 0
+    shared_channel: StrictBool = False
+    mac_efficiency: Fraction = 1.0
 
     @model_validator(mode="after")
     def _consistent(self) -> Network:
@@ -199,9 +241,16 @@ class Scenario(_Strict):
     @field_validator("name")
     @classmethod
     def _safe_name(cls, value: str) -> str:
-        if any(ch in value for ch in "/\\\0"):
-            raise ValueError("expected a name without path separators")
-        return value
+        return safe_name(value)
+
+    @model_validator(mode="after")
+    def _bounded_fleet(self) -> Scenario:
+        spec = self.participants
+        helpers = spec.total if spec.total is not None else sum(g.count for g in spec.groups or ())
+        devices = helpers + sum(group.count for group in self.sources)
+        if devices > MAX_DEVICES:
+            raise ValueError(f"expected at most {MAX_DEVICES} devices (sources and participants), got {devices}")
+        return self
 
     @property
     def output_dir(self) -> Path:
@@ -236,25 +285,8 @@ def validation_to_input_error(exc: ValidationError, file: str | None, prefix: st
 
 
 def read_yaml(path: str | Path) -> Any:
-    """Parse a YAML file, reporting unreadable files and syntax errors as :class:`InputError`."""
-    name = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError("file not found", file=name) from None
-    except IsADirectoryError:
-        raise InputError("expected a YAML file, got a directory", file=name) from None
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror or exc}", file=name) from None
-    except UnicodeDecodeError:
-        raise InputError("cannot read: not UTF-8 text", file=name) from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else None
-        problem = getattr(exc, "problem", None) or "malformed YAML"
-        raise InputError(f"malformed YAML: {problem}", file=name, field=where) from None
+    """Parse a YAML file (size-limited, no aliases), reporting every problem as :class:`InputError`."""
+    return load_yaml(path)
 
 
 def scenario_from_dict(data: Any, *, file: str | None = None, base_dir: Path | None = None) -> Scenario:

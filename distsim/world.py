@@ -15,6 +15,7 @@ import numpy.typing as npt
 
 from distsim import catalog
 from distsim.errors import InputError
+from distsim.fields import MAX_BUDGET
 from distsim.model.cnn import CNN, build_cnn
 from distsim.model.devices import DeviceType, Fleet, FullMesh, Links, build_fleet
 from distsim.model.privacy import PrivacyLimits, SsimTable, UnmeasuredPolicy, derive_limits, load_ssim_table
@@ -74,7 +75,7 @@ def _device_type(name: str, scenario: Scenario, field: str, file: str | None) ->
     override = scenario.devices.get(name)
     window = scenario.budgets.window_s
     if override is None:
-        return models[name].with_budgets(window)
+        return _bounded(models[name].with_budgets(window), file)
     radio = None
     if override.radio is not None:
         radios = catalog.radios()
@@ -85,14 +86,30 @@ def _device_type(name: str, scenario: Scenario, field: str, file: str | None) ->
                 field=f"devices.{name}.radio",
             )
         radio = radios[override.radio]
-    return models[name].with_budgets(
-        window,
-        compute_budget_mults=override.compute_budget_mults,
-        memory_bytes=override.memory_bytes,
-        bandwidth_budget_bytes=override.bandwidth_budget_bytes,
-        mults_per_s=override.mults_per_s,
-        radio=radio,
+    return _bounded(
+        models[name].with_budgets(
+            window,
+            compute_budget_mults=override.compute_budget_mults,
+            memory_bytes=override.memory_bytes,
+            bandwidth_budget_bytes=override.bandwidth_budget_bytes,
+            mults_per_s=override.mults_per_s,
+            radio=radio,
+        ),
+        file,
     )
+
+
+def _bounded(kind: DeviceType, file: str | None) -> DeviceType:
+    """``kind`` if its derived budgets (speed x window) stay within :data:`~distsim.fields.MAX_BUDGET`."""
+    for what, value in (("compute", kind.compute_budget_mults), ("bandwidth", kind.bandwidth_budget_bytes)):
+        if value > MAX_BUDGET:
+            raise InputError(
+                f"the derived {what} budget of {kind.name!r} ({value:.3g}) exceeds {MAX_BUDGET:.3g}; "
+                f"expected a shorter window or an explicit devices.{kind.name}.{what}_budget_* value",
+                file=file,
+                field="budgets.window_s",
+            )
+    return kind
 
 
 def participant_types(scenario: Scenario, file: str | None = None) -> list[DeviceType]:

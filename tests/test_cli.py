@@ -86,7 +86,7 @@ BAD: list[tuple[str, Any, str, str]] = [
         "unknown field",
     ),
     ("unknown timing", {"simulation": {"timing": "quantum"}}, "simulation.timing", "unknown timing"),
-    ("missing ssim table", {"privacy": {"max_ssim": 0.5, "ssim_table": "nope.csv"}}, "", "cannot read"),
+    ("missing ssim table", {"privacy": {"max_ssim": 0.5, "ssim_table": "nope.csv"}}, "", "file not found"),
 ]
 
 

@@ -46,7 +46,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from distsim.errors import InputError
-from distsim.scenario import read_yaml, scenario_from_dict, validation_to_input_error
+from distsim.fields import Count, Seed, StrictBool
+from distsim.scenario import read_yaml, safe_name, scenario_from_dict, validation_to_input_error
 from distsim.world import build_world
 
 #: Grid keys a sweep refuses: the sweep owns the seeds.
@@ -70,17 +71,15 @@ class SweepSpec(_Strict):
     description: str = ""
     base: str | dict[str, Any]
     grid: dict[str, Annotated[list[Any], Field(min_length=1)]] = Field(min_length=1)
-    replications: Annotated[int, Field(ge=1)] = 1
-    seed: Annotated[int, Field(ge=0)] = 0
-    keep_latencies: bool = False
+    replications: Count = 1
+    seed: Seed = 0
+    keep_latencies: StrictBool = False
     output: SweepOutput = Field(default_factory=SweepOutput)
 
     @field_validator("name")
     @classmethod
     def _safe_name(cls, value: str | None) -> str | None:
-        if value is not None and any(ch in value for ch in "/\\\0"):
-            raise ValueError("expected a name without path separators")
-        return value
+        return None if value is None else safe_name(value)
 
 
 @dataclass(frozen=True)

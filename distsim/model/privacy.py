@@ -21,6 +21,7 @@ from pathlib import Path
 
 from distsim.errors import InputError
 from distsim.model.cnn import CNN, LayerKind
+from distsim.reading import read_text
 
 SSIM_COLUMNS = ("dataset", "cnn", "layer", "paper_label", "maps_per_device", "ssim")
 
@@ -78,13 +79,7 @@ def load_ssim_table(path: str | Path) -> SsimTable:
     [0, 1], a count below 1 or a count measured twice for one layer.
     """
     name = str(path)
-    try:
-        with open(path, newline="", encoding="utf-8") as handle:
-            text = handle.read()
-    except OSError as exc:
-        raise InputError(f"cannot read the SSIM table: {exc.strerror or exc}", file=name) from None
-    except UnicodeDecodeError:
-        raise InputError("cannot read the SSIM table: not UTF-8 text", file=name) from None
+    text = read_text(path, what="SSIM table")
     reader = csv.DictReader(text.splitlines())
     header = reader.fieldnames or []
     missing = [col for col in ("cnn", "layer", "maps_per_device", "ssim") if col not in header]

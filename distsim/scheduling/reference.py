@@ -26,6 +26,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from distsim.fields import NonNegativeFloat
 from distsim.model.cnn import Feed, Layer, LayerKind
 from distsim.placement import (
     LayerRule,
@@ -42,8 +43,8 @@ from distsim.world import World
 class DistPrivacyParams(SchedulerParams):
     """Weights of ``nrm(j) = alpha * t(j) + beta / b_j`` (paper: 0.7 and 0.3)."""
 
-    alpha: float = 0.7
-    beta: float = 0.3
+    alpha: NonNegativeFloat = 0.7
+    beta: NonNegativeFloat = 0.3
 
 
 def segment_senders(layer: Layer, prev: list[int] | None, p: int, gather: dict[int, int]) -> dict[int, int]:
