@@ -10,6 +10,7 @@ See ``docs/scenarios.md`` for every field with its default.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -33,7 +34,7 @@ from distsim.fields import (
     Speed,
     StrictBool,
 )
-from distsim.reading import load_yaml
+from distsim.reading import read_text
 
 #: Source weights and participant mix weights: finite, at most 1e12.
 Weight = Annotated[float, Number, Field(gt=0, le=1e12, allow_inf_nan=False)]
@@ -284,9 +285,58 @@ def validation_to_input_error(exc: ValidationError, file: str | None, prefix: st
     return InputError(_describe(dict(error)), file=file, field=path or None)
 
 
-def read_yaml(path: str | Path) -> Any:
-    """Parse a YAML file (size-limited, no aliases), reporting every problem as :class:`InputError`."""
-    return load_yaml(path)
+_FLOAT_12 = re.compile(
+    r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+    |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+    |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+    |[-+]?\.(?:inf|Inf|INF)
+    |\.(?:nan|NaN|NAN))$""",
+    re.X,
+)
+
+
+def _loader() -> type:
+    class Loader(yaml.SafeLoader):
+        """Safe loading without aliases, with YAML 1.2 floats."""
+
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                event = self.peek_event()
+                raise yaml.composer.ComposerError(
+                    None, None, "YAML aliases (*name) are not accepted; write the value out", event.start_mark
+                )
+            return super().compose_node(parent, index)
+
+    # Copy the resolver table before adding to it, so SafeLoader itself is unchanged.
+    Loader.yaml_implicit_resolvers = {k: list(v) for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+    Loader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT_12, list("-+0123456789."))
+    return Loader
+
+
+_LOADER: list[type] = []
+
+
+def parse_yaml(text: str, *, file: str | None = None) -> Any:
+    """Parse YAML text without aliases (so no alias bomb), ``1e9`` read as a number (YAML 1.2).
+
+    A syntax error is an :class:`InputError` with its line and column.
+    """
+    if not _LOADER:
+        _LOADER.append(_loader())
+    try:
+        return yaml.load(text, Loader=_LOADER[0])
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else None
+        problem = getattr(exc, "problem", None) or "malformed YAML"
+        raise InputError(f"malformed YAML: {problem}", file=file, field=where) from None
+    except RecursionError:
+        raise InputError("malformed YAML: nested too deeply", file=file) from None
+
+
+def read_yaml(path: str | Path, *, what: str = "YAML file") -> Any:
+    """Read (size-limited, :func:`~distsim.reading.read_text`) and parse (:func:`parse_yaml`) a YAML file."""
+    return parse_yaml(read_text(path, what=what), file=str(path))
 
 
 def scenario_from_dict(data: Any, *, file: str | None = None, base_dir: Path | None = None) -> Scenario:

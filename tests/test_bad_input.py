@@ -11,7 +11,8 @@ import yaml
 
 from distsim.cli import main
 from distsim.fields import MAX_BUDGET, MAX_DEVICES, MAX_REQUESTS
-from distsim.reading import parse_yaml, read_text
+from distsim.reading import read_text
+from distsim.scenario import parse_yaml
 from tests.conftest import scenario_dict
 
 NAN, INF = float("nan"), float("inf")

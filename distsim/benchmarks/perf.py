@@ -729,13 +729,15 @@ def run(out: Path = DEFAULT_OUT, *, quick: bool = False, progress: Callable[[str
 def _child_main(argv: Iterable[str]) -> int:
     args = list(argv)
     if args and args[0] == "--cli":
-        from distsim.cli import main
+        # ``python -m distsim ARGS`` in this process, peak RSS printed at exit: the benchmarks
+        # sit below the command line, so the CLI is run as a module, not imported.
+        import atexit
+        import runpy
 
-        try:
-            status = main(args[1:])
-        finally:
-            print(json.dumps({"peak_rss_bytes": peak_rss_bytes()}))
-        return status
+        atexit.register(lambda: print(json.dumps({"peak_rss_bytes": peak_rss_bytes()})))
+        sys.argv = ["distsim", *args[1:]]
+        runpy.run_module("distsim", run_name="__main__", alter_sys=True)
+        return 0
     spec = json.loads(args[args.index("--child") + 1])
     print(json.dumps(_child_run(spec)))
     return 0
