@@ -348,13 +348,13 @@ def summary_markdown(rows: Sequence[Row], batch: Sequence[BatchRow], target: Seq
         )
         lines.append("|---|---|---|---|---|---|---|---|---|")
         for seed in sorted({t.seed for t in target}):
-            sel = [t for t in target if t.seed == seed]
-            walls = [t.wall_s for t in sel]
+            runs_of_seed = [t for t in target if t.seed == seed]
+            walls = [t.wall_s for t in runs_of_seed]
             lines.append(
-                f"| {seed} | {len(sel)} | {sum(t.status == 'optimal' for t in sel)} "
-                f"| {sum(t.by_bounds for t in sel)} | {min(walls):.3f} | {float(np.median(walls)):.3f} "
-                f"| {max(walls):.3f} | {_mean([t.build_s for t in sel]):.3f} "
-                f"| {_fmt(_mean([t.latency_s for t in sel]), 1e3, 4)} |"
+                f"| {seed} | {len(runs_of_seed)} | {sum(t.status == 'optimal' for t in runs_of_seed)} "
+                f"| {sum(t.by_bounds for t in runs_of_seed)} | {min(walls):.3f} | {float(np.median(walls)):.3f} "
+                f"| {max(walls):.3f} | {_mean([t.build_s for t in runs_of_seed]):.3f} "
+                f"| {_fmt(_mean([t.latency_s for t in runs_of_seed]), 1e3, 4)} |"
             )
         lines.append("")
     names = ("exact", *SCHEDULERS)

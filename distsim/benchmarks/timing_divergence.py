@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -208,15 +209,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.replot:
         with open(out / "timing_divergence.csv", newline="", encoding="utf-8") as handle:
             types = {f.name: f.type for f in fields(Row)}
-            rows = [
-                Row(
-                    **{
-                        k: (v if types[k] == "str" else int(v) if types[k] == "int" else float(v))
-                        for k, v in record.items()
-                    }
-                )
-                for record in csv.DictReader(handle)
-            ]
+
+            def typed(key: str, text: str) -> Any:
+                # Row's annotations are strings (``from __future__ import annotations``).
+                return text if types[key] == "str" else int(text) if types[key] == "int" else float(text)
+
+            rows = [Row(**{k: typed(k, v) for k, v in record.items()}) for record in csv.DictReader(handle)]
         save_figure(rows, target)
         return 0
     from distsim.benchmarks import packaged_scenario

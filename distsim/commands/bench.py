@@ -12,7 +12,7 @@ from pathlib import Path
 from distsim.benchmarks import SUITES
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     lines = "; ".join(f"{name}: {suite.help}" for name, suite in sorted(SUITES.items()))
     bench = sub.add_parser("bench", help="run a benchmark suite", description=f"Benchmark suites. {lines}")
     bench.add_argument("what", choices=sorted(SUITES), help="which suite")

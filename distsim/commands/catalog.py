@@ -10,7 +10,7 @@ from distsim.errors import InputError
 from distsim.model.privacy import UnmeasuredPolicy, derive_limits, limit_rows, load_ssim_table
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     cat = sub.add_parser("catalog", help="print the built-in devices, radios, CNNs or privacy limits")
     cat.add_argument("what", nargs="?", default="devices", choices=["devices", "radios", "cnns", "limits"])
     cat.add_argument("--cnn", help="CNN for 'limits' (or to list its layers with 'cnns')")

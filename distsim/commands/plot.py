@@ -8,7 +8,7 @@ from pathlib import Path
 from distsim.commands.figure_args import add_figure_arguments, figure_options
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from distsim.plots.kinds import KINDS
 
     kinds = "; ".join(f"{k.name} ({k.help})" for k in KINDS.values())

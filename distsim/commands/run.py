@@ -13,7 +13,7 @@ from distsim.scenario import load_scenario
 from distsim.world import build_world
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run = sub.add_parser("run", help="simulate a scenario, print the summary, write results")
     run.add_argument("scenario", help="scenario YAML file")
     run.add_argument("--out", help="output directory (default: the scenario's output.dir or results/<name>)")

@@ -7,7 +7,7 @@ import argparse
 from distsim.errors import InputError
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sweep = sub.add_parser(
         "sweep",
         help="run a parameter sweep with replications (resumable)",

@@ -45,9 +45,10 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Generator
-from typing import Any
+from typing import Any, cast
 
 import simpy
+from simpy.resources.resource import Request as Grant  # a queued claim on a CPU or radio
 
 from distsim.engine.timing import ServiceTiming
 from distsim.engine.trace import Span, Timeline
@@ -80,14 +81,14 @@ class _Radio:
         self.resource = simpy.Resource(env, capacity=1)
         self.holder = -1  # request id holding the radio, -1 when free
         self.active = 0  # transfers of the holder in flight
-        self.hold: simpy.Request | None = None
-        self.pending: dict[int, simpy.Request] = {}  # one queued grant per waiting request
+        self.hold: Grant | None = None
+        self.pending: dict[int, Grant] = {}  # one queued grant per waiting request
         self.since = 0.0
         self.sent = 0
         self.layer = 0
         self.layer_name = ""
 
-    def acquire(self, request_id: int) -> simpy.Request | None:
+    def acquire(self, request_id: int) -> Grant | None:
         """The grant to wait for, or None when ``request_id`` already holds the radio."""
         if self.holder == request_id:
             return None
@@ -97,7 +98,7 @@ class _Radio:
             self.pending[request_id] = grant
         return grant
 
-    def enter(self, request_id: int, grant: simpy.Request | None, now: float, layer: int, name: str) -> bool:
+    def enter(self, request_id: int, grant: Grant | None, now: float, layer: int, name: str) -> bool:
         """Start one transfer; True when this starts a new hold."""
         started = False
         if grant is not None and self.holder != request_id:
@@ -232,10 +233,12 @@ class ContentionTiming:
                 continue
             yield env.all_of(jobs)
             # Critical chain: the job that ended last (ties: lowest device id, jobs are in id order).
-            best = jobs[0].value
-            for job in jobs[1:]:
-                if job.value[0] > best[0]:
-                    best = job.value
+            # A process's value is its generator's return value: _receiver's (end, wait, transfer, compute).
+            ends = [cast(tuple[float, float, float, float], job.value) for job in jobs]
+            best = ends[0]
+            for end in ends[1:]:
+                if end[0] > best[0]:
+                    best = end
             wait_s += best[1]
             transfer_s += best[2]
             compute_s += best[3]
@@ -250,10 +253,12 @@ class ContentionTiming:
         if inflows:
             transfers = [env.process(self._transfer(rid, layer, name, i, device, nbytes)) for i, nbytes in inflows]
             yield env.all_of(transfers)
-            last = transfers[0].value
-            for t in transfers[1:]:
-                if t.value[0] > last[0]:
-                    last = t.value
+            # A process's value is its generator's return value: _transfer's (end, wait, transfer).
+            done = [cast(tuple[float, float, float], t.value) for t in transfers]
+            last = done[0]
+            for t_value in done[1:]:
+                if t_value[0] > last[0]:
+                    last = t_value
             wait, transfer = last[1], last[2]
         if mults:
             cpu = self._cpus[device]

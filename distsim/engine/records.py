@@ -218,7 +218,7 @@ class CsvSink:
         self._latency_col = header(RequestRecord).index("latency_s")
 
     def add(self, record: RequestRecord) -> None:
-        self._writer.writerow([_cell(v) for v in astuple(record)])  # type: ignore[call-overload]
+        self._writer.writerow([_cell(v) for v in astuple(record)])
 
     def latencies(self) -> npt.NDArray[np.float64]:
         self._handle.flush()

@@ -165,14 +165,14 @@ class Timeline:
             for lane in ("cpu", "radio"):
                 key = (name, lane)
                 capacity = self.cores[index[name]] if lane == "cpu" else 1
-                b = busy.get(key, 0.0)
+                busy_s = busy.get(key, 0.0)
                 out.append(
                     Utilisation(
                         device=name,
                         lane=lane,
                         capacity=capacity,
-                        busy_s=b,
-                        utilisation=b / (capacity * horizon) if horizon > 0 else 0.0,
+                        busy_s=busy_s,
+                        utilisation=busy_s / (capacity * horizon) if horizon > 0 else 0.0,
                         queue_mean=queue.get(key, 0.0) / horizon if horizon > 0 else 0.0,
                         queue_max=peak.get(key, 0),
                     )

@@ -216,7 +216,7 @@ def build_cnn(spec: Mapping[str, Any]) -> CNN:
         if not isinstance(raw, Mapping):
             raise InputError("expected a mapping with a 'kind'", field=where)
         try:
-            kind = LayerKind(raw.get("kind"))
+            kind = LayerKind(str(raw.get("kind")))
         except ValueError:
             raise InputError(
                 f"unknown layer kind {raw.get('kind')!r}; expected one of conv, relu, pool, fc",

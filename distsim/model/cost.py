@@ -91,9 +91,9 @@ def _transfers(
         s = np.repeat(senders, len(receivers))
         r = np.empty((len(senders), len(receivers)), dtype=np.int64)
         r[:] = receivers
-        sizes = np.empty((len(senders), len(receivers)), dtype=np.int64)
-        sizes[:] = cur_counts[receivers] * unit
-        return _sorted_pairs(s, r.ravel(), sizes.ravel())
+        pair_sizes = np.empty((len(senders), len(receivers)), dtype=np.int64)
+        pair_sizes[:] = cur_counts[receivers] * unit
+        return _sorted_pairs(s, r.ravel(), pair_sizes.ravel())
     if layer.feed is Feed.MAPS:
         keep = prev != cur
         if not keep.any():

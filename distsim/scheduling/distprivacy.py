@@ -335,10 +335,10 @@ class DistPrivacy:
                 if holder:
                     hit = scalars[h]
                     if hit is None:
-                        at, _, others_min = self._alpha_t_single(c, h, unit_bytes, compute_t, view)
-                        hit = scalars[h] = (float(at[h]), others_min)
+                        row, _, others_min = self._alpha_t_single(c, h, unit_bytes, compute_t, view)
+                        hit = scalars[h] = (float(row[h]), others_min)
                     at_h, floor = hit[0], hit[1] + qmin
-                at = None
+                at: FloatArray | None = None
                 nrm: FloatArray | None = None
                 while pos < end:
                     bh = int(bw[h])
@@ -544,7 +544,7 @@ class DistPrivacy:
                 j = int(np.argmin(nrm))
                 if nrm[j] == np.inf:
                     # Every qualifying candidate (if any) has nrm = inf: the lowest id wins.
-                    qualifying = np.flatnonzero(base & reach if cut_off else base)
+                    qualifying = np.flatnonzero(base & reach if reach is not None else base)
                     if len(qualifying) == 0:
                         raise _Rejected(self._no_participant(work, senders, sender_bytes, reach))
                     j = int(qualifying[0])
