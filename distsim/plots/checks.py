@@ -77,7 +77,7 @@ def negative_bands(fig: Figure) -> list[str]:
 
 
 def untitled_legends(fig: Figure) -> list[str]:
-    legends = list(fig.legends) + [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]
+    legends = [*fig.legends, *(lg for ax in fig.axes if (lg := ax.get_legend()) is not None)]
     return [
         f"legend without a title: {[t.get_text() for t in lg.get_texts()][:3]}"
         for lg in legends
@@ -145,7 +145,7 @@ def categorical_lines(fig: Figure) -> list[str]:
 def small_fonts(fig: Figure) -> list[str]:
     problems = []
     for t in fig.findobj(Text):
-        if t.get_text().strip() and t.get_visible() and t.get_fontsize() < MIN_FONT_PT - 1e-9:
+        if t.get_text().strip() and t.get_visible() and float(t.get_fontsize()) < MIN_FONT_PT - 1e-9:
             problems.append(f"{t.get_fontsize():g} pt text: {t.get_text()[:30]!r}")
     return problems
 

@@ -327,7 +327,7 @@ def _dodge_collisions(ax: Axes, drawn: list[Any]) -> None:
         ok = np.isfinite(ys) & ((ys > 0) | (ax.get_yscale() != "log"))
         pix = trans.transform(np.column_stack([xs[ok], ys[ok]])) if ok.any() else np.zeros((0, 2))
         pts.append(pix)
-    colliding = set()
+    colliding: set[int] = set()
     for i in range(len(pts)):
         for j in range(i + 1, len(pts)):
             if pts[i].size and pts[j].size:
@@ -372,12 +372,12 @@ def rejection_table(
     )
     table.auto_set_font_size(False)
     table.set_fontsize(opts.small_pt)
-    for (r, c), cell in table.get_celld().items():
-        cell.set_linewidth(0.3)
-        if r == 0 and "\n" in columns[max(c, 0)]:
-            cell.set_height(cell.get_height() * 1.8)
-        if c == -1 and r >= 1:
-            cell.get_text().set_color(series[r - 1].style["color"])
+    for (line, col), table_cell in table.get_celld().items():
+        table_cell.set_linewidth(0.3)
+        if line == 0 and "\n" in columns[max(col, 0)]:
+            table_cell.set_height(table_cell.get_height() * 1.8)
+        if col == -1 and line >= 1:
+            table_cell.get_text().set_color(series[line - 1].style["color"])
     ax.set_title(
         f"requests rejected at first attempt / dropped (%), by {axis_label(x, opts.labels)}",
         fontsize=opts.small_pt,

@@ -37,10 +37,11 @@ import textwrap
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from matplotlib import rc_context
 from matplotlib.figure import Figure
+from matplotlib.layout_engine import ConstrainedLayoutEngine, TightLayoutEngine
 
 from distsim.errors import InputError
 
@@ -234,7 +235,8 @@ def series_style(i: int, *, line: bool = True) -> dict[str, Any]:
 def styled(opts: FigureOptions | None = None) -> Iterator[FigureOptions]:
     """Apply the style's rcParams while a figure is built (artists read them when created)."""
     opts = opts or FigureOptions()
-    with rc_context(STYLES[opts.style]):
+    # matplotlib types rc keys as a Literal union; ours are plain strings, which it checks at run time.
+    with rc_context(cast(Any, STYLES[opts.style])):
         yield opts
 
 
@@ -259,7 +261,7 @@ def add_notes(fig: Figure, notes: Sequence[str], opts: FigureOptions) -> None:
     fig.set_size_inches(width, height + text_h)
     engine = fig.get_layout_engine()
     frac = text_h / (height + text_h)
-    if engine is not None and hasattr(engine, "set"):
+    if isinstance(engine, ConstrainedLayoutEngine | TightLayoutEngine):
         engine.set(rect=(0.0, frac, 1.0, 1.0 - frac))
     fig.text(
         0.01,

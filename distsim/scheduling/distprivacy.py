@@ -525,7 +525,6 @@ class DistPrivacy:
             finite = np.isfinite(at)
             reach = None if finite.all() else finite
         nrm: FloatArray | None = None  # nrm(j) for qualifying j, inf for the others; built when first needed
-        cut_off = reach is not None
         pos = start
         while pos < end:
             if single:
