@@ -143,6 +143,11 @@ class Workload(_Strict):
 class Privacy(_Strict):
     """Tolerated SSIM ``tau`` in (0, 1], policy for unmeasured splits, optional own table.
 
+    ``mechanism`` names the privacy mechanism (``feature_split``, the default,
+    or ``none``; see docs/privacy.md) and ``params`` its own parameters;
+    ``colluders`` is how many devices an attacker may pool when exposure is
+    measured (>= 1).
+
     ``ssim_table`` is a CSV path, relative to the scenario file; it replaces the
     packaged table (the paper's Table I).
     """
@@ -150,6 +155,9 @@ class Privacy(_Strict):
     max_ssim: Fraction
     policy: Literal["finest", "strict"] = "finest"
     ssim_table: str | None = None
+    mechanism: str = "feature_split"
+    params: dict[str, Any] = Field(default_factory=dict)
+    colluders: PositiveInt = 1
 
 
 class SchedulerSpec(_Strict):

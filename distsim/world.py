@@ -18,8 +18,10 @@ from distsim.errors import InputError
 from distsim.fields import MAX_BUDGET
 from distsim.model.cnn import CNN, build_cnn
 from distsim.model.devices import DeviceType, Fleet, FullMesh, Links, build_fleet
-from distsim.model.privacy import PrivacyLimits, SsimTable, UnmeasuredPolicy, derive_limits, load_ssim_table
+from distsim.model.privacy import PrivacyLimits, SsimTable, UnmeasuredPolicy, load_ssim_table
 from distsim.names import check_scheduler, check_timing
+from distsim.privacy.base import MechanismSettings, PrivacyMechanism
+from distsim.privacy.registry import make_mechanism
 from distsim.scenario import Network, Scenario
 
 
@@ -38,6 +40,7 @@ class World:
             used by ``contention`` timing.
         shared_channel: in ``contention`` timing, all radios of one technology share one channel.
         mac_efficiency: fraction of a shared channel's data rate that carries payload, in (0, 1].
+        mechanism: the privacy mechanism (``privacy.mechanism``); ``limits`` are its limits.
     """
 
     scenario: Scenario
@@ -49,6 +52,7 @@ class World:
     cores: tuple[int, ...]
     shared_channel: bool
     mac_efficiency: float
+    mechanism: PrivacyMechanism
 
 
 def apportion(total: int, weights: dict[str, float]) -> dict[str, int]:
@@ -228,13 +232,19 @@ def build_world(scenario: Scenario, *, file: str | None = None) -> World:
         source_cnns.extend([group.cnn] * group.count)
         weights.extend([group.weight] * group.count)
         used[group.cnn] = cnns[group.cnn]
-    limits: dict[str, PrivacyLimits] = {}
-    policy = UnmeasuredPolicy(scenario.privacy.policy)
-    for name in sorted(used):
-        try:
-            limits[name] = derive_limits(used[name], table, scenario.privacy.max_ssim, policy)
-        except InputError as exc:
-            raise InputError(exc.detail, file=file, field=exc.field or "privacy") from None
+    settings = MechanismSettings(
+        tau=scenario.privacy.max_ssim,
+        policy=UnmeasuredPolicy(scenario.privacy.policy),
+        table=table,
+        colluders=scenario.privacy.colluders,
+        params=dict(scenario.privacy.params),
+    )
+    chosen = {name: used[name] for name in sorted(used)}
+    try:
+        mechanism = make_mechanism(scenario.privacy.mechanism, settings, chosen)
+    except InputError as exc:
+        raise InputError(exc.detail, file=file, field=exc.field or "privacy") from None
+    limits: dict[str, PrivacyLimits] = {name: mechanism.limits(cnn) for name, cnn in chosen.items()}
     fleet = build_fleet(helpers, sources, source_cnns)
     w = np.array(weights, dtype=np.float64)
     return World(
@@ -244,6 +254,7 @@ def build_world(scenario: Scenario, *, file: str | None = None) -> World:
         cnns={name: used[name] for name in sorted(used)},
         limits=limits,
         source_weights=w / w.sum(),
+        mechanism=mechanism,
         cores=device_cores(scenario, fleet),
         shared_channel=scenario.network.shared_channel,
         mac_efficiency=scenario.network.mac_efficiency,

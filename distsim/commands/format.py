@@ -41,7 +41,12 @@ def summary_table(s: Summary) -> str:
         ("scenario", f"{s.scenario} (seed {s.seed}, {s.scheduler}, {s.timing}, max_ssim {s.max_ssim})"),
         ("participants", str(s.participants)),
         ("requests", f"{s.requests} arrived, {s.served} served, {s.dropped} dropped"),
-        ("  dropped", f"{s.dropped_fleet_too_small} fleet_too_small, {s.dropped_max_attempts} after max attempts"),
+        (
+            "  dropped",
+            f"{s.dropped_fleet_too_small} fleet_too_small, "
+            + (f"{s.dropped_unreachable} unreachable, " if s.dropped_unreachable else "")
+            + f"{s.dropped_max_attempts} after max attempts",
+        ),
         (
             "rejected (1st attempt)",
             f"{s.rejected_first_attempt} ({100 * s.rejection_rate:.1f}%; "
@@ -54,6 +59,12 @@ def summary_table(s: Summary) -> str:
             " / ".join(_num(v, " s") for v in (s.latency_p50_s, s.latency_p95_s, s.latency_p99_s)),
         ),
         ("latency max", _num(s.latency_max_s, " s")),
+        (
+            "exposure mean / max",
+            f"{_num(s.exposure_mean, digits=3)} / {_num(s.exposure_max, digits=3)} SSIM "
+            f"({100 * s.exposure_above_tau_share:.1f}% above {s.max_ssim}; {s.mechanism}, "
+            f"{s.colluders} colluder{'s' if s.colluders != 1 else ''})",
+        ),
         ("total latency", _num(s.total_latency_s, " s", 2)),
         ("shared data", f"{_bytes(s.shared_bytes)} ({_bytes(s.shared_bytes_per_request)} per served request)"),
         ("throughput", _num(s.throughput_per_s, " req/s")),

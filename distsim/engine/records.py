@@ -38,10 +38,16 @@ class RequestRecord:
         attempts: placement attempts made.
         rejected: True if the first attempt was rejected.
         dropped: True if it was never served.
-        drop_reason: ``fleet_too_small`` or ``max_attempts`` ('' if served).
+        drop_reason: ``fleet_too_small``, ``unreachable`` or ``max_attempts`` ('' if served).
         last_rejection: reason of the last rejection, ``constraint@layer`` ('' if none).
         shared_bytes: bytes exchanged between distinct devices for it.
         devices_used: distinct devices that computed at least one of its segments.
+        exposure_ssim: worst SSIM a coalition of ``privacy.colluders`` untrusted devices
+            reaches from the maps they received (docs/privacy.md; NaN if dropped).
+        exposure_layer: layer whose input maps give ``exposure_ssim`` ('' if none or dropped).
+        exposure_extrapolated: True when ``exposure_ssim`` or a limit it depends on is not
+            backed by a measurement (beyond the table's counts, or a ``finest`` limit).
+        accuracy_pct: top-1 accuracy the privacy mechanism leaves, percent (NaN where unknown).
     """
 
     request_id: int
@@ -62,6 +68,10 @@ class RequestRecord:
     last_rejection: str
     shared_bytes: int
     devices_used: int
+    exposure_ssim: float = math.nan
+    exposure_layer: str = ""
+    exposure_extrapolated: bool = False
+    accuracy_pct: float = math.nan
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +133,11 @@ class Summary:
         throughput_per_s: served requests per second between first arrival and last completion.
         makespan_s: instant the last request ended, s.
         extrapolated_limits: True if some limit comes from the ``finest`` policy, not the table.
+        mechanism: privacy mechanism (``privacy.mechanism``).
+        colluders: devices an attacker pools when exposure is measured (``privacy.colluders``).
+        exposure_mean, exposure_max: of ``exposure_ssim`` over served requests (NaN if none served).
+        exposure_above_tau_share: share of served requests whose ``exposure_ssim`` exceeds ``max_ssim``.
+        dropped_unreachable: dropped at once: even on an idle fleet their maps reach no device that may take them.
     """
 
     scenario: str
@@ -152,6 +167,12 @@ class Summary:
     throughput_per_s: float
     makespan_s: float
     extrapolated_limits: bool
+    mechanism: str = "feature_split"
+    colluders: int = 1
+    exposure_mean: float = math.nan
+    exposure_max: float = math.nan
+    exposure_above_tau_share: float = 0.0
+    dropped_unreachable: int = 0
 
 
 def _cell(value: object) -> str:

@@ -27,7 +27,16 @@ from distsim.engine.records import DeviceRecord, RecordSink, RequestRecord, Summ
 from distsim.engine.timing import make_timing
 from distsim.engine.trace import Timeline
 from distsim.errors import InputError
-from distsim.scheduling.base import ClusterView, Constraint, Placement, Rejection, Request, Scheduler
+from distsim.privacy.exposure import Exposure, received_maps
+from distsim.scheduling.base import (
+    ClusterView,
+    Constraint,
+    Placement,
+    Rejection,
+    Request,
+    Scheduler,
+    min_participants,
+)
 from distsim.scheduling.registry import make_scheduler
 from distsim.world import World
 
@@ -79,10 +88,13 @@ class Simulation:
         self._received = np.zeros(n, dtype=np.int64)
         self._too_small: dict[int, Rejection | None] = {}
         self._repeatable = bool(getattr(self.scheduler, "repeatable", False))
+        self._certified = world.mechanism.certifies and bool(getattr(self.scheduler, "honours_privacy", True))
+        self._exposures: list[float] = []
         self._last_rejection: dict[int, tuple[int, Rejection]] = {}
         self._counts = {
             "served": 0,
             "dropped_fleet_too_small": 0,
+            "dropped_unreachable": 0,
             "dropped_max_attempts": 0,
             "rejected": 0,
             "load_rejected": 0,
@@ -97,11 +109,15 @@ class Simulation:
 
     # -- fleet_too_small -------------------------------------------------
     def _idle_rejection(self, request: Request) -> Rejection | None:
-        """Rejection of ``request`` on an idle fleet (cached per source), or None if it fits."""
+        """Rejection of ``request`` on an idle fleet (cached per source), or None if it fits.
+
+        The minimum fleet is the one *this scheduler* needs under the
+        constraints it honours (:func:`~distsim.scheduling.base.min_participants`):
+        a baseline that lifts privacy is not held to the mechanism's minimum.
+        """
         if request.source not in self._too_small:
             world = self.world
-            cnn = world.cnns[request.cnn]
-            need = world.limits[request.cnn].min_participants(cnn)
+            need = min_participants(self.scheduler, world, request.cnn)
             verdict: Rejection | None = None
             if need > world.fleet.participants:
                 verdict = Rejection(
@@ -117,15 +133,43 @@ class Simulation:
                 # request's source and the residuals can be judged by one probe.
                 probe = self.scheduler.place(request, ClusterView.idle(world))
                 if isinstance(probe, Rejection):
+                    # Maps that cannot reach anyone are a topology problem, not a small fleet.
+                    why = (
+                        Constraint.UNREACHABLE
+                        if probe.constraint is Constraint.UNREACHABLE
+                        else Constraint.FLEET_TOO_SMALL
+                    )
                     verdict = Rejection(
                         request.id,
                         probe.layer,
                         probe.layer_name,
-                        Constraint.FLEET_TOO_SMALL,
+                        why,
                         f"rejected even on an idle fleet: {probe.detail}",
                     )
             self._too_small[request.source] = verdict
         return self._too_small[request.source]
+
+    def _exposure(self, request: Request, placement: Placement) -> Exposure:
+        """What ``placement`` exposes to ``privacy.colluders`` colluding untrusted devices.
+
+        Checks the invariant on every served request: a placement that a
+        privacy-honouring scheduler made under a certifying mechanism, with
+        no extrapolated value, keeps every single device at or below ``tau``.
+        """
+        world = self.world
+        cnn = world.cnns[request.cnn]
+        counts = received_maps(cnn, placement.assignments, world.fleet.participants)
+        mechanism = world.mechanism
+        colluders = world.scenario.privacy.colluders
+        exposure = mechanism.exposure(cnn, counts, colluders)
+        if self._certified and not exposure.extrapolated:
+            single = exposure if colluders == 1 else mechanism.exposure(cnn, counts, 1)
+            if single.ssim > world.scenario.privacy.max_ssim:
+                raise AssertionError(
+                    f"request {request.id}: a certified placement exposes SSIM {single.ssim} at "
+                    f"{single.layer} > max_ssim {world.scenario.privacy.max_ssim}"
+                )
+        return exposure
 
     def _decide(self, request: Request) -> Placement | Rejection:
         """The scheduler's decision on the current ledger.
@@ -171,7 +215,7 @@ class Simulation:
                 too_small = self._idle_rejection(request)
                 if too_small is not None:
                     self._counts["rejected"] += 1
-                    self._drop(request, attempts, "fleet_too_small", too_small)
+                    self._drop(request, attempts, str(too_small.constraint), too_small)
                     return
             decision = self._decide(request)
             if isinstance(decision, Placement):
@@ -198,6 +242,10 @@ class Simulation:
         released.succeed()
         finish = self.env.now
         self._account(placement)
+        exposure = self._exposure(request, placement)
+        self._exposures.append(exposure.ssim)
+        accuracy = self.world.mechanism.accuracy_pct(self.world.cnns[request.cnn])
+        nan = math.nan
         latency = finish - request.arrival_at
         self._counts["served"] += 1
         self._counts["attempts"] += attempts
@@ -225,11 +273,17 @@ class Simulation:
                 last_rejection=last.reason if last is not None else "",
                 shared_bytes=placement.cost.shared_bytes,
                 devices_used=placement.cost.devices_used,
+                exposure_ssim=exposure.ssim,
+                exposure_layer=exposure.layer,
+                exposure_extrapolated=exposure.extrapolated,
+                accuracy_pct=nan if accuracy is None else accuracy,
             )
         )
 
     def _drop(self, request: Request, attempts: int, why: str, last: Rejection) -> None:
-        key = "dropped_fleet_too_small" if why == "fleet_too_small" else "dropped_max_attempts"
+        key = {"fleet_too_small": "dropped_fleet_too_small", "unreachable": "dropped_unreachable"}.get(
+            why, "dropped_max_attempts"
+        )
         self._counts[key] += 1
         self._counts["attempts"] += attempts
         self._last_end = max(self._last_end, self.env.now)
@@ -280,6 +334,7 @@ class Simulation:
         arrived = self._arrived
         served = c["served"]
         latencies = self.sink.latencies()
+        exposures = np.array(self._exposures, dtype=np.float64)
         nan = math.nan
 
         def pct(q: float) -> float:
@@ -295,7 +350,7 @@ class Simulation:
             participants=self.world.fleet.participants,
             requests=arrived,
             served=served,
-            dropped=c["dropped_fleet_too_small"] + c["dropped_max_attempts"],
+            dropped=c["dropped_fleet_too_small"] + c["dropped_max_attempts"] + c["dropped_unreachable"],
             dropped_fleet_too_small=c["dropped_fleet_too_small"],
             dropped_max_attempts=c["dropped_max_attempts"],
             rejected_first_attempt=c["rejected"],
@@ -314,6 +369,12 @@ class Simulation:
             throughput_per_s=served / span if span > 0 else 0.0,
             makespan_s=self._last_end,
             extrapolated_limits=any(limit.extrapolated for limit in self.world.limits.values()),
+            mechanism=scenario.privacy.mechanism,
+            colluders=scenario.privacy.colluders,
+            exposure_mean=float(exposures.mean()) if len(exposures) else nan,
+            exposure_max=float(exposures.max()) if len(exposures) else nan,
+            exposure_above_tau_share=float((exposures > scenario.privacy.max_ssim).mean()) if len(exposures) else 0.0,
+            dropped_unreachable=c["dropped_unreachable"],
         )
 
     def device_records(self) -> list[DeviceRecord]:

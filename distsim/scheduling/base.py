@@ -140,6 +140,13 @@ class Scheduler(Protocol):
       ``request.id`` only copied into the result. The engine then reuses the
       last rejection of a source while the ledger is unchanged instead of
       calling ``place`` again.
+    * ``honours_privacy`` (default True): False for baselines that lift the
+      privacy caps by design (the validator and the exposure invariant read it).
+    * ``min_participants(cnn) -> int`` (optional method): the fewest
+      participants it needs on an idle fleet; without it, the privacy
+      mechanism's minimum when it honours privacy, else 0 (see
+      :func:`min_participants`). The engine drops a request as
+      ``fleet_too_small`` at once when the fleet is smaller.
     """
 
     name: ClassVar[str]
@@ -147,3 +154,19 @@ class Scheduler(Protocol):
     def place(self, request: Request, view: ClusterView) -> Decision:
         """Return a placement that fits the view's residual budgets, or a rejection."""
         ...
+
+
+def min_participants(scheduler: object, world: World, cnn: str) -> int:
+    """Fewest participants ``scheduler`` needs to place a request for ``cnn`` on an idle fleet.
+
+    Under the constraints that scheduler honours: its own ``min_participants(cnn)``
+    method when it has one; else the privacy mechanism's minimum fleet when it
+    honours privacy (``honours_privacy``, default True); else none (a baseline
+    that lifts privacy by design is not held to the privacy caps).
+    """
+    own = getattr(scheduler, "min_participants", None)
+    if callable(own):
+        return int(own(cnn))
+    if getattr(scheduler, "honours_privacy", True):
+        return world.mechanism.min_participants(world.cnns[cnn])
+    return 0

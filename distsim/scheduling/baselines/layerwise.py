@@ -35,6 +35,8 @@ class Layerwise:
     name: ClassVar[str] = "layerwise"
     Params = LayerwiseParams
     honours_privacy: ClassVar[bool] = False
+    #: Stateless: the decision depends only on the request's source and the residuals.
+    repeatable: ClassVar[bool] = True
 
     def __init__(self, params: LayerwiseParams, world: World, rng: np.random.Generator) -> None:
         self.params = params

@@ -1,8 +1,10 @@
 """``no_privacy``: DistPrivacy with the privacy limits lifted (the price of privacy).
 
 It reuses :class:`~distsim.scheduling.distprivacy.DistPrivacy` unchanged on a
-copy of the world whose limits have no ``Nf`` cap and no split point: only
-layers 1 and ``L`` stay on the source (the first FC layer no longer has to).
+copy of the world whose limits are those of the ``none`` privacy mechanism
+(:func:`distsim.privacy.none.lifted_limits`): no ``Nf`` cap and no split
+point; only layers 1 and ``L`` stay on the source (the first FC layer no
+longer has to).
 The validator checks it with ``privacy=False``.
 """
 
@@ -13,21 +15,11 @@ from typing import ClassVar
 
 import numpy as np
 
-from distsim.model.privacy import PrivacyLimits
+from distsim.privacy.none import lifted_limits
 from distsim.scheduling.base import ClusterView, Decision, Request
 from distsim.scheduling.distprivacy import DistPrivacy
 from distsim.scheduling.reference import DistPrivacyParams
 from distsim.world import World
-
-
-def lifted_limits(limits: PrivacyLimits) -> PrivacyLimits:
-    """``limits`` without privacy: no cap, split point 1, only layers 1 and L on the source."""
-    depth = len(limits.layers)
-    layers = tuple(
-        dataclasses.replace(layer, max_maps=None, extrapolated=False, on_source=layer.index in (1, depth))
-        for layer in limits.layers
-    )
-    return dataclasses.replace(limits, split_point=1, layers=layers)
 
 
 class NoPrivacy:
@@ -36,6 +28,8 @@ class NoPrivacy:
     name: ClassVar[str] = "no_privacy"
     Params = DistPrivacyParams
     honours_privacy: ClassVar[bool] = False
+    #: As DistPrivacy: the decision depends only on the request's source and the residuals.
+    repeatable: ClassVar[bool] = True
 
     def __init__(self, params: DistPrivacyParams, world: World, rng: np.random.Generator) -> None:
         self.params = params

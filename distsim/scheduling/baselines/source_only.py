@@ -26,10 +26,16 @@ class SourceOnly:
     name: ClassVar[str] = "source_only"
     Params = SourceOnlyParams
     participants_only: ClassVar[bool] = False
+    #: Stateless: the decision depends only on the request's source and the residuals.
+    repeatable: ClassVar[bool] = True
 
     def __init__(self, params: SourceOnlyParams, world: World, rng: np.random.Generator) -> None:
         self.params = params
         self.world = world
+
+    def min_participants(self, cnn: str) -> int:
+        """None: the camera computes everything."""
+        return 0
 
     def place(self, request: Request, view: ClusterView) -> Decision:
         cnn = self.world.cnns[request.cnn]

@@ -1,0 +1,65 @@
+"""The :class:`PrivacyMechanism` protocol and the plain settings every mechanism is built from."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+from distsim.model.cnn import CNN
+from distsim.model.privacy import PrivacyLimits, SsimTable, UnmeasuredPolicy
+from distsim.privacy.exposure import Exposure, LayerCounts
+
+
+@dataclass(frozen=True, slots=True)
+class MechanismSettings:
+    """What a scenario's ``privacy`` section says, as plain data.
+
+    Attributes:
+        tau: tolerated SSIM ``tau`` (``privacy.max_ssim``).
+        policy: what to do where the table certifies no split (``finest`` or ``strict``).
+        table: the SSIM table of map-splitting attacks (the paper's Table I, or the scenario's own).
+        colluders: ``c``, devices an attacker may pool (``privacy.colluders``, >= 1).
+        params: the mechanism's own parameters (``privacy.params``), checked by the mechanism.
+    """
+
+    tau: float
+    policy: UnmeasuredPolicy
+    table: SsimTable
+    colluders: int = 1
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class PrivacyMechanism(Protocol):
+    """A privacy mechanism: what schedulers may do, and what a placement exposes.
+
+    Built as ``cls(settings, cnns)`` with every CNN of the run; raises
+    :class:`~distsim.errors.InputError` (field ``privacy...``) on parameters it
+    cannot use.
+
+    Attributes:
+        name: registry name (``privacy.mechanism``).
+        certifies: True when a placement obeying :meth:`limits` is certified to
+            keep every single device's exposure at or below ``tau`` (wherever
+            the limits are not extrapolated).
+    """
+
+    name: ClassVar[str]
+    certifies: ClassVar[bool]
+
+    def limits(self, cnn: CNN) -> PrivacyLimits:
+        """Per-layer caps ``Nf^l``, the split point and the source-only layers of ``cnn``."""
+        ...
+
+    def min_participants(self, cnn: CNN) -> int:
+        """Fewest distinct participants a placement of ``cnn`` needs under these limits."""
+        ...
+
+    def exposure(self, cnn: CNN, counts: LayerCounts, colluders: int) -> Exposure:
+        """Worst SSIM any coalition of ``colluders`` untrusted devices reaches from ``counts``."""
+        ...
+
+    def accuracy_pct(self, cnn: CNN) -> float | None:
+        """Top-1 accuracy the mechanism leaves, percent; None where it does not know."""
+        ...
