@@ -157,7 +157,7 @@ class Privacy(_Strict):
     ssim_table: str | None = None
     mechanism: str = "feature_split"
     params: dict[str, Any] = Field(default_factory=dict)
-    colluders: PositiveInt = 1
+    colluders: Annotated[int, Integer, Field(ge=1, le=MAX_DEVICES)] = 1
 
 
 class SchedulerSpec(_Strict):
