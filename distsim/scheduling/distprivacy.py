@@ -17,22 +17,40 @@ while the segments of one layer are placed:
 
 Hence the argmin stays at ``j`` until ``j`` stops qualifying, and how many
 segments that takes follows in closed form from the residuals:
-``min(c_j // c, m_j // m, Nf - held_j, min_i b_i // O_i)``. Each run costs a
-few numpy operations over the participants; a layer needs as many runs as
-devices it uses plus the runs of its feeding layer. Ties in ``nrm`` break by
-lowest device id, as in the reference. The test suite checks equality with the
-reference on random instances.
+``min(c_j // c, m_j // m, Nf - held_j, min_i b_i // O_i)``. Ties in ``nrm``
+break by lowest device id, as in the reference.
+
+One run loop (:meth:`DistPrivacy._place_runs`) places every run: a *feed*
+(who sends to the run's segments, and how many bytes each) chooses the
+device, the run is as long as the device (:meth:`_LayerWork.room`) and the
+feed's senders (``feed.room``) allow, and both are charged. Three feeds share
+that loop, from fastest to most general:
+
+* :class:`_OneSender`: one device sends (a MAPS run, a layer fed by one
+  sender); Python scalars, and usually no argmin at all (the holder of a map
+  wins when its ``nrm`` is below a bound of everyone else's).
+* :class:`_ManySenders`: several participants send (partial sums): each
+  sender's bandwidth in closed form, one argmin per run.
+* :class:`_AnyFeed`: any senders, every rare case (a sender short of
+  bandwidth, no finite ``nrm``, candidates without a route) and the rejection
+  with its first-failure attribution. The fast feeds hand over to it where
+  they would need one of those cases, so they never decide differently.
+
+The test suite checks equality with the reference on random instances.
+The file runs past 600 lines because the loop and its three feeds are one
+algorithm, each feed's exactness argument beside its code.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
+from distsim import placement
 from distsim.model.cnn import Feed, Layer
 from distsim.model.cost import gather_bytes
 from distsim.placement import LayerRule, Reach, no_participant_detail, qualify, source_failure
@@ -42,10 +60,12 @@ from distsim.world import World
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
-
+BoolArray = npt.NDArray[np.bool_]
 
 #: Memory the per-sender ``alpha * t`` cache may use, bytes.
 _CACHE_BYTES = 64 * 2**20
+_INF = math.inf
+_NEVER = np.iinfo(np.int64).max
 
 
 class _Rejected(Exception):
@@ -53,87 +73,320 @@ class _Rejected(Exception):
         self.rejection = rejection
 
 
+def _inverse_bandwidth(beta: float, b: IntArray) -> FloatArray:
+    """``beta / b`` per device, ``inf`` where ``b <= 0`` (the reference's ``beta / b_j`` term)."""
+    out = np.full(len(b), _INF)
+    np.divide(beta, b, out=out, where=b > 0)
+    return out
+
+
 @dataclass(slots=True)
 class _LayerWork:
-    """One participant layer being placed: what the run loops share (arrays updated in place).
+    """One participant layer being placed: the request's scratch residuals and the layer's state.
 
-    ``held``: segments of this layer per participant; ``base``: cond1 and
-    cond4 per participant; ``inv_b``: ``beta / b_j``; ``qinv``: ``inv_b``
-    where ``base``, else inf; ``qmin``: a lower bound of ``qinv`` for the
-    whole layer; ``comp``, ``mem``, ``bw``: scratch residuals of the request.
+    The per-participant arrays are updated in place: only the device a run
+    lands on and the run's senders change, so nothing is recomputed per run.
+
+    Attributes:
+        request: the request being placed.
+        rule: what a segment of the layer asks and who may take it (the placement kernel's rule).
+        held: segments of this layer per participant.
+        base: cond1 and cond4 per participant (it only turns False).
+        inv_b: ``beta / b_j`` per participant.
+        qinv: ``inv_b`` where ``base``, else inf: ``alpha * t + qinv`` is ``nrm``
+            over the qualifying participants, inf elsewhere.
+        qmin: ``qinv``'s minimum when the layer started; ``qinv`` only grows,
+            so it bounds every later value from below.
+        out: the device of each segment of the layer.
+        comp, mem, bw: the request's scratch residuals (compute, memory, bandwidth) of every device.
+        beta: the bandwidth weight of ``nrm``.
     """
 
     request: Request
-    layer: Layer
-    cap: int | None
-    compute_t: FloatArray
+    rule: LayerRule
     held: IntArray
-    base: npt.NDArray[np.bool_]
+    base: BoolArray
+    inv_b: FloatArray
     qinv: FloatArray
     qmin: float
     out: IntArray
     comp: IntArray
     mem: IntArray
     bw: IntArray
-    inv_b: FloatArray
-    view: ClusterView
+    beta: float
 
-    def land(self, j: int, pos: int, k: int, nrm: FloatArray | None) -> None:
+    def room(self, j: int, left: int) -> int:
+        """How many of the ``left`` segments still to place participant ``j`` may take before cond1
+        (compute, memory) or cond4 (the privacy cap) fails (the kernel's :func:`~distsim.placement.room`)."""
+        return min(left, placement.room(self.rule, int(self.comp[j]), int(self.mem[j]), int(self.held[j])))
+
+    def charge(self, j: int, pos: int, k: int, nrm: FloatArray | None) -> None:
         """Put segments ``pos .. pos+k-1`` on participant ``j``, charge its compute and memory, and
-        retire it (``base`` False, ``qinv`` and ``nrm`` inf) once it cannot take one more segment."""
-        layer, cap = self.layer, self.cap
-        c, m = layer.segment_mults, layer.segment_weight_bytes
-        self.out[pos : pos + k] = j
-        # Python ints, written back: the same integers as numpy's in-place updates.
-        stays = True
-        if c:
-            self.comp[j] = left_c = int(self.comp[j]) - k * c
-            stays = left_c >= c
-        if m:
-            self.mem[j] = left_m = int(self.mem[j]) - k * m
-            stays = stays and left_m >= m
-        self.held[j] = held_j = int(self.held[j]) + k
-        if not (stays and (cap is None or held_j < cap)):
-            self.base[j] = False
-            self.qinv[j] = math.inf
-            if nrm is not None:
-                nrm[j] = math.inf
+        retire it (``base`` False, ``qinv`` and ``nrm`` inf) once it cannot take one more segment.
 
-    def parts(
-        self,
-    ) -> tuple[
-        Request,
-        Layer,
-        int | None,
-        FloatArray,
-        IntArray,
-        npt.NDArray[np.bool_],
-        FloatArray,
-        float,
-        IntArray,
-        IntArray,
-        IntArray,
-        IntArray,
-        FloatArray,
-        ClusterView,
-    ]:
-        """The fields as locals for the hot loops (attribute lookups cost there)."""
-        return (
-            self.request,
-            self.layer,
-            self.cap,
-            self.compute_t,
-            self.held,
-            self.base,
-            self.qinv,
-            self.qmin,
-            self.out,
-            self.comp,
-            self.mem,
-            self.bw,
-            self.inv_b,
-            self.view,
-        )
+        The senders are the feed's to charge: only it knows who sends what.
+        """
+        rule = self.rule
+        self.out[pos : pos + k] = j
+        placement.charge(rule, j, k, self.comp, self.mem, self.bw)
+        self.held[j] += k
+        if placement.room(rule, int(self.comp[j]), int(self.mem[j]), int(self.held[j])) == 0:
+            self.base[j] = False
+            self.qinv[j] = _INF
+            if nrm is not None:
+                nrm[j] = _INF
+
+    def charge_sender(self, s: int, left: int, at_s: float, nrm: FloatArray | None) -> None:
+        """Sender ``s`` (a participant) has ``left`` bytes of bandwidth left: its ``beta / b``,
+        ``qinv`` and ``nrm`` follow (``at_s`` is its ``alpha * t``)."""
+        self.bw[s] = left
+        inv = self.beta / left if left > 0 else _INF
+        self.inv_b[s] = inv
+        if self.base[s]:
+            self.qinv[s] = inv
+            if nrm is not None:
+                nrm[s] = at_s + inv
+
+
+class _Feed(Protocol):
+    """Who sends to a run of segments: picks the device for the next run and charges the senders."""
+
+    nrm: FloatArray | None
+
+    def choose(self) -> int:
+        """The qualifying participant of least ``nrm`` (ties: lowest id), or -1 to hand over to :class:`_AnyFeed`."""
+        ...
+
+    def room(self, j: int, k: int) -> int:
+        """``k`` clamped to the segments the senders can still feed when ``j`` takes them."""
+        ...
+
+    def charge(self, j: int, k: int) -> None:
+        """Charge the senders for ``k`` segments placed on ``j``."""
+        ...
+
+    def finish(self) -> None:
+        """Write back what the feed kept in closed form (called once its runs are over)."""
+        ...
+
+
+class _OneSender:
+    """Runs fed ``unit`` bytes per segment by one device ``h`` (a MAPS run; a layer fed by one sender).
+
+    Python scalars throughout: numpy's per-call overhead would dominate the
+    few operations a run needs. The holder of a map (a participant ``h``)
+    pays no transfer and usually wins its run: when ``nrm(h)`` is below a
+    lower bound of every other candidate's ``nrm`` (the least ``alpha * t`` of
+    the others plus ``qmin``) it is the argmin without an O(D) pass; the bound
+    is strict, so ties still go through the argmin (lowest id). It hands over
+    when the sender is short of bandwidth, no candidate has a finite ``nrm``,
+    or some candidate has no route from ``h``.
+    """
+
+    __slots__ = ("at", "at_h", "bh", "d", "floor", "h", "holder", "nrm", "owner", "scalars", "unit", "work")
+
+    def __init__(self, owner: DistPrivacy, work: _LayerWork, unit: int) -> None:
+        self.owner, self.work, self.unit, self.d = owner, work, unit, owner._d
+        self.scalars = owner._holder_scalars(work.rule.segment_mults, unit)
+        self.h, self.holder, self.bh = -1, False, 0
+        self.at_h, self.floor = 0.0, -_INF
+        self.at: FloatArray | None = None
+        self.nrm: FloatArray | None = None
+
+    def start(self, h: int) -> _OneSender:
+        """Feed the next run from device ``h``."""
+        self.h = h
+        self.at = self.nrm = None
+        if h < self.d:  # a participant; the source pays no nrm of its own
+            hit = self.scalars[h]
+            if hit is None:
+                at, _, others_min = self.owner._alpha_t_single(self.work.rule.segment_mults, h, self.unit)
+                hit = self.scalars[h] = (float(at[h]), others_min)
+            self.holder, self.at_h, self.floor = True, hit[0], hit[1] + self.work.qmin
+        else:
+            self.holder, self.at_h, self.floor = False, 0.0, -_INF
+        return self
+
+    def choose(self) -> int:
+        work, h = self.work, self.h
+        self.bh = int(work.bw[h])
+        if self.holder and work.base[h] and self.at_h + work.qinv[h] < self.floor:
+            return h  # the holder beats every other candidate
+        if self.bh < self.unit:
+            return -1
+        if self.at is None:
+            at, reach, _ = self.owner._alpha_t_single(work.rule.segment_mults, h, self.unit)
+            if reach is not None:
+                return -1
+            self.at = at
+        if self.nrm is None:
+            self.nrm = self.at + work.qinv
+        j = int(self.nrm.argmin())
+        return -1 if self.nrm[j] == _INF else j
+
+    def room(self, j: int, k: int) -> int:
+        return k if j == self.h else min(k, self.bh // self.unit)
+
+    def charge(self, j: int, k: int) -> None:
+        if j != self.h:
+            left = self.bh - k * self.unit
+            if self.holder:
+                self.work.charge_sender(self.h, left, self.at_h, self.nrm)
+            else:
+                self.work.bw[self.h] = left
+
+    def finish(self) -> None:
+        return None
+
+
+class _ManySenders:
+    """A layer's segments fed by several participants (partial sums), one argmin per run.
+
+    Each run takes ``k`` segments from every sender but the chosen device, so
+    a sender's bandwidth is a closed form of the segments placed so far
+    (``placed``) and those it holds itself: ``b_s = b0_s - (placed - held_s) * O_s``,
+    and how many more it can feed is ``quota_s - placed`` with
+    ``quota_s = b0_s // O_s + held_s``. The senders' ``nrm`` only grows, so
+    stale values in ``nrm`` are lower bounds: an argmin landing on a device
+    with an exact value (a non-sender, or a sender just refreshed) is the
+    exact argmin, ties included (a stale value equal to the minimum would
+    have won the tie only if it was exact too). Senders are refreshed, with
+    the floats :class:`_AnyFeed` computes, only when the argmin lands on a
+    stale one, and written back by :meth:`finish`. It hands over when a sender
+    is short of bandwidth or no candidate has a finite ``nrm``.
+    """
+
+    __slots__ = (
+        "at_s",
+        "bw0",
+        "fresh",
+        "jpos",
+        "nrm",
+        "placed",
+        "quota",
+        "quota_min",
+        "senders",
+        "sizes",
+        "where",
+        "work",
+    )
+
+    def __init__(self, work: _LayerWork, at: FloatArray, senders: IntArray, sizes: IntArray) -> None:
+        self.work, self.senders, self.sizes = work, senders, sizes
+        self.at_s = at[senders]
+        self.where = {s: i for i, s in enumerate(senders.tolist())}
+        self.bw0 = work.bw[senders]
+        self.quota = self.bw0 // sizes + work.held[senders]
+        # quota changes only where a sender is chosen: its minimum is recomputed then only.
+        self.quota_min = int(self.quota.min())
+        self.nrm: FloatArray | None = at + work.qinv
+        self.placed, self.fresh, self.jpos = 0, True, -1
+
+    def _refresh(self) -> tuple[IntArray, FloatArray, FloatArray]:
+        """The senders' exact bandwidth, ``beta / b`` and ``qinv`` now; their ``nrm`` made exact."""
+        work, senders = self.work, self.senders
+        left = self.bw0 - (self.placed - work.held[senders]) * self.sizes
+        inv = _inverse_bandwidth(work.beta, left)
+        q = np.where(work.base[senders], inv, _INF)
+        assert self.nrm is not None
+        self.nrm[senders] = self.at_s + q
+        return left, inv, q
+
+    def choose(self) -> int:
+        nrm = self.nrm
+        assert nrm is not None
+        if self.quota_min - self.placed < 1:
+            return -1  # a sender is short of bandwidth
+        j = int(nrm.argmin())
+        jpos = self.where.get(j, -1)
+        if jpos >= 0 and not self.fresh:
+            self._refresh()
+            self.fresh = True
+            j = int(nrm.argmin())
+            jpos = self.where.get(j, -1)
+        self.jpos = jpos
+        return -1 if nrm[j] == _INF else j
+
+    def room(self, j: int, k: int) -> int:
+        if self.jpos < 0:
+            return min(k, self.quota_min - self.placed)
+        # j sends to everyone but itself: the other senders' least quota bounds the run.
+        quota, own = self.quota, self.quota[self.jpos]
+        quota[self.jpos] = _NEVER
+        others = int(quota.min())
+        quota[self.jpos] = own
+        return min(k, others - self.placed)
+
+    def charge(self, j: int, k: int) -> None:
+        if self.jpos >= 0:
+            self.quota[self.jpos] += k  # j's own segments need nothing from j
+            self.quota_min = int(self.quota.min())
+        self.placed += k
+        self.fresh = False
+
+    def finish(self) -> None:
+        work, senders = self.work, self.senders
+        left, inv, q = self._refresh()
+        work.bw[senders] = left
+        work.inv_b[senders] = inv
+        work.qinv[senders] = q
+
+
+class _AnyFeed:
+    """Any senders (``sizes[k]`` bytes from ``senders[k]`` to every segment), every rare case, and rejections.
+
+    Candidates without a route from some sender (topologies: ``t = inf``)
+    never qualify. A sender short of bandwidth leaves only itself qualifying
+    (it does not send to itself); two short senders leave nobody.
+    """
+
+    __slots__ = ("at", "cut_off", "nrm", "owner", "reach", "senders", "short", "sizes", "work")
+
+    def __init__(self, owner: DistPrivacy, work: _LayerWork, senders: IntArray, sizes: IntArray) -> None:
+        self.owner, self.work, self.senders, self.sizes = owner, work, senders, sizes
+        self.at, self.reach, _ = owner._alpha_t(work.rule.segment_mults, senders, sizes)
+        self.cut_off = self.reach is not None
+        self.nrm: FloatArray | None = None
+        self.short = -1
+
+    def choose(self) -> int:
+        work, senders = self.work, self.senders
+        low = senders[work.bw[senders] < self.sizes]
+        crowded = len(low) > 1
+        short = self.short = int(low[0]) if len(low) == 1 else -1
+        reach = self.reach
+        if short < 0 and not crowded:
+            if self.nrm is None:
+                self.nrm = self.at + work.qinv
+            j = int(np.argmin(self.nrm))
+            if self.nrm[j] != _INF:
+                return j
+            # Every qualifying candidate (if any) has nrm = inf: the lowest id wins.
+            qualifying = np.flatnonzero(work.base & reach if reach is not None else work.base)
+            if len(qualifying):
+                return int(qualifying[0])
+        elif not crowded and short < self.owner._d and work.base[short] and (reach is None or reach[short]):
+            return short  # only a short sender itself qualifies: it does not send to itself
+        raise _Rejected(self.owner._no_participant(work, senders, self.sizes, reach))
+
+    def room(self, j: int, k: int) -> int:
+        others = self.senders != j
+        return min(k, placement.sender_room(self.work.bw, self.senders[others], self.sizes[others]))
+
+    def charge(self, j: int, k: int) -> None:
+        work, at = self.work, self.at
+        d = self.owner._d
+        for s, size in zip(self.senders.tolist(), self.sizes.tolist(), strict=True):
+            if s == j:
+                continue
+            left = int(work.bw[s]) - k * size
+            if s < d:
+                work.charge_sender(s, left, float(at[s]), self.nrm)
+            else:
+                work.bw[s] = left
+
+    def finish(self) -> None:
+        return None
 
 
 class DistPrivacy:
@@ -154,96 +407,50 @@ class DistPrivacy:
         # alpha * t(j) of a run fed by one sender depends only on the world:
         # cached per (segment mults, bytes sent, sender), oldest entries
         # dropped beyond about _CACHE_BYTES. Caching never changes a decision.
-        self._alpha_t: dict[tuple[int, int, int], tuple[FloatArray, npt.NDArray[np.bool_] | None, float]] = {}
+        self._alpha_t_cache: dict[tuple[int, int, int], tuple[FloatArray, BoolArray | None, float]] = {}
         self._alpha_t_max = max(16, _CACHE_BYTES // (8 * max(d, 1)))
         self._compute_t: dict[int, FloatArray] = {}
         self._holder: dict[tuple[int, int], list[tuple[float, float] | None]] = {}
-        self._reach: Reach | None = None
+        self._reach_rows: Reach | None = None
 
     def place(self, request: Request, view: ClusterView) -> Decision:
         cnn = self.world.cnns[request.cnn]
         limits = self.world.limits[request.cnn]
         comp, mem, bw = view.residuals()
-        inv_b = self._inverse_bandwidth(bw)
+        inv_b = _inverse_bandwidth(self.params.beta, bw[: self._d])
         placed: list[IntArray] = []
         try:
             for layer in cnn.layers:
                 prev = placed[-1] if placed else None
                 if limits.on_source(layer.index):
-                    placed.append(self._on_source(request, layer, prev, comp, mem, bw, view))
-                    inv_b = self._inverse_bandwidth(bw)
+                    placed.append(self._on_source(request, layer, prev, comp, mem, bw))
+                    inv_b = _inverse_bandwidth(self.params.beta, bw[: self._d])
                 else:
                     cap = limits.max_maps(layer.index)
-                    placed.append(self._on_participants(request, layer, prev, cap, comp, mem, bw, inv_b, view))
+                    placed.append(self._on_participants(request, layer, prev, cap, comp, mem, bw, inv_b))
         except _Rejected as stop:
             return stop.rejection
         return view.make_placement(request, placed)
 
-    def _reach_of(self, view: ClusterView) -> Reach:
-        """The kernel's cached reachability rows for ``view``'s links (one per scheduler and links)."""
-        if self._reach is None or self._reach.links is not view.links:
-            self._reach = Reach(view.links, self._d)
-        return self._reach
-
-    def _inverse_bandwidth(self, bw: IntArray) -> FloatArray:
-        """``beta / b_j`` of the participants, ``inf`` where ``b_j == 0`` (as in the reference)."""
-        b = bw[: self._d]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out = self.params.beta / b.astype(np.float64)
-        out[b <= 0] = np.inf
-        return out
-
-    @staticmethod
-    def _feed_vector(layer: Layer, prev: IntArray | None, n: int) -> IntArray | None:
-        """Bytes per sender for every segment when they do not depend on the segment, else None."""
-        if layer.feed is Feed.NONE or prev is None:
-            return np.zeros(n, dtype=np.int64)
-        if layer.feed is Feed.PARTIAL_SUMS:
-            out = np.zeros(n, dtype=np.int64)
-            out[np.bincount(prev, minlength=n) > 0] = layer.feed_unit_bytes
-            return out
-        if layer.feed is Feed.VECTOR:
-            out = np.zeros(n, dtype=np.int64)
-            out[prev[0]] = layer.feed_unit_bytes
-            return out
-        if layer.feed is Feed.GATHER:
-            return gather_bytes(layer, prev, n)
-        return None  # MAPS: the sender depends on the segment
-
     def _on_source(
-        self,
-        request: Request,
-        layer: Layer,
-        prev: IntArray | None,
-        comp: IntArray,
-        mem: IntArray,
-        bw: IntArray,
-        view: ClusterView,
+        self, request: Request, layer: Layer, prev: IntArray | None, comp: IntArray, mem: IntArray, bw: IntArray
     ) -> IntArray:
+        """Place a source-only layer on the request's source; ``comp``, ``mem`` and ``bw`` are charged."""
         src = request.source
-        n = view.fleet.size
-        c, m = layer.segment_mults, layer.segment_weight_bytes
-        fixed = self._feed_vector(layer, prev, n)
         rule = LayerRule.of(layer, self.world.limits[request.cnn])
-        reach = self._reach_of(view)
+        maps = layer.feed is Feed.MAPS and prev is not None
+        if not maps:
+            senders, sizes = self._senders(layer, prev)
         # Source layers have few segments (image channels, one FC segment):
         # a per-segment walk keeps the first failing condition exact.
         for p in range(layer.segments):
-            if fixed is not None:
-                sends = fixed.copy()
-            else:
-                assert prev is not None
-                sends = np.zeros(n, dtype=np.int64)
-                sends[prev[p]] = layer.feed_unit_bytes
-            sends[src] = 0
-            sending = np.flatnonzero(sends)
-            senders = dict(zip(sending.tolist(), sends[sending].tolist(), strict=True))
-            failed = source_failure(rule, src, comp, mem, bw, senders, reach)
+            if maps:
+                senders, sizes = self._senders(layer, prev, p)
+            feeding = dict(zip(senders.tolist(), sizes.tolist(), strict=True))
+            failed = source_failure(rule, src, comp, mem, bw, feeding, self._reach())
             if failed is not None:
                 raise _Rejected(Rejection(request.id, layer.index, layer.name, *failed))
-            comp[src] -= c
-            mem[src] -= m
-            bw -= sends
+            placement.charge(rule, src, 1, comp, mem, bw, feeding)
         return np.full(layer.segments, src, dtype=np.int64)
 
     def _on_participants(
@@ -256,208 +463,94 @@ class DistPrivacy:
         mem: IntArray,
         bw: IntArray,
         inv_b: FloatArray,
-        view: ClusterView,
     ) -> IntArray:
+        """Place a layer on the participants, run by run; ``comp``, ``mem``, ``bw`` and ``inv_b`` are charged."""
         d = self._d
         c, m = layer.segment_mults, layer.segment_weight_bytes
-        out = np.empty(layer.segments, dtype=np.int64)
-        held = np.zeros(d, dtype=np.int64)
-        compute_t = self._compute_t.get(c)
-        if compute_t is None:
-            compute_t = self._compute_t[c] = c / self._speed
-        # cond1 and cond4 per participant; they only change on the device a run lands on.
+        if c not in self._compute_t:
+            self._compute_t[c] = c / self._speed  # t_c of one segment per participant, s (the world's alone)
         base = (comp[:d] >= c) & (mem[:d] >= m)
         if cap is not None and cap <= 0:
             base[:] = False
-        # beta / b_j of the qualifying participants, inf for the others: argmin of
-        # alpha * t + qinv is the argmin of nrm over qualifying candidates.
-        qinv = np.where(base, inv_b, np.inf)
-        # qinv only grows while a layer is placed (residuals shrink, base turns
-        # False), so its minimum now bounds every later value from below.
-        qmin = float(qinv.min()) if d else math.inf
-        work = _LayerWork(request, layer, cap, compute_t, held, base, qinv, qmin, out, comp, mem, bw, inv_b, view)
-        partial = layer.feed is Feed.PARTIAL_SUMS and prev is not None
-        fixed = None
-        if partial:
-            # The senders of _feed_vector's vector without building it (most layers of a VGG).
-            assert prev is not None
-            unit_bytes = layer.feed_unit_bytes
-            senders = np.flatnonzero(np.bincount(prev, minlength=view.fleet.size) if unit_bytes else ())
-            sender_bytes = np.full(len(senders), unit_bytes, dtype=np.int64)
-        else:
-            fixed = self._feed_vector(layer, prev, view.fleet.size)
-            if fixed is not None:
-                senders = np.flatnonzero(fixed)
-                sender_bytes = fixed[senders]
-        if partial or fixed is not None:
-            if len(senders) == 1:
-                self._single_runs(work, [0], [layer.segments], senders.tolist(), int(sender_bytes[0]))
-                return out
-            pos = 0
-            if len(senders) > 1 and senders[-1] < d:
-                pos = self._fill_many(work, senders, sender_bytes)
-                if pos == layer.segments:
-                    return out
-            self._fill(work, pos, layer.segments, senders, sender_bytes)
+        # argmin of alpha * t + qinv is the argmin of nrm over the qualifying participants.
+        qinv = np.where(base, inv_b, _INF)
+        qmin = float(qinv.min()) if d else _INF
+        out = np.empty(layer.segments, dtype=np.int64)
+        held = np.zeros(d, dtype=np.int64)
+        rule = LayerRule(layer.index, layer.name, layer.segments, c, m, cap, False)
+        work = _LayerWork(request, rule, held, base, inv_b, qinv, qmin, out, comp, mem, bw, self.params.beta)
+        end = layer.segments
+        if layer.feed is Feed.MAPS and prev is not None:
+            # Consecutive segments whose map comes from the same device share a feed: one run each.
+            starts = [0, *(np.flatnonzero(np.diff(prev)) + 1).tolist()]
+            one = _OneSender(self, work, layer.feed_unit_bytes)
+            for start, stop, h in zip(starts, [*starts[1:], end], prev[starts].tolist(), strict=True):
+                self._place_runs(work, one.start(h) if d and one.unit else None, start, stop, [h], [one.unit])
             return out
-        assert prev is not None
-        # MAPS: consecutive segments whose map comes from the same device share a feed.
-        starts = [0, *(np.flatnonzero(np.diff(prev)) + 1).tolist()]
-        ends = [*starts[1:], len(prev)]
-        self._single_runs(work, starts, ends, prev[starts].tolist(), layer.feed_unit_bytes)
+        senders, sizes = self._senders(layer, prev)
+        fast: _Feed | None = None
+        if len(senders) == 1 and d and sizes[0] > 0:
+            fast = _OneSender(self, work, int(sizes[0])).start(int(senders[0]))
+        elif len(senders) > 1 and senders[-1] < d:
+            at, reach, _ = self._alpha_t(c, senders, sizes)
+            if reach is None:
+                fast = _ManySenders(work, at, senders, sizes)
+        self._place_runs(work, fast, 0, end, senders.tolist(), sizes.tolist())
         return out
 
-    def _single_runs(
-        self, work: _LayerWork, starts: list[int], ends: list[int], holders: list[int], unit_bytes: int
+    def _senders(self, layer: Layer, prev: IntArray | None, p: int = 0) -> tuple[IntArray, IntArray]:
+        """Who sends to segment ``p`` of ``layer`` and how many bytes each (``O^{l-1,p}_{i,*}``, by device id).
+
+        Only the MAPS feed depends on ``p`` (the holder of map ``p``); every
+        other feed sends the same to every segment of the layer.
+        """
+        none = np.zeros(0, dtype=np.int64)
+        if layer.feed is Feed.NONE or prev is None:
+            return none, none
+        unit, n = layer.feed_unit_bytes, self.world.fleet.size
+        if layer.feed is Feed.MAPS or layer.feed is Feed.VECTOR:
+            holder = prev[p if layer.feed is Feed.MAPS else 0]
+            return (np.array([holder], dtype=np.int64), np.array([unit], dtype=np.int64)) if unit else (none, none)
+        if layer.feed is Feed.PARTIAL_SUMS:
+            senders = np.flatnonzero(np.bincount(prev, minlength=n)) if unit else none
+            return senders, np.full(len(senders), unit, dtype=np.int64)
+        sizes = gather_bytes(layer, prev, n)
+        senders = np.flatnonzero(sizes)
+        return senders, sizes[senders]
+
+    def _place_runs(
+        self, work: _LayerWork, fast: _Feed | None, pos: int, end: int, senders: list[int], sizes: list[int]
     ) -> None:
-        """Place runs ``starts[r]..ends[r]-1``, each fed ``unit_bytes`` per segment by the one device
-        ``holders[r]`` (MAPS runs; a layer fed by one sender is one run), as :meth:`_fill` does.
+        """Place segments ``pos .. end-1``, all fed ``sizes[k]`` bytes by ``senders[k]``, run by run.
 
-        The runs are placed here with Python scalars, exactly as ``_fill``
-        places a one-sender run (same floats, same comparisons, same updates,
-        in the same order): numpy's per-call overhead would dominate. Usually
-        the holder of a run's map wins it (it pays no transfer); otherwise one
-        argmin picks the device. The rare cases (the sender short of
-        bandwidth, no finite nrm, unreachable candidates, no participants) go
-        through ``_fill`` from where the run stands.
+        Each run goes to the device the feed chooses (least ``nrm``), as many
+        segments as the device and the senders allow, and charges both. The
+        fast feed (if any) runs first; where it hands over, :class:`_AnyFeed`
+        continues from that segment and rejects when nobody qualifies.
         """
-        _, layer, cap, compute_t, held, base, qinv, qmin, _, comp, mem, bw, inv_b, view = work.parts()
-        d = self._d
-        c, m = layer.segment_mults, layer.segment_weight_bytes
-        scalars = self._holder_scalars(c, unit_bytes)
-        beta = self.params.beta
-        inf = math.inf
-        for start, end, h in zip(starts, ends, holders, strict=True):
-            pos = start
-            if d > 0 and unit_bytes > 0:
-                holder = h < d  # a participant; the source pays no nrm of its own
-                at_h, floor = 0.0, -inf
-                if holder:
-                    hit = scalars[h]
-                    if hit is None:
-                        row, _, others_min = self._alpha_t_single(c, h, unit_bytes, compute_t, view)
-                        hit = scalars[h] = (float(row[h]), others_min)
-                    at_h, floor = hit[0], hit[1] + qmin
-                at: FloatArray | None = None
-                nrm: FloatArray | None = None
-                while pos < end:
-                    bh = int(bw[h])
-                    if holder and base[h] and at_h + qinv[h] < floor:
-                        j = h  # the holder beats every other candidate (see _fill)
-                    elif bh < unit_bytes:
-                        break  # the sender is short of bandwidth: _fill handles it
-                    else:
-                        if at is None:
-                            at, reach, _ = self._alpha_t_single(c, h, unit_bytes, compute_t, view)
-                            if reach is not None:
-                                break
-                        if nrm is None:
-                            nrm = at + qinv
-                        j = int(nrm.argmin())
-                        if nrm[j] == inf:
-                            break
-                    k = end - pos
-                    if c > 0:
-                        k = min(k, int(comp[j]) // c)
-                    if m > 0:
-                        k = min(k, int(mem[j]) // m)
-                    if cap is not None:
-                        k = min(k, cap - int(held[j]))
-                    if j != h:
-                        k = min(k, bh // unit_bytes)
-                        bw[h] = left = bh - k * unit_bytes
-                        if holder:
-                            inv_h = beta / left if left > 0 else inf
-                            inv_b[h] = inv_h
-                            if base[h]:
-                                qinv[h] = inv_h
-                                if nrm is not None:
-                                    nrm[h] = at_h + inv_h
-                    work.land(j, pos, k, nrm)
-                    pos += k
-            if pos < end:
-                self._fill(work, pos, end, np.array([h], dtype=np.int64), np.array([unit_bytes], dtype=np.int64))
-
-    def _fill_many(self, work: _LayerWork, senders: IntArray, sender_bytes: IntArray) -> int:
-        """Place a layer's segments fed by several participant senders as :meth:`_fill` does, with a
-        few scalar operations per run; return how far it got (the rest, if any, is for :meth:`_fill`).
-
-        Each run takes ``k`` segments from every sender but the chosen device,
-        so a sender's bandwidth is a closed form of the segments placed so far
-        (``placed``) and those it holds itself: ``b_s = b0_s - (placed - held_s) * O_s``,
-        and its run quotient ``b_s // O_s = b0_s // O_s + held_s - placed``. The
-        senders' ``nrm`` only grows, so stale values in ``nrm`` are lower bounds:
-        an argmin landing on a device with an exact value (a non-sender, or a
-        sender just refreshed) is the exact argmin, ties included (a stale
-        value equal to the minimum would have won the tie only if it was exact
-        too). Senders are refreshed, with the floats ``_fill`` computes, only
-        when the argmin lands on a stale one, and written back at the end. It
-        stops, leaving the rest to ``_fill``, where ``_fill`` would need its
-        rare branches: a sender short of bandwidth, no finite ``nrm``,
-        unreachable candidates.
-        """
-        _, layer, cap, compute_t, held, base, qinv, _, _, comp, mem, bw, inv_b, view = work.parts()
-        beta = self.params.beta
-        c, m = layer.segment_mults, layer.segment_weight_bytes
-        at = self.params.alpha * (view.links.max_weighted(senders, sender_bytes)[: self._d] + compute_t)
-        if not np.isfinite(at).all():
-            return 0
-        at_s = at[senders]
-        where = {s: i for i, s in enumerate(senders.tolist())}
-        bw0 = bw[senders]
-        # b0_s // O_s + held_s: minus ``placed``, how many more segments sender s can feed.
-        quota = bw0 // sender_bytes + held[senders]
-        never = np.iinfo(np.int64).max
-        inf = math.inf
-        nrm = at + qinv
-
-        def refresh() -> tuple[IntArray, FloatArray, FloatArray]:
-            left = bw0 - (placed - held[senders]) * sender_bytes
-            inv = np.full(len(left), inf)
-            np.divide(beta, left, out=inv, where=left > 0)
-            q = np.where(base[senders], inv, inf)
-            nrm[senders] = at_s + q
-            return left, inv, q
-
-        placed, end = 0, layer.segments
-        fresh = True
-        # quota changes only where a sender is chosen: its minimum is recomputed then only.
-        quota_min = int(quota.min())
-        while placed < end:
-            if quota_min - placed < 1:
-                break  # a sender is short of bandwidth
-            j = int(nrm.argmin())
-            jpos = where.get(j)
-            if jpos is not None and not fresh:
-                refresh()
-                fresh = True
-                j = int(nrm.argmin())
-                jpos = where.get(j)
-            if nrm[j] == inf:
-                break
-            k = end - placed
-            if c > 0:
-                k = min(k, int(comp[j]) // c)
-            if m > 0:
-                k = min(k, int(mem[j]) // m)
-            if cap is not None:
-                k = min(k, cap - int(held[j]))
-            if jpos is None:
-                k = min(k, quota_min - placed)
-            else:
-                own = quota[jpos]
-                quota[jpos] = never
-                k = min(k, int(quota.min()) - placed)
-                quota[jpos] = own + k
-                quota_min = int(quota.min())
-            work.land(j, placed, k, nrm)
-            placed += k
-            fresh = False
-        left, inv, q = refresh()
-        bw[senders] = left
-        inv_b[senders] = inv
-        qinv[senders] = q
-        return placed
+        feed = fast
+        if feed is not None:
+            while pos < end:
+                j = feed.choose()
+                if j < 0:
+                    break
+                k = feed.room(j, work.room(j, end - pos))
+                feed.charge(j, k)
+                work.charge(j, pos, k, feed.nrm)
+                pos += k
+            feed.finish()
+        if pos == end:
+            return
+        sending, sent = np.array(senders, dtype=np.int64), np.array(sizes, dtype=np.int64)
+        if self._d == 0:
+            raise _Rejected(self._no_participant(work, sending, sent))
+        feed = _AnyFeed(self, work, sending, sent)
+        while pos < end:
+            j = feed.choose()
+            k = feed.room(j, work.room(j, end - pos))
+            feed.charge(j, k)
+            work.charge(j, pos, k, feed.nrm)
+            pos += k
 
     def _holder_scalars(self, c: int, size: int) -> list[tuple[float, float] | None]:
         """Per sender ``h`` (filled lazily): ``alpha * t(h)`` when ``h`` alone sends ``size`` bytes to
@@ -469,141 +562,43 @@ class DistPrivacy:
             table = self._holder[key] = [None] * self._d
         return table
 
-    def _alpha_t_single(
-        self, c: int, sender: int, size: int, compute_t: FloatArray, view: ClusterView
-    ) -> tuple[FloatArray, npt.NDArray[np.bool_] | None, float]:
-        """``alpha * t(j)`` for every participant when only ``sender`` sends ``size`` bytes,
-        ``isfinite`` of it (None when all finite) and its minimum over the participants other
-        than ``sender``; cached."""
+    def _alpha_t(self, c: int, senders: IntArray, sizes: IntArray) -> tuple[FloatArray, BoolArray | None, float]:
+        """``alpha * t(j)`` for every participant when ``senders[k]`` sends ``sizes[k]`` bytes to a segment of
+        ``c`` mults, ``isfinite`` of it (None when all finite), and its minimum over the other participants
+        (one sender only; inf otherwise)."""
+        if len(senders) == 1:
+            return self._alpha_t_single(c, int(senders[0]), int(sizes[0]))
+        at = self.params.alpha * (self.world.links.max_weighted(senders, sizes)[: self._d] + self._compute_t[c])
+        finite = np.isfinite(at)
+        return at, None if finite.all() else finite, _INF
+
+    def _alpha_t_single(self, c: int, sender: int, size: int) -> tuple[FloatArray, BoolArray | None, float]:
+        """:meth:`_alpha_t` of one sender, cached (it depends only on the world)."""
         key = (c, size, sender)
-        hit = self._alpha_t.get(key)
+        hit = self._alpha_t_cache.get(key)
         if hit is None:
-            t = view.links.max_weighted(np.array([sender]), np.array([size], dtype=np.int64))[: self._d] + compute_t
-            at = self.params.alpha * t
+            spread = self.world.links.max_weighted(np.array([sender]), np.array([size], dtype=np.int64))
+            at = self.params.alpha * (spread[: self._d] + self._compute_t[c])
             finite = np.isfinite(at)
             others = np.delete(at, sender) if sender < self._d else at
-            hit = (at, None if finite.all() else finite, float(others.min()) if len(others) else math.inf)
-            if len(self._alpha_t) >= self._alpha_t_max:
-                del self._alpha_t[next(iter(self._alpha_t))]
-            self._alpha_t[key] = hit
+            hit = (at, None if finite.all() else finite, float(others.min()) if len(others) else _INF)
+            if len(self._alpha_t_cache) >= self._alpha_t_max:
+                del self._alpha_t_cache[next(iter(self._alpha_t_cache))]
+            self._alpha_t_cache[key] = hit
         return hit
 
-    def _fill(self, work: _LayerWork, start: int, end: int, senders: IntArray, sender_bytes: IntArray) -> None:
-        """Place segments ``start..end-1``, each fed by ``sender_bytes[k]`` bytes from device ``senders[k]``.
-
-        ``base`` (cond1 and cond4 per participant), ``inv_b`` (``beta / b_j``)
-        and ``qinv`` (``inv_b`` where ``base``, else inf) are kept current here:
-        only the device a run lands on and the senders change, so they are
-        updated in place rather than recomputed.
-
-        When the one sender is a participant ``h`` (a MAPS run), ``h`` pays no
-        transfer and usually wins: if ``nrm(h)`` is below a lower bound of every
-        other candidate's ``nrm`` (the least ``alpha * t`` among the others plus
-        ``qmin``), ``h`` is the argmin without an O(D) pass. The bound is strict,
-        so ties still go through the full argmin (lowest id).
-        """
-        _, layer, cap, compute_t, held, base, qinv, qmin, _, comp, mem, bw, inv_b, view = work.parts()
-        beta = self.params.beta
-        d = self._d
-        c, m = layer.segment_mults, layer.segment_weight_bytes
-        if d == 0 and start < end:
-            raise _Rejected(self._no_participant(work, senders, sender_bytes))
-        # One sender (MAPS, VECTOR feeds) is handled with scalars: numpy's
-        # per-call overhead would dominate the few operations a run needs.
-        single = len(senders) == 1
-        lone = int(senders[0]) if single else -1
-        lone_bytes = int(sender_bytes[0]) if single else 0
-        # Over a topology some candidates may have no route from a sender (t = inf): they never qualify.
-        reach: npt.NDArray[np.bool_] | None
-        floor = -math.inf  # lower bound of nrm over candidates other than the lone sender
-        if single:
-            at, reach, others_min = self._alpha_t_single(c, lone, lone_bytes, compute_t, view)
-            if lone < d:
-                floor = others_min + qmin
-        else:
-            at = self.params.alpha * (view.links.max_weighted(senders, sender_bytes)[:d] + compute_t)
-            finite = np.isfinite(at)
-            reach = None if finite.all() else finite
-        nrm: FloatArray | None = None  # nrm(j) for qualifying j, inf for the others; built when first needed
-        pos = start
-        while pos < end:
-            if single:
-                short = lone if int(bw[lone]) < lone_bytes else -1
-                crowded = False
-            else:
-                low = senders[bw[senders] < sender_bytes]
-                short = int(low[0]) if len(low) == 1 else -1
-                crowded = len(low) > 1
-            if single and lone < d and base[lone] and at[lone] + qinv[lone] < floor:
-                j = lone  # the holder beats every other candidate (see the docstring)
-            elif short < 0 and not crowded:
-                # argmin over qualifying candidates, ties to the lowest id.
-                if nrm is None:
-                    nrm = at + qinv
-                j = int(np.argmin(nrm))
-                if nrm[j] == np.inf:
-                    # Every qualifying candidate (if any) has nrm = inf: the lowest id wins.
-                    qualifying = np.flatnonzero(base & reach if reach is not None else base)
-                    if len(qualifying) == 0:
-                        raise _Rejected(self._no_participant(work, senders, sender_bytes, reach))
-                    j = int(qualifying[0])
-            elif not crowded and short < d and base[short] and (reach is None or reach[short]):
-                # Only a short sender itself qualifies: it does not send to itself.
-                j = short
-            else:
-                raise _Rejected(self._no_participant(work, senders, sender_bytes, reach))
-            k = end - pos
-            if c > 0:
-                k = min(k, int(comp[j]) // c)
-            if m > 0:
-                k = min(k, int(mem[j]) // m)
-            if cap is not None:
-                k = min(k, cap - int(held[j]))
-            if single:
-                if lone != j:
-                    k = min(k, int(bw[lone]) // lone_bytes)
-                    bw[lone] -= k * lone_bytes
-                    if lone < d:
-                        left = int(bw[lone])
-                        inv_lone = beta / left if left > 0 else math.inf
-                        inv_b[lone] = inv_lone
-                        if base[lone]:
-                            qinv[lone] = inv_lone
-                            if nrm is not None:
-                                nrm[lone] = at[lone] + inv_lone
-            else:
-                others = senders != j
-                if others.any():
-                    sending = senders[others]
-                    sizes = sender_bytes[others]
-                    k = min(k, int((bw[sending] // sizes).min()))
-                    bw[sending] -= k * sizes
-                    changed = sending[sending < d]
-                    if len(changed):
-                        left_b = bw[changed]
-                        inv = np.full(len(left_b), np.inf)
-                        np.divide(beta, left_b, out=inv, where=left_b > 0)
-                        inv_b[changed] = inv
-                        q = np.where(base[changed], inv, np.inf)
-                        qinv[changed] = q
-                        if nrm is not None:
-                            nrm[changed] = at[changed] + q
-            work.land(j, pos, k, nrm)
-            pos += k
+    def _reach(self) -> Reach:
+        """The kernel's cached reachability rows of the world's links."""
+        if self._reach_rows is None:
+            self._reach_rows = Reach(self.world.links, self._d)
+        return self._reach_rows
 
     def _no_participant(
-        self,
-        work: _LayerWork,
-        senders: IntArray,
-        sender_bytes: IntArray,
-        reach: npt.NDArray[np.bool_] | None = None,
+        self, work: _LayerWork, senders: IntArray, sizes: IntArray, reach: BoolArray | None = None
     ) -> Rejection:
         """The kernel's first-failure attribution of a segment no participant may take."""
-        layer = work.layer
-        rule = LayerRule(
-            layer.index, layer.name, layer.segments, layer.segment_mults, layer.segment_weight_bytes, work.cap, False
-        )
-        feeding = dict(zip(senders.tolist(), sender_bytes.tolist(), strict=True))
+        rule = work.rule
+        feeding = dict(zip(senders.tolist(), sizes.tolist(), strict=True))
         q = qualify(rule, work.held, work.comp, work.mem, work.bw, feeding, reach)
-        constraint, detail = no_participant_detail(layer.name, q.failures(), self._d)
-        return Rejection(work.request.id, layer.index, layer.name, constraint, detail)
+        constraint, detail = no_participant_detail(rule.name, q.failures(), self._d)
+        return Rejection(work.request.id, rule.index, rule.name, constraint, detail)
