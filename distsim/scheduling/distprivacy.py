@@ -100,6 +100,8 @@ class _LayerWork:
         out: the device of each segment of the layer.
         comp, mem, bw: the request's scratch residuals (compute, memory, bandwidth) of every device.
         beta: the bandwidth weight of ``nrm``.
+        c, m, cap: the rule's multiplications and weight bytes per segment and its cap, copied
+            out of it (they are read on every run).
     """
 
     request: Request
@@ -114,23 +116,50 @@ class _LayerWork:
     mem: IntArray
     bw: IntArray
     beta: float
+    c: int = 0
+    m: int = 0
+    cap: int | None = None
+
+    def __post_init__(self) -> None:
+        self.c, self.m, self.cap = self.rule.segment_mults, self.rule.segment_weight_bytes, self.rule.cap
 
     def room(self, j: int, left: int) -> int:
         """How many of the ``left`` segments still to place participant ``j`` may take before cond1
-        (compute, memory) or cond4 (the privacy cap) fails (the kernel's :func:`~distsim.placement.room`)."""
-        return min(left, placement.room(self.rule, int(self.comp[j]), int(self.mem[j]), int(self.held[j])))
+        (compute, memory) or cond4 (the privacy cap) fails.
+
+        The scalar twin of :func:`distsim.placement.room` for a qualifying
+        ``j`` (its residuals hold at least one segment), inlined because it runs
+        once per run; the equivalence tests hold the two to the same decisions.
+        """
+        c, m, cap = self.c, self.m, self.cap
+        k = left
+        if c:
+            k = min(k, int(self.comp[j]) // c)
+        if m:
+            k = min(k, int(self.mem[j]) // m)
+        if cap is not None:
+            k = min(k, cap - int(self.held[j]))
+        return k
 
     def charge(self, j: int, pos: int, k: int, nrm: FloatArray | None) -> None:
         """Put segments ``pos .. pos+k-1`` on participant ``j``, charge its compute and memory, and
-        retire it (``base`` False, ``qinv`` and ``nrm`` inf) once it cannot take one more segment.
+        retire it (``base`` False, ``qinv`` and ``nrm`` inf) once its room is 0.
 
-        The senders are the feed's to charge: only it knows who sends what.
+        :func:`distsim.placement.charge` for the receiver, with the residuals
+        read once as Python ints (the same integers numpy's in-place updates
+        give). The senders are the feed's to charge: only it knows who sends what.
         """
-        rule = self.rule
+        c, m, cap = self.c, self.m, self.cap
         self.out[pos : pos + k] = j
-        placement.charge(rule, j, k, self.comp, self.mem, self.bw)
-        self.held[j] += k
-        if placement.room(rule, int(self.comp[j]), int(self.mem[j]), int(self.held[j])) == 0:
+        stays = True
+        if c:
+            self.comp[j] = left_c = int(self.comp[j]) - k * c
+            stays = left_c >= c
+        if m:
+            self.mem[j] = left_m = int(self.mem[j]) - k * m
+            stays = stays and left_m >= m
+        self.held[j] = held_j = int(self.held[j]) + k
+        if not (stays and (cap is None or held_j < cap)):
             self.base[j] = False
             self.qinv[j] = _INF
             if nrm is not None:
