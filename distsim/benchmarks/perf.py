@@ -259,7 +259,7 @@ def measure_decisions(plan: Plan, progress: Callable[[str], None]) -> list[dict[
                 progress(
                     f"decision {cnn:9s} D={d:<6d} {load:6s} fast {fast_s * 1e3:8.2f} ms"
                     + (
-                        f"  reference {row['reference_s']:7.2f} s  x{row['speedup']:.0f}"
+                        f"  reference {row['reference_s'] * 1e3:9.2f} ms  x{row['speedup']:.0f}"
                         if "reference_s" in row
                         else "  reference skipped"
                     )
@@ -638,62 +638,15 @@ def report_markdown(
 
 
 def plot(decisions: list[dict[str, Any]], scaling: list[dict[str, Any]], out: Path) -> list[Path]:
-    """``perf_decisions.png`` and ``perf_scaling.png``."""
-    import matplotlib
+    """``perf_decisions.png`` and ``perf_scaling.png`` (drawn by distsim.plots.bench)."""
+    from distsim.plots.bench import perf_decisions_figure, perf_scaling_figure
+    from distsim.plots.style import FigureOptions, save_one
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    paths = []
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
-    for ax, load in zip(axes, ("idle", "loaded"), strict=True):
-        for k, cnn in enumerate(sorted({r["cnn"] for r in decisions}, key=CNNS.index)):
-            pts = [r for r in decisions if r["cnn"] == cnn and r["load"] == load and "fast_ms" in r]
-            ref = [r for r in pts if r.get("reference_s") is not None]
-            color = f"C{k}"
-            ax.plot(
-                [r["participants"] for r in pts], [r["fast_ms"] for r in pts], "o-", color=color, label=f"{cnn} fast"
-            )
-            if ref:
-                ax.plot(
-                    [r["participants"] for r in ref],
-                    [r["reference_s"] * 1e3 for r in ref],
-                    "s--",
-                    color=color,
-                    alpha=0.6,
-                    label=f"{cnn} reference",
-                )
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("participants D")
-        ax.set_title(f"{load} fleet")
-        ax.grid(True, which="both", alpha=0.3)
-    axes[0].set_ylabel("one placement decision (ms)")
-    axes[1].legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    paths.append(out / "perf_decisions.png")
-    fig.savefig(paths[-1], dpi=110)
-    plt.close(fig)
-
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-    for k, d in enumerate(sorted({r["participants"] for r in scaling})):
-        pts = sorted((r for r in scaling if r["participants"] == d), key=lambda r: r["requests"])
-        xs = [r["requests"] for r in pts]
-        axes[0].plot(xs, [r["run_wall_s"] for r in pts], "o-", color=f"C{k}", label=f"run, D = {d}")
-        axes[0].plot(xs, [r["floor_s"] for r in pts], "x:", color=f"C{k}", label=f"bare SimPy floor, D = {d}")
-        axes[1].plot(xs, [r["peak_rss_mb"] for r in pts], "o-", color=f"C{k}", label=f"D = {d}")
-    for ax, label in zip(axes, ("wall time (s)", "peak RSS (MB)"), strict=True):
-        ax.set_xscale("log")
-        ax.set_xlabel("requests")
-        ax.set_ylabel(label)
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
-    axes[0].set_yscale("log")
-    fig.tight_layout()
-    paths.append(out / "perf_scaling.png")
-    fig.savefig(paths[-1], dpi=110)
-    plt.close(fig)
-    return paths
+    opts = FigureOptions(dpi=200)
+    return [
+        save_one(perf_decisions_figure(decisions, opts), out / "perf_decisions.png", opts),
+        save_one(perf_scaling_figure(scaling, opts), out / "perf_scaling.png", opts),
+    ]
 
 
 def _write_atomic(path: Path, text: str) -> None:

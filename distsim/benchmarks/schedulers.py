@@ -426,45 +426,12 @@ def summary_markdown(rows: Sequence[Row], batch: Sequence[BatchRow], target: Seq
 
 
 def plot(rows: Sequence[Row], path: Path) -> None:
-    """Latency relative to CP-SAT per scheduler and CNN, and decision time."""
-    import matplotlib
+    """Latency relative to CP-SAT per scheduler and CNN, and decision time (drawn by distsim.plots.bench)."""
+    from distsim.plots.bench import scheduler_figure
+    from distsim.plots.style import FigureOptions, save_one
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    cnns = [c for c in ("lenet", "cifar_cnn", "vgg16") if any(r.cnn == c for r in rows)]
-    names = ("exact", *SCHEDULERS)
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.2))
-    width = 0.8 / max(len(cnns), 1)
-    x = np.arange(len(names))
-    for k, cnn in enumerate(cnns):
-        ratio, times = [], []
-        for name in names:
-            sel = [r for r in rows if r.cnn == cnn and r.scheduler == name]
-            ref = {
-                (r.participants, r.tau, r.seed): r.latency_s for r in rows if r.cnn == cnn and r.scheduler == "exact"
-            }
-            values = [
-                r.latency_s / ref[(r.participants, r.tau, r.seed)]
-                for r in sel
-                if math.isfinite(r.latency_s) and math.isfinite(ref[(r.participants, r.tau, r.seed)])
-            ]
-            ratio.append(float(np.mean(values)) if values else np.nan)
-            times.append(_mean([r.decision_s for r in sel]))
-        ax1.bar(x + k * width, ratio, width, label=cnn)
-        ax2.bar(x + k * width, times, width, label=cnn)
-    for ax in (ax1, ax2):
-        ax.set_xticks(x + width * (len(cnns) - 1) / 2, names, rotation=30, ha="right")
-        ax.set_yscale("log")
-        ax.legend()
-    ax1.set_ylabel("latency / CP-SAT latency (mean, placed)")
-    ax1.axhline(1.0, color="k", lw=0.8)
-    ax2.set_ylabel("decision time (s, mean)")
-    ax1.set_title("Latency relative to CP-SAT (same instance)")
-    ax2.set_title("Time to decide one request")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    opts = FigureOptions(dpi=200)
+    save_one(scheduler_figure(rows, SCHEDULERS, opts), path, opts)
 
 
 def run(out_dir: str | Path, *, quick: bool = False, progress: Callable[[str], None] | None = None) -> Path:

@@ -106,48 +106,10 @@ def run_one(base: Scenario, timing: str, rate: float, seed: int, requests: int) 
 
 
 def figure(rows: list[Row]) -> Figure:
-    """Mean latency vs rate per mode (left), and the contention latency split (right)."""
-    fig = Figure(figsize=(10, 4), layout="constrained")
-    left, right = fig.subplots(1, 2)
-    rates = sorted({r.rate_per_s for r in rows})
+    """Mean latency vs rate per mode (left), and the latency split (right): distsim.plots.bench draws it."""
+    from distsim.plots.bench import timing_divergence_figure
 
-    def stat(timing: str, key: str) -> tuple[np.ndarray, np.ndarray]:
-        means, halves = [], []
-        for rate in rates:
-            values = np.array([getattr(r, key) for r in rows if r.timing == timing and r.rate_per_s == rate])
-            means.append(values.mean())
-            halves.append(1.96 * values.std(ddof=1) / math.sqrt(len(values)) if len(values) > 1 else 0.0)
-        return np.array(means), np.array(halves)
-
-    for timing, marker in (("analytic", "o"), ("contention", "s")):
-        m, h = stat(timing, "latency_mean_s")
-        left.errorbar(rates, m, yerr=h, marker=marker, capsize=3, label=timing)
-        p, _ = stat(timing, "latency_p95_s")
-        left.plot(rates, p, marker=marker, linestyle=":", alpha=0.6, label=f"{timing} p95")
-    left.set_xlabel("arrival rate (requests/s)")
-    left.set_ylabel("latency (s)")
-    left.set_yscale("log")
-    left.set_title("Mean (±95% CI over seeds) and p95 latency")
-    left.legend(fontsize=8)
-    left.grid(alpha=0.3)
-    width = 0.35
-    x = np.arange(len(rates))
-    for k, timing in enumerate(("analytic", "contention")):
-        q, _ = stat(timing, "queue_mean_s")
-        w, _ = stat(timing, "wait_mean_s")
-        s, _ = stat(timing, "service_mean_s")
-        offset = (k - 0.5) * width
-        hatch = None if timing == "analytic" else "//"
-        right.bar(x + offset, s, width, color="tab:blue", hatch=hatch, label=f"{timing}: service")
-        right.bar(x + offset, w, width, bottom=s, color="tab:orange", hatch=hatch, label=f"{timing}: wait")
-        right.bar(x + offset, q, width, bottom=s + w, color="tab:gray", hatch=hatch, label=f"{timing}: retry queue")
-    right.set_xticks(x, [f"{r:g}" for r in rates])
-    right.set_xlabel("arrival rate (requests/s): left bars analytic, hatched contention")
-    right.set_ylabel("mean time per request (s)")
-    right.set_title("Where the latency goes")
-    right.legend(fontsize=7)
-    right.grid(axis="y", alpha=0.3)
-    return fig
+    return timing_divergence_figure(rows)
 
 
 def rows_csv(rows: list[Row]) -> str:
@@ -228,11 +190,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def save_figure(rows: list[Row], target: Path) -> None:
-    """Draw :func:`figure` into ``target`` (written aside, then moved into place)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp{target.suffix}")
-    figure(rows).savefig(tmp, dpi=120)
-    tmp.replace(target)
+    """Draw :func:`figure` into ``target`` (PDF, SVG or PNG from the suffix; written aside, then moved)."""
+    from distsim.plots.style import FigureOptions, save_one
+
+    save_one(figure(rows), target, FigureOptions(dpi=200))
 
 
 if __name__ == "__main__":

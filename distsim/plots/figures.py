@@ -367,8 +367,8 @@ def rejection_table(
         cellText=cells,
         rowLabels=[s.label for s in series],
         colLabels=columns,
-        loc="center",
         cellLoc="center",
+        bbox=(0.0, 0.0, 1.0, 1.0),
     )
     table.auto_set_font_size(False)
     table.set_fontsize(opts.small_pt)
@@ -409,7 +409,7 @@ def _legend(fig: Figure, series: list[Series], opts: FigureOptions, categorical:
     )
 
 
-def _replication_note(summary: Sequence[Mapping[str, Any]], domains: Sequence[str]) -> str:
+def _replication_note(summary: Sequence[Mapping[str, Any]], domains: Sequence[str], categorical: bool) -> str:
     counts = sorted({int(r.get("n_runs", 0)) for r in summary})
     reps = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
     methods = "; ".join(dict.fromkeys(METHOD[d] for d in domains))
@@ -441,9 +441,10 @@ def _panels_with_table(
     compare = [*metrics, "rejection_rate", "dropped"] if table else list(metrics)
     series, merge_notes = merge_coinciding(series, compare)
     numeric, _categories = x_positions(summary, x)
-    table_rows = len(series) + 2 if table else 0
+    table_rows = len(series) + 1 if table else 0
     with styled(opts):
-        table_h = table_rows * opts.small_pt * 1.6 / 72 if table else 0.0
+        header = 2 if not numeric and any(isinstance(v, dict) for v in _categories) else 1
+        table_h = (table_rows + header) * opts.small_pt * 1.55 / 72 if table else 0.0
         width, height = opts.figsize(default_size)
         fig = Figure(figsize=(width, height + table_h), layout="constrained")
         if table:
@@ -463,7 +464,7 @@ def _panels_with_table(
             fig.suptitle(title)
         add_notes(
             fig,
-            [_replication_note(summary, [i.domain for i in infos]), *merge_notes, _missing_note(infos)],
+            [_replication_note(summary, [i.domain for i in infos], not numeric), *merge_notes, _missing_note(infos)],
             opts,
         )
     return fig
@@ -704,7 +705,7 @@ def pareto(
         if others:
             items = []
             for cluster in _clusters(front, xs, ys):
-                text = " / ".join(series_text(others, [summary[k][p] for p in others]) for k in cluster)
+                text = Series(others, [[summary[k][p] for p in others] for k in cluster], []).label
                 items.append((xs[cluster[0]], ys[cluster[0]], text))
             unplaced = place_labels(ax, items, opts.small_pt)
             if unplaced:
