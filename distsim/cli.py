@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "distsim.commands.catalog",
     "distsim.commands.sweep",
     "distsim.commands.plot",
+    "distsim.commands.report",
     "distsim.commands.bench",
 )
 

@@ -91,7 +91,9 @@ def overlapping_texts(fig: Figure) -> list[str]:
     for ax in fig.axes:
         for t in ax.texts:
             if isinstance(t, Annotation | Text) and t.get_visible() and t.get_text().strip():
-                boxes.append((t.get_text(), t.get_window_extent(renderer)))
+                if isinstance(t, Annotation):
+                    t.update_positions(renderer)
+                boxes.append((t.get_text(), Text.get_window_extent(t, renderer)))  # text only, not leader lines
     problems = []
     for i in range(len(boxes)):
         for j in range(i + 1, len(boxes)):
@@ -123,11 +125,12 @@ def unlabelled_axes(fig: Figure) -> list[str]:
 
 
 def _is_categorical(ticks: list[Text]) -> bool:
+    """Whether tick labels are words (categories) rather than numbers (``0.4``, ``$\\mathdefault{10^{3}}$``)."""
     texts = [t.get_text() for t in ticks if t.get_text()]
     if not texts:
         return False
-    numeric = re.compile(r"^[\s\-−+0-9.,eE×^{}$\\a-z]*[0-9][\s\-−+0-9.,eE×^{}$\\a-z]*$")
-    return not all(numeric.match(t) for t in texts)
+    stripped = [re.sub(r"\\mathdefault|\\times|[${}^\s]", "", t).replace("−", "-") for t in texts]
+    return not all(re.fullmatch(r"[-+0-9.,×e%]+", t) for t in stripped)
 
 
 def categorical_lines(fig: Figure) -> list[str]:
@@ -137,6 +140,9 @@ def categorical_lines(fig: Figure) -> list[str]:
             continue
         for line in ax.get_lines():
             xs = np.asarray(line.get_xdata(), dtype=float)
+            ys = np.asarray(line.get_ydata(), dtype=float)
+            if ys.size and np.all(ys == ys[0]):
+                continue  # a reference line (axhline), not a series
             if xs.size > 1 and line.get_linestyle() not in ("None", "none", "", " "):
                 problems.append(f"a line joins categories on {ax.get_xlabel()!r}: {line.get_label()!r}")
     return problems

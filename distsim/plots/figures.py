@@ -38,6 +38,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.text import Text
 from matplotlib.ticker import FixedFormatter, FixedLocator, LogLocator, NullFormatter, NullLocator
 
 from distsim.plots.labels import (
@@ -574,16 +575,18 @@ def place_labels(ax: Axes, items: Sequence[tuple[float, float, str]], fontsize: 
         for px, py in ax.transData.transform(np.asarray(coll.get_offsets(), dtype=float)):
             if math.isfinite(px) and math.isfinite(py):
                 taken.append((px - marker_px, py - marker_px, px + marker_px, py + marker_px))
-    candidates = [
-        (5, 5, "left", "bottom"),
-        (5, -5, "left", "top"),
-        (-5, 5, "right", "bottom"),
-        (-5, -5, "right", "top"),
-        (0, 8, "center", "bottom"),
-        (0, -8, "center", "top"),
-        (10, 0, "left", "center"),
-        (-10, 0, "right", "center"),
+    # 8 directions at growing distances; beyond the nearest ring a thin leader line points at the marker.
+    directions = [
+        (1, 1, "left", "bottom"),
+        (1, -1, "left", "top"),
+        (-1, 1, "right", "bottom"),
+        (-1, -1, "right", "top"),
+        (0, 1.6, "center", "bottom"),
+        (0, -1.6, "center", "top"),
+        (1.6, 0, "left", "center"),
+        (-1.6, 0, "right", "center"),
     ]
+    candidates = [(dx * r, dy * r, ha, va) for r in (5, 14, 26) for dx, dy, ha, va in directions]
     unplaced = []
 
     def free(box: tuple[float, float, float, float]) -> bool:
@@ -594,11 +597,20 @@ def place_labels(ax: Axes, items: Sequence[tuple[float, float, str]], fontsize: 
 
     for xv, yv, text in items:
         for dx, dy, ha, va in candidates:
+            leader = {"arrowstyle": "-", "linewidth": 0.5, "color": "#555555", "shrinkA": 0, "shrinkB": 3}
             ann = ax.annotate(
-                text, (xv, yv), textcoords="offset points", xytext=(dx, dy), ha=ha, va=va, fontsize=fontsize
+                text,
+                (xv, yv),
+                textcoords="offset points",
+                xytext=(dx, dy),
+                ha=ha,
+                va=va,
+                fontsize=fontsize,
+                arrowprops=leader if abs(dx) + abs(dy) > 12 else None,
             )
             ann.set_in_layout(False)
-            bb = ann.get_window_extent(renderer)
+            ann.update_positions(renderer)
+            bb = Text.get_window_extent(ann, renderer)  # the text's box, without its leader line
             box = (bb.x0 - 1, bb.y0 - 1, bb.x1 + 1, bb.y1 + 1)
             if free(box):
                 taken.append(box)

@@ -14,6 +14,7 @@ PosixPath('results/fig3-ab/report.html')
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import html
@@ -74,6 +75,22 @@ def _fmt(value: Any, scale: float = 1.0) -> str:
         v = value * scale
         return f"{v:.4g}" if abs(v) < 1e5 else f"{v:,.0f}"
     return html.escape(str(value))
+
+
+def _mean_ci(mean: Any, half: Any, scale: float) -> str:
+    """``mean ± half`` with the half-width to 2 significant digits and the mean to the same decimal place."""
+    try:
+        m, h = float(mean) * scale, float(half) * scale
+    except (TypeError, ValueError):
+        return _fmt(mean, scale)
+    if not math.isfinite(m):
+        return "–"
+    if not math.isfinite(h):
+        return f"{m:.4g}"
+    if h <= 1e-9 * max(abs(m), 1e-300):
+        return f"{m:.4g} ± 0"
+    digits = max(0, 1 - math.floor(math.log10(h)))
+    return f"{m:.{digits}f} ± {h:.{digits}f}" if digits <= 6 else f"{m:.3g} ± {h:.2g}"
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]], left: int = 0) -> str:
@@ -167,7 +184,7 @@ def sweep_report(out_dir: str | Path, opts: FigureOptions | None = None) -> str:
         for m in metrics:
             scale = METRICS[m].scale
             mean, half = r.get(f"{m}_mean"), r.get(f"{m}_ci95")
-            cells.append(_fmt(mean, scale) + (f" ± {_fmt(half, scale)}" if isinstance(half, float) and math.isfinite(half) else ""))
+            cells.append(_mean_ci(mean, half, scale))
         rows.append(cells)
     figures = []
     figures.append(_figure_html(fig3(summary, params, opts=opts), "Total latency and shared data (kind fig3)."))
@@ -194,8 +211,11 @@ def sweep_report(out_dir: str | Path, opts: FigureOptions | None = None) -> str:
     if sweep_file and Path(str(sweep_file)).is_file():
         hashes.append((str(sweep_file), sha256_file(Path(str(sweep_file))), "computed now (sweep file)"))
     sections = [
-        ("Summary", f"<p>{len(summary)} points × {manifest.get('replications', '?')} replications.</p>"
-         + _table(header, rows, left=len(params))),
+        (
+            "Summary",
+            f"<p>{len(summary)} points × {manifest.get('replications', '?')} replications.</p>"
+            + _table(header, rows, left=len(params)),
+        ),
         ("Figures", "".join(figures)),
         ("Provenance", _provenance(prov, hashes)),
     ]
@@ -239,8 +259,11 @@ def run_report(out_dir: str | Path, opts: FigureOptions | None = None) -> str:
         ("Summary", _table(["metric", "value"], rows, left=1)),
         ("Figures", "".join(figures) or "<p>No request was served: nothing to plot.</p>"),
         ("Busiest devices", devices),
-        ("Provenance", _provenance(prov, hashes) + (f"<p>Scenario as run:</p><pre>{html.escape(scenario_text)}</pre>"
-                                                     if scenario_text else "")),
+        (
+            "Provenance",
+            _provenance(prov, hashes)
+            + (f"<p>Scenario as run:</p><pre>{html.escape(scenario_text)}</pre>" if scenario_text else ""),
+        ),
     ]
     return _page(f"distsim run report: {manifest.get('scenario', root.name)}", sections)
 
@@ -253,10 +276,8 @@ def _devices_table(path: Path, limit: int = 15) -> str:
     if not rows:
         return "<p>No devices.</p>"
     key = "busy_s" if "busy_s" in rows[0] else next(iter(rows[0]))
-    try:
+    with contextlib.suppress(ValueError):
         rows.sort(key=lambda r: -float(r.get(key) or 0.0))
-    except ValueError:
-        pass
     columns = list(rows[0])
     body = [[html.escape(r[c]) for c in columns] for r in rows[:limit]]
     note = f"<p>The {min(limit, len(rows))} of {len(rows)} devices with the largest {html.escape(key)}.</p>"
@@ -275,8 +296,9 @@ def write_report(results: str | Path, out: str | Path | None = None, opts: Figur
     elif is_run_dir(root):
         kind = "run"
     else:
-        raise InputError("expected a sweep output directory (sweep.json) or a run directory (requests.csv)",
-                         file=str(root))
+        raise InputError(
+            "expected a sweep output directory (sweep.json) or a run directory (requests.csv)", file=str(root)
+        )
     with styled(opts):
         text = sweep_report(root, opts) if kind == "sweep" else run_report(root, opts)
     target = Path(out) if out else root / "report.html"

@@ -333,5 +333,9 @@ def svg_text(fig: Figure) -> str:
     with rc_context({"svg.hashsalt": "distsim", "svg.fonttype": "path"}):
         fig.savefig(buffer, format="svg", metadata=_METADATA["svg"])
     text = buffer.getvalue()
-    # Drop the XML prolog and DOCTYPE: inline SVG in HTML starts at <svg.
-    return text[text.index("<svg") :]
+    # Drop the XML prolog and DOCTYPE (inline SVG in HTML starts at <svg) and the RDF metadata block.
+    text = text[text.index("<svg") :]
+    start, end = text.find("<metadata>"), text.find("</metadata>")
+    if start >= 0 and end > start:
+        text = text[:start] + text[end + len("</metadata>") :]
+    return text
