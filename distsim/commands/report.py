@@ -7,7 +7,7 @@ import argparse
 from distsim.commands.figure_args import add_figure_arguments, figure_options
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     report = sub.add_parser(
         "report",
         help="write one self-contained HTML page of a run or sweep (opens offline)",

@@ -25,6 +25,7 @@ from dataclasses import asdict, is_dataclass
 from typing import Any
 
 import numpy as np
+from matplotlib.artist import Artist
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
@@ -162,7 +163,7 @@ def scheduler_figure(
         if _log_worthy([v for r in data for v in [float(r["decision_s"])] if _finite(v)]):
             time_ax.set_yscale("log")
             clean_log_axis(time_ax)
-        handles = [Patch(color=PALETTE[k % len(PALETTE)]) for k in range(len(cnns))]
+        handles: list[Artist] = [Patch(color=PALETTE[k % len(PALETTE)]) for k in range(len(cnns))]
         handles += [Line2D([], [], linestyle="none", marker=".", color="#333333")]
         fig.legend(
             handles,
@@ -368,7 +369,7 @@ def timing_divergence_figure(rows: Iterable[Any], opts: FigureOptions | None = N
         right.set_xlabel("arrival rate λ (requests/s)")
         right.set_ylabel("mean time per served request (s)")
         right.set_title("where the mean latency goes (plain: analytic, hatched: contention)", loc="left")
-        handles = [
+        handles: list[Artist] = [
             Line2D([], [], color=series_style(k)["color"], marker=series_style(k)["marker"]) for k in range(len(modes))
         ]
         handles += [Patch(color=c) for c in colors]

@@ -40,6 +40,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.text import Text
 from matplotlib.ticker import FixedFormatter, FixedLocator, LogLocator, NullFormatter, NullLocator
+from matplotlib.transforms import Bbox
 
 from distsim.plots.labels import (
     METRICS,
@@ -369,7 +370,7 @@ def rejection_table(
         rowLabels=[s.label for s in series],
         colLabels=columns,
         cellLoc="center",
-        bbox=(0.0, 0.0, 1.0, 1.0),
+        bbox=Bbox.from_bounds(0.0, 0.0, 1.0, 1.0),
     )
     table.auto_set_font_size(False)
     table.set_fontsize(opts.small_pt)
