@@ -275,8 +275,55 @@ def _execute_dask(tasks: list[Task], client: Any) -> Iterator[dict[str, Any]]:
         client.cancel([f for f in futures if not f.done()])
 
 
-def connect_dask(address: str) -> Any:
-    """A ``dask.distributed.Client`` connected to ``address`` (e.g. ``tcp://host:8786``)."""
+#: Longest wait for a Dask scheduler to answer, s (connecting, then its first reply).
+DASK_CONNECT_S = 10.0
+_DASK_SCHEMES = ("tcp", "tls", "ws", "wss", "inproc", "ucx")
+
+
+def check_dask_address(address: str) -> str:
+    """``address`` if it reads as ``[scheme://]host:port`` with a known scheme and a port in 1..65535."""
+    scheme, sep, rest = address.partition("://")
+    if not sep:
+        scheme, rest = "tcp", address
+    host, colon, port = rest.rpartition(":")
+    if scheme not in _DASK_SCHEMES or (scheme != "inproc" and (not colon or not host or not port.isdigit())):
+        raise InputError(f"expected a Dask scheduler address such as tcp://host:8786, got {address!r}", field="--dask")
+    if scheme != "inproc" and not 1 <= int(port) <= 65535:
+        raise InputError(f"expected a port in 1..65535, got {port} in {address!r}", field="--dask")
+    return address if sep else f"tcp://{address}"
+
+
+def _probe_dask(address: str, timeout_s: float) -> None:
+    """Connect and ask the scheduler who it is, within ``timeout_s``; raise OSError/TimeoutError if it does not answer.
+
+    ``Client(address, timeout=...)`` waits forever when the port answers TCP
+    but does not speak Dask (an HTTP server, say), hence this bounded probe.
+    """
+    import asyncio
+
+    from distributed.comm import connect
+
+    async def probe() -> Any:
+        comm = await connect(address, timeout=timeout_s)
+        try:
+            await comm.write({"op": "identity"})
+            return await comm.read()
+        finally:
+            comm.abort()
+
+    reply = asyncio.run(asyncio.wait_for(probe(), timeout_s))
+    if not isinstance(reply, dict) or reply.get("type") != "Scheduler":
+        raise OSError("the server there is not a Dask scheduler")
+
+
+def connect_dask(address: str, *, timeout_s: float = DASK_CONNECT_S) -> Any:
+    """A ``dask.distributed.Client`` connected to ``address`` (e.g. ``tcp://host:8786``).
+
+    A malformed address, an unreachable one, or a port where something other
+    than a Dask scheduler listens is one :class:`InputError` after at most
+    about ``2 * timeout_s`` seconds, never a hang.
+    """
+    address = check_dask_address(address)
     try:
         from distributed import Client
     except ImportError:
@@ -284,9 +331,11 @@ def connect_dask(address: str) -> Any:
             "Dask is not installed; install it with: pip install 'distsim[dask]'", field="--dask"
         ) from None
     try:
-        return Client(address, timeout="10s")
-    except OSError as exc:
-        raise InputError(f"cannot reach the Dask scheduler at {address}: {exc}", field="--dask") from None
+        _probe_dask(address, timeout_s)
+        return Client(address, timeout=f"{timeout_s}s")
+    except (OSError, TimeoutError, ValueError) as exc:
+        why = str(exc) or f"no answer within {timeout_s:g} s (is it a Dask scheduler?)"
+        raise InputError(f"cannot reach the Dask scheduler at {address}: {why}", field="--dask") from None
 
 
 def run_sweep(
