@@ -116,6 +116,30 @@ def _bounded(kind: DeviceType, file: str | None) -> DeviceType:
     return kind
 
 
+def _check_overrides(scenario: Scenario, file: str | None) -> None:
+    """Refuse a ``devices.<type>`` override for a type the scenario's fleet never uses (it would be ignored).
+
+    A type counts as used when the participants name it (a ``mix`` key, a
+    group type, or every catalogue type when ``mix`` is omitted) or a source
+    group runs on it, even where the apportioned count is zero, so that a
+    sweep over the mix keeps one override for every point.
+    """
+    spec = scenario.participants
+    if spec.groups is not None:
+        used = {group.type for group in spec.groups}
+    else:
+        used = set(spec.mix) if spec.mix is not None else set(catalog.device_models())
+    used |= {group.device for group in scenario.sources}
+    for name in sorted(scenario.devices):
+        if name not in used:
+            raise InputError(
+                f"the fleet has no device of type {name!r} (it uses {', '.join(sorted(used))}); "
+                "expected an override for one of those, or devices of this type",
+                file=file,
+                field=f"devices.{name}",
+            )
+
+
 def participant_types(scenario: Scenario, file: str | None = None) -> list[DeviceType]:
     """Participants in id order."""
     spec = scenario.participants
@@ -216,6 +240,7 @@ def build_world(scenario: Scenario, *, file: str | None = None) -> World:
         table = catalog.builtin_ssim_table()
 
     helpers = participant_types(scenario, file)
+    _check_overrides(scenario, file)
     sources: list[DeviceType] = []
     source_cnns: list[str] = []
     weights: list[float] = []

@@ -167,3 +167,169 @@ def test_every_bound_is_documented() -> None:
     bounds = [name for name in fields.__all__ if name.startswith("MAX_")]
     assert bounds and all(f"(`{name}`" in text for name in bounds), bounds
     assert f"{MAX_REQUESTS:,}" in text and f"{MAX_DEVICES:,}" in text
+
+
+# -- every command: outputs, late errors, pipes, foreign folders, Dask addresses -------------------------
+QUICK = {**scenario_dict(), "simulation": {"seed": 3, "timing": "contention"}}
+
+
+def _scenario(tmp_path: Path) -> str:
+    path = tmp_path / "s.yaml"
+    path.write_text(_yaml(QUICK), encoding="utf-8")
+    return str(path)
+
+
+def _listing(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [
+        (["--gantt", "{tmp}/g.xyz"], "expected a file ending in .pdf, .svg, .png"),
+        (["--gantt", "{tmp}/g.png", "--window", "nan", "1"], "--window"),
+        (["--gantt", "{tmp}/g.png", "--window", "2", "1"], "--window"),
+        (["--trace", "{tmp}/missing/t.json"], "does not exist"),
+        (["--series", "{tmp}/missing/s.csv"], "does not exist"),
+        (["--trace", "{tmp}"], "it is a folder"),
+        (["--trace", "/dev/null"], "not a regular file"),
+        (["--out", "{tmp}/s.yaml"], "is a file"),
+        (["--out", "{tmp}/s.yaml/sub"], "it is a file"),
+        (["--seed", str(2**64)], "--seed"),
+        (["--gantt-rows", "0"], "--gantt-rows"),
+    ],
+)
+def test_run_refuses_bad_outputs_before_writing(
+    extra: list[str], words: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scenario = _scenario(tmp_path)
+    before = _listing(tmp_path)
+    argv = ["run", scenario, *[a.replace("{tmp}", str(tmp_path)) for a in extra]]
+    if "--out" not in extra:
+        argv += ["--out", str(tmp_path / "out")]
+    status, _, err = run_cli(argv, capsys)
+    assert_one_line(status, err, words)
+    assert _listing(tmp_path) == before, "nothing may be written"
+
+
+def test_read_only_folder_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import os
+
+    if os.geteuid() == 0:
+        pytest.skip("root writes into read-only folders")
+    locked = tmp_path / "ro"
+    locked.mkdir(mode=0o555)
+    status, _, err = run_cli(["run", _scenario(tmp_path), "--out", str(locked / "out")], capsys)
+    assert_one_line(status, err, "permission denied")
+
+
+def test_full_disk_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import errno
+
+    import distsim.commands.run as run_command
+
+    def full(*args: Any, **kwargs: Any) -> Any:
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "out"))
+
+    monkeypatch.setattr(run_command, "simulate", full)
+    status, _, err = run_cli(["run", _scenario(tmp_path), "--out", str(tmp_path / "out")], capsys)
+    assert_one_line(status, err, "No space left on device")
+
+
+def test_closed_stdout_is_one_line(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    argv = [sys.executable, "-m", "distsim", "catalog", "cnns"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader goes away before distsim writes
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 2
+    assert_one_line(2, err, "standard output was closed")
+
+
+@pytest.mark.parametrize("corrupt", ["truncated", "binary", "foreign", "bad manifest", "no manifest"])
+def test_plot_on_broken_folders_is_one_line(corrupt: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "res"
+    folder.mkdir()
+    (folder / "sweep.json").write_text('{"params": ["privacy.max_ssim"], "keep_latencies": true}', encoding="utf-8")
+    header = "point,replication,seed,privacy.max_ssim,served\n"
+    if corrupt == "truncated":
+        (folder / "results.csv").write_text(header + "0,0,1,0.4,3\n1,0,", encoding="utf-8")
+    elif corrupt == "binary":
+        (folder / "results.csv").write_bytes(b"\x99\xff" * 100)
+    elif corrupt == "foreign":
+        (folder / "results.csv").write_text("a,b\n1,2\n", encoding="utf-8")
+    elif corrupt == "bad manifest":
+        (folder / "sweep.json").write_text("{bad", encoding="utf-8")
+    else:
+        (folder / "sweep.json").unlink()
+    for kind in ([], ["--kind", "cdf"]):
+        status, _, err = run_cli(["plot", str(folder), *kind], capsys)
+        assert_one_line(status, err, "res")
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "requests.csv").write_text("latency_s,dropped\nabc,false\n", encoding="utf-8")
+    status, _, err = run_cli(["plot", str(run_dir), "--kind", "cdf"], capsys)
+    assert_one_line(status, err, "malformed row")
+    assert not (folder / "plots").exists() and not (run_dir / "plots").exists()
+
+
+def test_bench_refuses_an_unwritable_out_before_running(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "file").write_text("x", encoding="utf-8")
+    status, _, err = run_cli(["bench", "perf", "--quick", "--out", str(tmp_path / "file" / "o")], capsys)
+    assert_one_line(status, err, "--out", "it is a file")
+
+
+@pytest.mark.parametrize("address", ["notanaddress", "http://host:1", "tcp://host:99999", "tcp://:8786"])
+def test_malformed_dask_address_is_one_line(address: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sweep = tmp_path / "sweep.yaml"
+    sweep.write_text(_yaml({"base": scenario_dict(), "grid": {"privacy.max_ssim": [0.5]}}), encoding="utf-8")
+    status, _, err = run_cli(["sweep", str(sweep), "--dask", address, "--out", str(tmp_path / "o")], capsys)
+    assert_one_line(status, err, "--dask")
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_port_that_is_not_dask_fails_within_the_bound() -> None:
+    import socket
+    import threading
+    import time
+
+    from distsim.errors import InputError
+    from distsim.experiments.runner import connect_dask
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    accepted: list[socket.socket] = []
+    threading.Thread(target=lambda: accepted.append(server.accept()[0]), daemon=True).start()
+    started = time.monotonic()
+    with pytest.raises(InputError, match="cannot reach the Dask scheduler"):
+        connect_dask(f"tcp://127.0.0.1:{server.getsockname()[1]}", timeout_s=1.0)
+    assert time.monotonic() - started < 10
+    server.close()
+    for conn in accepted:
+        conn.close()
+
+
+def test_a_real_dask_scheduler_is_accepted() -> None:
+    distributed = pytest.importorskip("distributed")
+    from distsim.experiments.runner import connect_dask
+
+    with distributed.LocalCluster(n_workers=0, processes=False, dashboard_address=None) as cluster:
+        client = connect_dask(cluster.scheduler_address)
+        try:
+            assert client.scheduler_info()["type"] == "Scheduler"
+        finally:
+            client.close()
+
+
+def test_override_for_a_type_the_fleet_lacks(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = scenario_dict(participants={"total": 4, "mix": {"rpi3": 1}}, devices={"nexus5": {"cores": 2}})
+    path = tmp_path / "s.yaml"
+    path.write_text(_yaml(data), encoding="utf-8")
+    status, _, err = run_cli(["validate", str(path)], capsys)
+    assert_one_line(status, err, "devices.nexus5", "no device of type 'nexus5'")

@@ -10,6 +10,7 @@ import argparse
 from pathlib import Path
 
 from distsim.benchmarks import SUITES
+from distsim.commands.outputs import check_output_dir
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -23,7 +24,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def _dispatch(args: argparse.Namespace) -> int:
     suite = SUITES[args.what]
-    out = Path(args.out) if args.out else suite.default_out
+    out = check_output_dir(Path(args.out) if args.out else suite.default_out, "--out")
     report = suite.run(out, quick=args.quick, progress=print)
     print(f"results in {report.parent if report.is_file() else report}/ ({suite.outputs})")
     return 0

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+import math
 
 from distsim.commands.figure_args import add_figure_arguments, figure_options
 from distsim.commands.format import summary_table
+from distsim.commands.outputs import check_output_dir, check_output_file
 from distsim.errors import InputError
+from distsim.fields import MAX_SEED
 from distsim.run import simulate
 from distsim.scenario import load_scenario
 from distsim.world import build_world
@@ -56,14 +58,23 @@ def _run(args: argparse.Namespace) -> int:
             update={"simulation": scenario.simulation.model_copy(update={"timing": args.timing})}
         )
     world = build_world(scenario, file=args.scenario)
-    if args.seed is not None and args.seed < 0:
-        raise InputError(f"expected a seed >= 0, got {args.seed}", field="--seed")
-    out = None if args.no_write else Path(args.out) if args.out else scenario.output_dir
+    # Every option is checked before the run, so a late error cannot leave results half-written.
+    if args.seed is not None and not 0 <= args.seed <= MAX_SEED:
+        raise InputError(f"expected a seed in 0..{MAX_SEED}, got {args.seed}", field="--seed")
+    out = None if args.no_write else check_output_dir(args.out or scenario.output_dir, "--out")
     trace = bool(args.trace or args.series or args.gantt)
     rows = _gantt_rows(args.gantt_rows)
     window = tuple(args.window) if args.window else (0.0, 1.0)
-    if window[1] <= window[0]:
-        raise InputError(f"expected START_S < END_S, got {window[0]} {window[1]}", field="--window")
+    if not all(math.isfinite(v) for v in window) or window[1] <= window[0]:
+        raise InputError(f"expected finite START_S < END_S, got {window[0]} {window[1]}", field="--window")
+    if args.trace:
+        check_output_file(args.trace, "--trace")
+    if args.series:
+        check_output_file(args.series, "--series")
+    if args.gantt:
+        from distsim.plots.style import FORMATS
+
+        check_output_file(args.gantt, "--gantt", ["", *(f".{ext}" for ext in FORMATS)])
     try:
         result = simulate(world, out_dir=out, seed=args.seed, trace=trace)
     except InputError as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from distsim.commands.outputs import check_output_dir
 from distsim.errors import InputError
 
 
@@ -25,9 +26,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def _sweep(args: argparse.Namespace) -> int:
     from distsim.experiments import load_sweep, run_sweep
 
-    if args.jobs is not None and args.jobs < 1:
-        raise InputError(f"expected a job count >= 1, got {args.jobs}", field="--jobs")
+    if args.jobs is not None and not 1 <= args.jobs <= 1024:
+        raise InputError(f"expected a job count in 1..1024, got {args.jobs}", field="--jobs")
+    if args.dask is not None:
+        from distsim.experiments.runner import check_dask_address
+
+        check_dask_address(args.dask)
     sweep = load_sweep(args.sweep, out_dir=args.out)
+    check_output_dir(sweep.out_dir, "--out" if args.out else "output.dir")
     runs = len(sweep.points) * sweep.replications
     where = f"Dask at {args.dask}" if args.dask else f"{args.jobs or 'all'} local job(s)"
     print(f"{args.sweep}: {len(sweep.points)} points x {sweep.replications} replications = {runs} runs on {where}")

@@ -23,6 +23,7 @@ from typing import Any
 
 from distsim.engine.records import Summary
 from distsim.errors import InputError
+from distsim.reading import MAX_RESULT_BYTES, read_text
 
 #: Columns every results table starts with.
 FIXED_COLUMNS = ("point", "replication", "seed")
@@ -154,13 +155,15 @@ def _parse_summary(name: str, text: str) -> Any:
 def read_manifest(out_dir: str | Path) -> dict[str, Any]:
     """``sweep.json`` of a sweep output directory."""
     path = Path(out_dir) / SWEEP_MANIFEST
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    if not path.is_file():
         raise InputError(
             f"not a sweep output directory (no {SWEEP_MANIFEST}); run 'distsim sweep' first", file=str(out_dir)
-        ) from None
-    except (OSError, ValueError) as exc:
+        )
+    try:
+        data = json.loads(read_text(path, what=SWEEP_MANIFEST))
+    except InputError as exc:
+        raise InputError(exc.detail, file=str(out_dir)) from None
+    except ValueError as exc:
         raise InputError(f"cannot read {SWEEP_MANIFEST}: {exc}", file=str(out_dir)) from None
     if not isinstance(data, dict) or not isinstance(data.get("params"), list):
         raise InputError(f"malformed {SWEEP_MANIFEST}: expected a 'params' list", file=str(out_dir))
@@ -171,22 +174,30 @@ def read_results(out_dir: str | Path) -> tuple[list[str], list[dict[str, Any]]]:
     """Parameter names and typed rows of ``<out_dir>/results.csv``."""
     params = [str(p) for p in read_manifest(out_dir)["params"]]
     path = Path(out_dir) / "results.csv"
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    if not path.is_file():
         raise InputError(
             "no results.csv: the sweep has not finished; run 'distsim sweep' again to resume", file=str(out_dir)
-        ) from None
-    reader = csv.DictReader(io.StringIO(text))
+        )
+    reader = csv.DictReader(io.StringIO(read_text(path, limit=MAX_RESULT_BYTES, what="results.csv")))
+    missing = [name for name in (*FIXED_COLUMNS, *params) if name not in (reader.fieldnames or ())]
+    if missing:
+        raise InputError(f"not a results table of this sweep: no column {missing[0]!r}", file=str(path), field="header")
     rows = []
-    for raw in reader:
+    for line, raw in enumerate(reader, start=2):
         row: dict[str, Any] = {}
-        for name, value in raw.items():
-            if name in FIXED_COLUMNS:
-                row[name] = int(value)
-            elif name in params:
-                row[name] = _parse_param(value)
-            else:
-                row[name] = _parse_summary(name, value)
+        try:
+            for name, value in raw.items():
+                if name is None or value is None:
+                    raise ValueError("a row with more or fewer cells than the header")
+                if name in FIXED_COLUMNS:
+                    row[name] = int(value)
+                elif name in params:
+                    row[name] = _parse_param(value)
+                else:
+                    row[name] = _parse_summary(name, value)
+        except ValueError as exc:
+            raise InputError(
+                f"malformed row (truncated or edited?): {exc}", file=str(path), field=f"line {line}"
+            ) from None
         rows.append(row)
     return params, rows

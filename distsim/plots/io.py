@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Sequence
 from dataclasses import replace
@@ -21,6 +22,7 @@ from distsim.plots.figures import TAU, fig3, latency_cdf, pareto, single_metric,
 from distsim.plots.kinds import KINDS, PlotRequest
 from distsim.plots.labels import axis_label, format_value
 from distsim.plots.style import FigureOptions
+from distsim.reading import MAX_RESULT_BYTES, read_text
 
 
 def load_summary(out_dir: str | Path) -> tuple[list[str], list[dict[str, Any]]]:
@@ -57,9 +59,12 @@ def cdf_from_sweep(out_dir: str | Path, by: str | None = None) -> tuple[str, dic
     pooled: dict[str, list[float]] = {}
     files = sorted((Path(out_dir) / "runs").glob("p*-r*.json"))
     for path in files:
-        record = json.loads(path.read_text(encoding="utf-8"))
-        label = format_value(by, record["params"][by], with_symbol=True)
-        pooled.setdefault(label, []).extend(float(v) for v in record.get("latencies_s", []))
+        try:
+            record = json.loads(read_text(path, limit=MAX_RESULT_BYTES, what="run file"))
+            label = format_value(by, record["params"][by], with_symbol=True)
+            pooled.setdefault(label, []).extend(float(v) for v in record.get("latencies_s", []))
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise InputError(f"malformed run file (truncated or foreign?): {exc!r}", file=str(path)) from None
     if not pooled:
         raise InputError("no run files under runs/", file=str(out_dir))
     return by, {label: np.asarray(values) for label, values in pooled.items()}
@@ -70,15 +75,17 @@ def cdf_from_run_dirs(dirs: Sequence[str | Path]) -> dict[str, npt.NDArray[np.fl
     groups: dict[str, npt.NDArray[np.float64]] = {}
     for d in dirs:
         path = Path(d) / "requests.csv"
+        if not path.is_file():
+            raise InputError("not a run directory (no requests.csv)", file=str(d))
+        reader = csv.DictReader(io.StringIO(read_text(path, limit=MAX_RESULT_BYTES, what="requests.csv")))
+        if "latency_s" not in (reader.fieldnames or ()):
+            raise InputError("not a requests table of distsim run: no column 'latency_s'", file=str(path))
         try:
-            with open(path, newline="", encoding="utf-8") as handle:
-                values = [
-                    float(row["latency_s"])
-                    for row in csv.DictReader(handle)
-                    if row.get("dropped") != "true" and row.get("latency_s")
-                ]
-        except FileNotFoundError:
-            raise InputError("not a run directory (no requests.csv)", file=str(d)) from None
+            values = [
+                float(row["latency_s"]) for row in reader if row.get("dropped") != "true" and row.get("latency_s")
+            ]
+        except (ValueError, TypeError) as exc:
+            raise InputError(f"malformed row (truncated or edited?): {exc}", file=str(path)) from None
         groups[Path(d).name] = np.asarray(values)
     return groups
 
