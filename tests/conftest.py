@@ -45,3 +45,13 @@ def write_scenario(path: Path, data: dict[str, Any]) -> Path:
 @pytest.fixture
 def quick_world() -> World:
     return make_world()
+
+
+@pytest.fixture(params=["numba", "python"])
+def kernel(request: pytest.FixtureRequest) -> Any:
+    """Run the test once on the compiled path and once on the pure-Python path (``DISTSIM_KERNEL``)."""
+    from distsim.model import compiled
+
+    compiled.set_kernel(request.param)
+    yield request.param
+    compiled.set_kernel(None)

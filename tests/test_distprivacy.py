@@ -23,6 +23,9 @@ from tests.conftest import make_world
 
 TYPES = ("rpi3", "nexus5", "stm32h7")
 
+#: Every test here runs on the compiled path and on the pure-Python path (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("kernel")
+
 
 def decide_both(world: World, request: Request, view: ClusterView) -> tuple[Any, Any]:
     rng = np.random.default_rng(0)

@@ -24,7 +24,7 @@ def regenerate() -> None:
 
 
 @pytest.mark.parametrize("name", ["quickstart", "paper"])
-def test_golden_summary(name: str) -> None:
+def test_golden_summary(name: str, kernel: str) -> None:
     expected = json.loads((ROOT / "tests" / "golden" / f"{name}_summary.json").read_text())
     result = simulate(load_scenario(ROOT / "scenarios" / f"{name}.yaml"))
     assert json.loads(summary_json(result.summary)) == expected

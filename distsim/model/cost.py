@@ -11,14 +11,16 @@ Units: seconds, bytes, multiplications.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from distsim.model.cnn import CNN, Feed, Layer, LayerKind
-from distsim.model.devices import Fleet, Links
+from distsim.model.compiled import layer_table, load_kernel
+from distsim.model.devices import Fleet, FullMesh, Links
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -182,7 +184,12 @@ def evaluate(
     fleet: Fleet,
     links: Links,
 ) -> PlacementCost:
-    """Cost of computing ``cnn`` with ``assignments[l-1][p]`` = device of segment ``p`` of layer ``l``."""
+    """Cost of computing ``cnn`` with ``assignments[l-1][p]`` = device of segment ``p`` of layer ``l``.
+
+    On a full mesh the compiled twin (:mod:`distsim.model.cost_kernel`) computes
+    the same numbers when the numba path is in force (:mod:`distsim.model.compiled`);
+    this function is its specification.
+    """
     n = fleet.size
     layers = cnn.layers
     if len(assignments) != len(layers):
@@ -191,7 +198,12 @@ def evaluate(
     flat = np.concatenate([np.asarray(a) for a in assignments]) if layers else np.zeros(0, dtype=np.int64)
     if len(flat) and (int(flat.min()) < 0 or int(flat.max()) >= n):
         raise ValueError(f"{cnn.name}: device ids must lie in 0..{n - 1}")
-    layer_of = np.repeat(np.arange(len(layers), dtype=np.int64), [len(a) for a in assignments])
+    lengths = [len(a) for a in assignments]
+    if layers and isinstance(links, FullMesh) and lengths == [layer.segments for layer in layers]:
+        kernel = load_kernel("distsim.model.cost_kernel", "evaluate_mesh")
+        if kernel is not None:
+            return _evaluated(cnn, kernel, flat, fleet, links)
+    layer_of = np.repeat(np.arange(len(layers), dtype=np.int64), lengths)
     counts = np.bincount(layer_of * n + flat, minlength=len(layers) * n).reshape(len(layers), n)
     mults = np.array([layer.segment_mults for layer in layers], dtype=np.int64)
     weights = np.array([layer.segment_weight_bytes for layer in layers], dtype=np.int64)
@@ -268,6 +280,26 @@ def evaluate(
         memory_bytes=memory,
         bandwidth_bytes=bandwidth,
         shared_bytes=shared,
+        devices_used=int((segments > 0).sum()),
+        segments=segments,
+        received_bytes=received,
+    )
+
+
+def _evaluated(cnn: CNN, kernel: Callable[..., Any], flat: IntArray, fleet: Fleet, links: FullMesh) -> PlacementCost:
+    """:func:`evaluate` by the compiled kernel (:mod:`distsim.model.cost_kernel`): the same numbers."""
+    table, offsets = layer_table(cnn)
+    latency, lat, comp_l, tran_l, moved, compute, memory, bandwidth, received, segments = kernel(
+        table, offsets, flat.astype(np.int64, copy=False), fleet.size, links.sec_per_byte, fleet.mults_per_s
+    )
+    moved_l = moved.tolist()
+    return PlacementCost(
+        latency_s=float(latency),
+        layers=tuple(map(LayerCost, lat.tolist(), comp_l.tolist(), tran_l.tolist(), moved_l)),
+        compute_mults=compute,
+        memory_bytes=memory,
+        bandwidth_bytes=bandwidth,
+        shared_bytes=sum(moved_l),
         devices_used=int((segments > 0).sum()),
         segments=segments,
         received_bytes=received,

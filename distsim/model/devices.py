@@ -153,6 +153,11 @@ class FullMesh:
         self._spb = fleet.sec_per_byte
         self._n = fleet.size
 
+    @property
+    def sec_per_byte(self) -> FloatArray:
+        """Seconds per byte each device sends at (to any other device), as the compiled kernels read it."""
+        return self._spb
+
     def to_all(self, sender: int) -> FloatArray:
         out = np.full(self._n, self._spb[sender])
         out[sender] = 0.0

@@ -44,6 +44,7 @@ algorithm, each feed's exactness argument beside its code.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
@@ -52,7 +53,9 @@ import numpy.typing as npt
 
 from distsim import placement
 from distsim.model.cnn import Feed, Layer
+from distsim.model.compiled import layer_table, load_kernel
 from distsim.model.cost import gather_bytes
+from distsim.model.devices import FullMesh
 from distsim.placement import LayerRule, Reach, no_participant_detail, qualify, source_failure
 from distsim.scheduling.base import ClusterView, Decision, Rejection, Request
 from distsim.scheduling.reference import DistPrivacyParams
@@ -441,8 +444,50 @@ class DistPrivacy:
         self._compute_t: dict[int, FloatArray] = {}
         self._holder: dict[tuple[int, int], list[tuple[float, float] | None]] = {}
         self._reach_rows: Reach | None = None
+        self._speed_all = fleet.mults_per_s
+        self._tables: dict[str, tuple[IntArray, IntArray]] = {}
 
     def place(self, request: Request, view: ClusterView) -> Decision:
+        if isinstance(view.links, FullMesh):
+            kernel = load_kernel("distsim.scheduling.distprivacy_kernel", "decide_mesh")
+            if kernel is not None:
+                placed = self._place_compiled(kernel, request, view)
+                if placed is not None:
+                    return placed
+        return self._place(request, view)
+
+    def _place_compiled(self, kernel: Callable[..., int], request: Request, view: ClusterView) -> Decision | None:
+        """The decision of the compiled twin (:mod:`distsim.scheduling.distprivacy_kernel`) on a full mesh,
+        or None when it did not place the request (the Python path then decides and attributes)."""
+        table, offsets = self._decision_table(request.cnn)
+        comp, mem, bw = view.residuals()
+        out = np.empty(int(offsets[-1]), dtype=np.int64)
+        spb = view.links.sec_per_byte  # type: ignore[attr-defined]
+        status = kernel(
+            table, offsets, comp, mem, bw, request.source, self._d, spb, self._speed_all,
+            self.params.alpha, self.params.beta, out,
+        )  # fmt: skip
+        if status != 0:
+            return None
+        return view.make_placement(request, np.split(out, offsets[1:-1]))
+
+    def _decision_table(self, cnn_name: str) -> tuple[IntArray, IntArray]:
+        """:func:`~distsim.model.compiled.layer_table` plus, per layer, on the source (1/0) and ``Nf`` (-1: none)."""
+        hit = self._tables.get(cnn_name)
+        if hit is None:
+            table, offsets = layer_table(self.world.cnns[cnn_name])
+            limits = self.world.limits[cnn_name]
+            extra = []
+            for index in range(1, len(table) + 1):
+                cap = limits.max_maps(index)
+                # A cap of 0 or below lets nobody qualify, as the Python path has it; -1 is "no cap".
+                extra.append((int(limits.on_source(index)), -1 if cap is None else max(cap, 0)))
+            full = np.hstack([table, np.array(extra, dtype=np.int64).reshape(len(table), 2)])
+            hit = self._tables[cnn_name] = (np.ascontiguousarray(full), offsets)
+        return hit
+
+    def _place(self, request: Request, view: ClusterView) -> Decision:
+        """The Python path: the readable specification the compiled twin is tested against."""
         cnn = self.world.cnns[request.cnn]
         limits = self.world.limits[request.cnn]
         comp, mem, bw = view.residuals()

@@ -1,0 +1,115 @@
+"""The switch between the compiled kernels and their Python twins, and the CNN as plain arrays.
+
+Two hot spots have a numba-compiled kernel: the DistPrivacy decision
+(:mod:`distsim.scheduling.distprivacy_kernel`) and :func:`distsim.model.cost.evaluate`
+(:mod:`distsim.model.cost_kernel`). Each kernel performs the same
+floating-point operations in the same order as its Python twin, so decisions,
+costs and every output file are byte-identical; the Python code stays the
+readable specification that the tests hold the kernels to.
+
+**The switch** is the environment variable ``DISTSIM_KERNEL``:
+
+* ``numba`` (the default): use the kernels where they apply (a full-mesh
+  network); numba is imported the first time a kernel runs, never at import
+  time, and each kernel is compiled once per machine (numba's on-disk cache,
+  ``cache=True``) and loaded from that cache by later processes;
+* ``python``: the pure-Python path everywhere.
+
+Where a kernel does not apply (a topology; a rejection, whose first-failure
+attribution only the Python path computes) the Python path runs instead, with
+the same results. If numba cannot be imported, the Python path runs too.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from distsim.model.cnn import CNN, Feed, LayerKind
+
+IntArray = npt.NDArray[np.int64]
+
+#: The environment variable that selects the path: ``numba`` (default) or ``python``.
+KERNEL_ENV = "DISTSIM_KERNEL"
+KERNELS = ("numba", "python")
+
+#: Feed kinds as the kernels' integer codes.
+FEED_CODE = {Feed.NONE: 0, Feed.PARTIAL_SUMS: 1, Feed.MAPS: 2, Feed.VECTOR: 3, Feed.GATHER: 4}
+#: Columns of :func:`layer_table`.
+SEGMENTS, MULTS, WEIGHTS, FEED, UNIT, PREV_CONV, PREV_OUT_MAPS = range(7)
+
+_mode: str | None = None
+_loaded: dict[str, Callable[..., Any] | None] = {}
+_tables: dict[int, tuple[CNN, IntArray, IntArray]] = {}
+
+
+def kernel_mode() -> str:
+    """``numba`` or ``python``: the path in force (``DISTSIM_KERNEL``, read once, or :func:`set_kernel`)."""
+    global _mode
+    if _mode is None:
+        chosen = os.environ.get(KERNEL_ENV, "numba").strip().lower() or "numba"
+        if chosen not in KERNELS:
+            raise ValueError(f"{KERNEL_ENV}={chosen!r}: expected one of {', '.join(KERNELS)}")
+        _mode = chosen
+    return _mode
+
+
+def set_kernel(mode: str | None) -> None:
+    """Select the path for this process (``numba``, ``python``, or None to read ``DISTSIM_KERNEL`` again)."""
+    global _mode
+    if mode is not None and mode not in KERNELS:
+        raise ValueError(f"kernel {mode!r}: expected one of {', '.join(KERNELS)}")
+    _mode = mode
+
+
+def load_kernel(module: str, name: str) -> Callable[..., Any] | None:
+    """The compiled function ``name`` of ``module`` when the numba path is in force and numba imports, else None."""
+    if (_mode or kernel_mode()) != "numba":
+        return None
+    key = f"{module}:{name}"
+    if key not in _loaded:
+        try:
+            import importlib
+
+            _loaded[key] = getattr(importlib.import_module(module), name)
+        except ImportError:  # numba missing or broken: the Python path decides
+            _loaded[key] = None
+    return _loaded[key]
+
+
+def layer_table(cnn: CNN) -> tuple[IntArray, IntArray]:
+    """``cnn`` as plain arrays for the kernels, cached per CNN object.
+
+    Returns ``(table, offsets)``: one row per layer with the columns
+    :data:`SEGMENTS`, :data:`MULTS` (per segment), :data:`WEIGHTS` (bytes per
+    segment), :data:`FEED` (:data:`FEED_CODE`), :data:`UNIT` (feed unit bytes),
+    :data:`PREV_CONV` (1 when the previous layer is a convolution),
+    :data:`PREV_OUT_MAPS`; and ``offsets[l]``, the position of layer ``l``'s
+    first segment in the flat assignment (``offsets[L]`` is the total).
+    """
+    hit = _tables.get(id(cnn))
+    if hit is not None and hit[0] is cnn:
+        return hit[1], hit[2]
+    rows = [
+        (
+            layer.segments,
+            layer.segment_mults,
+            layer.segment_weight_bytes,
+            FEED_CODE[layer.feed],
+            layer.feed_unit_bytes,
+            int(layer.prev_kind is LayerKind.CONV),
+            layer.prev_out_maps,
+        )
+        for layer in cnn.layers
+    ]
+    table = np.array(rows, dtype=np.int64).reshape(len(rows), 7)
+    offsets = np.zeros(len(rows) + 1, dtype=np.int64)
+    np.cumsum(table[:, SEGMENTS], out=offsets[1:])
+    table.flags.writeable = False
+    offsets.flags.writeable = False
+    _tables[id(cnn)] = (cnn, table, offsets)  # the CNN is kept alive, so its id is never reused
+    return table, offsets
