@@ -287,8 +287,9 @@ def test_batch_shares_budgets(tmp_path: Path) -> None:
 
 def test_scheduler_class_and_distsim_run(tmp_path: Path) -> None:
     world = lenet_world(6, 0.6)
-    scheduler = Exact(ExactParams(workers=1, time_limit_s=5.0), world, np.random.default_rng(0))
+    scheduler = Exact(ExactParams(workers=1, work_limit=5.0), world, np.random.default_rng(0))
     assert scheduler.deterministic
+    assert not Exact(ExactParams(time_limit_s=5.0), world, np.random.default_rng(0)).deterministic
     request = Request(0, world.fleet.participants, "lenet", 0.0)
     decision = scheduler.place(request, ClusterView.idle(world))
     assert isinstance(decision, Placement) and scheduler.last_report is not None
@@ -298,7 +299,7 @@ def test_scheduler_class_and_distsim_run(tmp_path: Path) -> None:
         "participants": {"total": 6},
         "workload": {"requests": 4, "rate_per_s": 2.0},
         "privacy": {"max_ssim": 0.8},
-        "scheduler": {"name": "exact", "params": {"time_limit_s": 5.0, "workers": 1}},
+        "scheduler": {"name": "exact", "params": {"work_limit": 5.0, "workers": 1}},
     }
     path = tmp_path / "exact.yaml"
     path.write_text(yaml.safe_dump(spec), encoding="utf-8")

@@ -10,6 +10,7 @@ ties are broken by explicit keys, never by iteration order.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -49,7 +50,9 @@ class _LayerState:
     worst: float = 0.0
 
 
-def minmax_place(world: World, request: Request, view: ClusterView) -> Decision:
+def minmax_place(
+    world: World, request: Request, view: ClusterView, check: Callable[[], None] | None = None
+) -> Decision:
     """A greedy placement aimed at Eq. 5's per-layer maximum, or the baselines' rejection.
 
     Segment by segment (with the baselines' qualification rules: budgets,
@@ -102,6 +105,8 @@ def minmax_place(world: World, request: Request, view: ClusterView) -> Decision:
         nonlocal state
         layer = cnn.layers[index - 1]
         if state is None or state.index != index:
+            if check is not None:
+                check()
             state = start(index)
         st = state
         cand = np.flatnonzero(qualifies)
@@ -132,9 +137,11 @@ def minmax_place(world: World, request: Request, view: ClusterView) -> Decision:
     return greedy_place(world, request, view, pick)
 
 
-def minmax_hint(world: World, request: Request, view: ClusterView) -> list[IntArray] | None:
+def minmax_hint(
+    world: World, request: Request, view: ClusterView, check: Callable[[], None] | None = None
+) -> list[IntArray] | None:
     """:func:`minmax_place`'s assignments (a warm start for CP-SAT), or None if it rejects."""
-    decision = minmax_place(world, request, view)
+    decision = minmax_place(world, request, view, check)
     return list(decision.assignments) if isinstance(decision, Placement) else None
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -123,6 +123,8 @@ class Model:
         self.objective_vars: list[cp_model.IntVar] = []
         self.objective_constant = 0
         self._usable: dict[int, npt.NDArray[np.bool_]] = {}
+        # Called once per layer while building and hinting; a wall-clock budget raises from it.
+        self.check: Callable[[], None] = _no_check
 
     # -- helpers ------------------------------------------------------------
     def tx_units(self, size_bytes: int, i: int, j: int) -> int | None:
@@ -201,6 +203,7 @@ class Model:
             # Over a topology, participants cut off from the source never get a variable.
             usable = self._usable[s] = usable_participants(view, s)
         for layer in cnn.layers:
+            self.check()
             seg, c, m = layer.segments, layer.segment_mults, layer.segment_weight_bytes
             counts: dict[int, Lin] = {}
             used: dict[int, Lin] = {}
@@ -475,6 +478,7 @@ class Model:
         for rv, per_request in zip(self.requests, assignments, strict=True):
             prev: IntArray | None = None
             for l0, array in enumerate(per_request):
+                self.check()
                 counts = np.bincount(array, minlength=n_dev)
                 for j, x in rv.n[l0].items():
                     if not isinstance(x, int):
@@ -536,3 +540,7 @@ class Model:
 
 def _val(values: dict[int, int], x: Lin) -> int:
     return x if isinstance(x, int) else values.get(x.index, 0)
+
+
+def _no_check() -> None:
+    """The default :attr:`Model.check`: no wall-clock budget."""

@@ -8,14 +8,25 @@ from pydantic import Field
 
 from distsim.scheduling.base import SchedulerParams
 
+#: Default CP-SAT deterministic time per solve when no limit is given.
+DEFAULT_WORK_LIMIT = 10.0
+
 
 class ExactParams(SchedulerParams):
     """CP-SAT options.
 
     Attributes:
-        time_limit_s: wall-clock limit per solve, s (a single request, or a whole batch).
-        workers: CP-SAT search workers (a parallel portfolio; 1 makes runs reproducible but is
-            several times slower on the benchmark instances).
+        work_limit: CP-SAT work per solve in CP-SAT's *deterministic seconds* (its own count of
+            work done, independent of machine speed and load; about one CPU second each on the
+            benchmark machine). The default limit (10 when neither limit is set): the same seed
+            then gives byte-identical results on any machine, with any ``workers`` (several
+            workers search in CP-SAT's deterministic interleaved mode).
+        time_limit_s: wall-clock budget per decision, s (a single request, or a whole batch),
+            covering pre-check, hints, model building and search. Opt-in and **not
+            reproducible**: where it binds, the answer depends on machine speed and load. With it
+            set, several workers race as CP-SAT's parallel portfolio (faster, not deterministic),
+            and the work limit applies only if given.
+        workers: CP-SAT search workers.
         relative_gap: stop when ``(objective - bound) / objective`` is at most this (0: prove optimality).
         time_unit_s: length of one integer time unit, s; None derives it from ``resolution``.
         resolution: when ``time_unit_s`` is None, the unit is the CNN's multiplications on the
@@ -27,7 +38,8 @@ class ExactParams(SchedulerParams):
             default: CP-SAT's own symmetry detection did better on the benchmark instances).
     """
 
-    time_limit_s: float = Field(10.0, gt=0)
+    work_limit: float | None = Field(None, gt=0)
+    time_limit_s: float | None = Field(None, gt=0)
     workers: int = Field(2, ge=1, le=64)
     relative_gap: float = Field(0.0, ge=0, lt=1)
     time_unit_s: float | None = Field(None, gt=0)
@@ -35,6 +47,18 @@ class ExactParams(SchedulerParams):
     seed: int = Field(0, ge=0)
     hint: bool = True
     symmetry_breaking: bool = False
+
+    @property
+    def reproducible(self) -> bool:
+        """True when no wall-clock limit is set: results depend on the inputs and the seed only."""
+        return self.time_limit_s is None
+
+    @property
+    def effective_work_limit(self) -> float | None:
+        """The deterministic work limit per solve (None: no work limit, wall clock only)."""
+        if self.work_limit is not None:
+            return self.work_limit
+        return DEFAULT_WORK_LIMIT if self.time_limit_s is None else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +82,9 @@ class SolveReport:
         build_s: part of ``wall_s`` spent before CP-SAT's solve (pre-check, model, bounds, hints), s.
         by_bounds: True when the hint met the per-layer lower bounds, so CP-SAT only confirmed
             that it is feasible (no search).
+        work: CP-SAT deterministic time spent (see :attr:`ExactParams.work_limit`).
+        stage: where a wall-clock limit stopped the decision (``precheck``, ``hints``, ``model``,
+            ``search``), or '' when it did not.
     """
 
     status: str
@@ -72,3 +99,5 @@ class SolveReport:
     detail: str = ""
     build_s: float = 0.0
     by_bounds: bool = False
+    work: float = 0.0
+    stage: str = ""

@@ -22,11 +22,59 @@ from distsim.world import World
 IntArray = npt.NDArray[np.int64]
 
 
-def _solver(params: ExactParams, time_limit_s: float) -> cp_model.CpSolver:
+class OutOfTime(Exception):
+    """A wall-clock budget ran out (raised by :meth:`Budget.check`)."""
+
+
+@dataclass(slots=True)
+class Budget:
+    """What one decision may still spend.
+
+    Attributes:
+        work: CP-SAT deterministic time left (None: no work limit).
+        deadline: :func:`time.perf_counter` instant the decision must return by (None: no
+            wall-clock limit).
+    """
+
+    work: float | None
+    deadline: float | None
+
+    @classmethod
+    def of(cls, params: ExactParams, started: float) -> Budget:
+        deadline = None if params.time_limit_s is None else started + params.time_limit_s
+        return cls(params.effective_work_limit, deadline)
+
+    def remaining_s(self) -> float:
+        """Wall-clock seconds left (infinite without a wall-clock limit)."""
+        return math.inf if self.deadline is None else self.deadline - time.perf_counter()
+
+    def check(self) -> None:
+        """Raise :class:`OutOfTime` once the deadline has passed."""
+        if self.deadline is not None and time.perf_counter() >= self.deadline:
+            raise OutOfTime
+
+    def share(self, fraction: float) -> Budget:
+        """A sub-budget: ``fraction`` of the work and of the wall-clock time left."""
+        work = None if self.work is None else self.work * fraction
+        deadline = None if self.deadline is None else time.perf_counter() + max(self.remaining_s(), 0.0) * fraction
+        return Budget(work, deadline)
+
+    def spend(self, work: float) -> None:
+        if self.work is not None:
+            self.work = max(self.work - work, 0.0)
+
+
+def _solver(params: ExactParams, budget: Budget) -> cp_model.CpSolver:
     solver = cp_model.CpSolver()
     p = solver.parameters
-    p.max_time_in_seconds = time_limit_s
+    if budget.deadline is not None:
+        p.max_time_in_seconds = max(budget.remaining_s(), 1e-3)
+    if budget.work is not None:
+        p.max_deterministic_time = max(budget.work, 1e-3)
     p.num_workers = params.workers
+    # Without a wall-clock limit the run must repeat on any machine: several workers then
+    # search in CP-SAT's deterministic interleaved mode instead of racing.
+    p.interleave_search = params.reproducible and params.workers > 1
     p.random_seed = params.seed
     p.relative_gap_limit = params.relative_gap
     return solver
@@ -53,6 +101,7 @@ def _report(
     detail: str = "",
     build_s: float = 0.0,
     by_bounds: bool = False,
+    work: float = 0.0,
 ) -> SolveReport:
     unit = model.unit
     nan = math.nan
@@ -75,7 +124,43 @@ def _report(
         detail,
         build_s,
         by_bounds,
+        work,
     )
+
+
+def _limit_text(params: ExactParams) -> str:
+    if params.time_limit_s is not None:
+        return f"within {params.time_limit_s} s"
+    return f"within {params.effective_work_limit} deterministic s of work"
+
+
+def _out_of_time(
+    request: Request,
+    view: ClusterView,
+    model: Model,
+    hints: list[list[IntArray]],
+    params: ExactParams,
+    started: float,
+    stage: str,
+) -> tuple[Decision, SolveReport]:
+    """The decision when the wall-clock budget ran out before the search: the best hint, or a timeout."""
+    proto = model.m.proto
+    nan = math.nan
+    if not hints:
+        detail = f"no placement {_limit_text(params)} (stopped while computing {stage})"
+        report = SolveReport(
+            "timeout", nan, nan, nan, nan, model.unit, time.perf_counter() - started,
+            len(proto.variables), len(proto.constraints), detail, stage=stage,
+        )  # fmt: skip
+        return Rejection(request.id, 0, "", Constraint.TIMEOUT, detail), report
+    placements = [view.make_placement(request, h, status="feasible") for h in hints]
+    best = min(placements, key=lambda p: p.cost.latency_s)  # min keeps the first of equals
+    detail = f"time limit reached while computing {stage}; returned the better hint"
+    report = SolveReport(
+        "feasible", best.cost.latency_s, nan, nan, nan, model.unit, time.perf_counter() - started,
+        len(proto.variables), len(proto.constraints), detail, stage=stage,
+    )  # fmt: skip
+    return best, report
 
 
 def solve_request(
@@ -86,58 +171,84 @@ def solve_request(
     *,
     time_unit_s: float | None = None,
     hint: list[IntArray] | None = None,
+    budget: Budget | None = None,
 ) -> tuple[Decision, SolveReport]:
     """Place one request optimally against ``view``'s residuals.
 
     Returns the decision (a :class:`Placement` with status ``optimal`` or
     ``feasible``, or a :class:`Rejection` with constraint ``infeasible``,
     ``unreachable`` or ``timeout``) and the :class:`SolveReport`. When CP-SAT
-    finds no solution within the time limit but a hint exists, the better hint
-    is returned as ``feasible`` (bound: the per-layer lower bounds).
+    finds no solution within the limits but a hint exists, the better hint
+    is returned as ``feasible`` (bound: the per-layer lower bounds). A
+    wall-clock ``time_limit_s`` covers every step: the pre-check, the hints,
+    the model and the search; when it runs out before the search, the better
+    hint so far (by cost-model latency, bound unknown) is returned as
+    ``feasible``, or, with none, a ``timeout`` rejection.
     """
     started = time.perf_counter()
+    budget = budget or Budget.of(params, started)
     unit = time_unit_s or params.time_unit_s or default_time_unit(world, [request.cnn], params.resolution)
     model = Model(world, view, unit, params.symmetry_breaking)
+    model.check = budget.check
     rejection = precheck(request, view, world)
     if rejection is not None:
         return rejection, _report(model, None, "infeasible", started, 0, rejection.detail)
-    rv = model.add_request(request)
-    model.finish()
-    if hint is not None:
-        hints = [hint]
-    elif params.hint:
-        hints = [h for h in (heuristic_hint(world, request, view), minmax_hint(world, request, view)) if h is not None]
-    else:
-        hints = []
-    best: tuple[int, list[IntArray]] | None = None
-    for candidate in hints:
-        objective = model.hint(model.canonical([candidate]))
-        if best is None or objective < best[0]:
-            best = (objective, candidate)
-    if best is not None and best[1] is not hints[-1]:
-        model.hint(model.canonical([best[1]]))
+    hints: list[list[IntArray]] = []
+    stage = "hints"
+    try:
+        if hint is not None:
+            hints.append(hint)
+        elif params.hint:
+            # Always computed, even when the budget is already spent: it takes milliseconds
+            # (even on VGG-16) and is the answer a spent budget returns.
+            found = heuristic_hint(world, request, view)
+            if found is not None:
+                hints.append(found)
+            budget.check()
+            found = minmax_hint(world, request, view, budget.check)
+            if found is not None:
+                hints.append(found)
+        stage = "model"
+        budget.check()
+        rv = model.add_request(request)
+        model.finish()
+        best: tuple[int, list[IntArray]] | None = None
+        for candidate in hints:
+            objective = model.hint(model.canonical([candidate]))
+            if best is None or objective < best[0]:
+                best = (objective, candidate)
+        if best is not None and best[1] is not hints[-1]:
+            model.hint(model.canonical([best[1]]))
+        budget.check()
+    except OutOfTime:
+        return _out_of_time(request, view, model, hints, params, started, stage)
     # A hint whose objective meets the per-layer lower bounds is optimal: CP-SAT
     # only has to confirm it is feasible, with every variable fixed to it.
     confirm = best is not None and best[0] <= model.lower_bound()
     build_s = time.perf_counter() - started
-    solver = _solver(params, params.time_limit_s)
+    solver = _solver(params, budget)
     solver.parameters.fix_variables_to_their_hinted_value = confirm
     status = _status(solver, solver.solve(model.m))
-    if confirm and status != "optimal":  # not expected: the hint broke a model constraint; search normally
+    work = solver.deterministic_time
+    budget.spend(work)
+    if confirm and status != "optimal" and budget.remaining_s() > 0:
+        # Not expected: the hint broke a model constraint; search normally.
         confirm = False
-        solver = _solver(params, max(params.time_limit_s - (time.perf_counter() - started), 0.1))
+        solver = _solver(params, budget)
         status = _status(solver, solver.solve(model.m))
+        work += solver.deterministic_time
+        budget.spend(solver.deterministic_time)
     if status == "infeasible":
         detail = "CP-SAT proved the model infeasible (the residual budgets cannot hold the request jointly)"
         return (
             Rejection(request.id, 0, "", Constraint.INFEASIBLE, detail),
-            _report(model, solver, status, started, rv.rounding_units, detail, build_s=build_s, by_bounds=confirm),
+            _report(model, solver, status, started, rv.rounding_units, detail, build_s, confirm, work),
         )
     if status == "timeout" and best is not None:
         # CP-SAT did not even reach its first solution (presolve of a large model), but the
         # hint is feasible: return it, with the per-layer bounds as the proved lower bound.
         objective_s, bound_s = best[0] * unit, model.lower_bound() * unit
-        detail = f"CP-SAT found no placement within {params.time_limit_s} s; returned the better hint"
+        detail = f"CP-SAT found no placement {_limit_text(params)}; returned the better hint"
         proto = model.m.proto
         gap = max(0.0, (objective_s - bound_s) / objective_s) if objective_s else 0.0
         report = SolveReport(
@@ -153,17 +264,19 @@ def solve_request(
             detail,
             build_s,
             False,
+            work,
+            "search",
         )
         return view.make_placement(request, model.canonical([best[1]])[0], status="feasible"), report
     if status == "timeout":
-        detail = f"CP-SAT found no placement within {params.time_limit_s} s"
+        detail = f"CP-SAT found no placement {_limit_text(params)}"
         return (
             Rejection(request.id, 0, "", Constraint.TIMEOUT, detail),
-            _report(model, solver, status, started, rv.rounding_units, detail, build_s=build_s, by_bounds=confirm),
+            _report(model, solver, status, started, rv.rounding_units, detail, build_s, confirm, work),
         )
     assignments = model.extract(solver)[0]
     placement = view.make_placement(request, assignments, status=status)
-    return placement, _report(model, solver, status, started, rv.rounding_units, build_s=build_s, by_bounds=confirm)
+    return placement, _report(model, solver, status, started, rv.rounding_units, "", build_s, confirm, work)
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,12 +321,22 @@ def solve_batch(
     decisions: dict[int, Decision] = {}
     bounds: dict[int, float] = {}
     singles: dict[tuple[str, int], tuple[Decision, SolveReport]] = {}
+    budget = Budget.of(params, started)
     distinct = len({(r.cnn, r.source) for r in requests})
-    single_params = params.model_copy(update={"time_limit_s": params.time_limit_s / (2 * max(distinct, 1))})
+    # Half of the budget goes to the single-request solves: an equal share of the work each,
+    # and half of the wall-clock time left for each in turn divided by those still to solve.
+    single_work = None if budget.work is None else budget.work / (2 * max(distinct, 1))
     for request in requests:
         key = (request.cnn, request.source)
         if key not in singles:
-            singles[key] = solve_request(request, view, world, single_params, time_unit_s=unit)
+            left = distinct - len(singles)
+            deadline = None
+            if budget.deadline is not None:
+                deadline = time.perf_counter() + max(budget.remaining_s(), 0.0) / (2 * left)
+            singles[key] = solve_request(
+                request, view, world, params, time_unit_s=unit, budget=Budget(single_work, deadline)
+            )
+            budget.spend(singles[key][1].work)
         decision = singles[key][0]
         if isinstance(decision, Rejection):
             decisions[request.id] = Rejection(
@@ -231,39 +354,40 @@ def solve_batch(
             tuple(decisions[r.id] for r in requests), shortcut, tuple(bounds.get(r.id, math.nan) for r in requests)
         )
     model = Model(world, view, unit, params.symmetry_breaking)
-    rounding = 0
-    hints = []
-    for request in joint:
-        rv = model.add_request(request)
-        rounding += rv.rounding_units
-        decision, single_report = singles[(request.cnn, request.source)]
-        assert isinstance(decision, Placement)
-        bound_units = math.ceil(single_report.bound_s / unit - 1e-6)
-        bounds[request.id] = single_report.bound_s
-        if rv.t:
-            model.m.add(sum(rv.t) + rv.constant_units >= bound_units)
-        hints.append(list(decision.assignments))
-    report: SolveReport
+    model.check = budget.check
+    hints: list[list[IntArray]] = []
+    joint_built: int | None
+    try:
+        joint_built = _build_joint(model, joint, singles, bounds, unit, hints)
+    except OutOfTime:
+        joint_built = None
+    if joint_built is None and joint:
+        detail = f"no joint placement {_limit_text(params)} (stopped while building the joint model)"
+        for request in joint:
+            decisions[request.id] = Rejection(request.id, 0, "", Constraint.TIMEOUT, detail)
+        return BatchResult(
+            tuple(decisions[r.id] for r in requests),
+            _report(model, None, "timeout", started, 0, detail),
+            tuple(bounds.get(r.id, math.nan) for r in requests),
+        )
+    rounding = joint_built or 0
     if joint:
-        model.finish()
-        model.hint(model.canonical(hints))
-        remaining = max(params.time_limit_s - (time.perf_counter() - started), 0.1 * params.time_limit_s)
-        solver = _solver(params, remaining)
-        status = _status(solver, solver.solve(model.m))
+        solver = _solver(params, budget)
+        status = _status(solver, solver.solve(model.m)) if budget.remaining_s() > 0 else "timeout"
         if status in ("optimal", "feasible"):
             for request, assignments in zip(joint, model.extract(solver), strict=True):
                 decisions[request.id] = view.make_placement(request, assignments, status=status)
-            report = _report(model, solver, status, started, rounding)
+            report = _report(model, solver, status, started, rounding, work=solver.deterministic_time)
         else:
             constraint = Constraint.INFEASIBLE if status == "infeasible" else Constraint.TIMEOUT
             detail = (
                 "CP-SAT proved the batch infeasible: the requests do not fit the shared budgets together"
                 if status == "infeasible"
-                else f"CP-SAT found no joint placement within {params.time_limit_s} s"
+                else f"CP-SAT found no joint placement {_limit_text(params)}"
             )
             for request in joint:
                 decisions[request.id] = Rejection(request.id, 0, "", constraint, detail)
-            report = _report(model, solver, status, started, rounding, detail)
+            report = _report(model, solver, status, started, rounding, detail, work=solver.deterministic_time)
     else:
         report = SolveReport(
             "infeasible",
@@ -280,6 +404,32 @@ def solve_batch(
         report=report,
         lower_bounds_s=tuple(bounds.get(r.id, math.nan) for r in requests),
     )
+
+
+def _build_joint(
+    model: Model,
+    joint: Sequence[Request],
+    singles: dict[tuple[str, int], tuple[Decision, SolveReport]],
+    bounds: dict[int, float],
+    unit: float,
+    hints: list[list[IntArray]],
+) -> int:
+    """Add ``joint`` to ``model`` with the single optima as lower-bound cuts and hints; the rounding units."""
+    rounding = 0
+    for request in joint:
+        rv = model.add_request(request)
+        rounding += rv.rounding_units
+        decision, single_report = singles[(request.cnn, request.source)]
+        assert isinstance(decision, Placement)
+        bound_units = math.ceil(single_report.bound_s / unit - 1e-6)
+        bounds[request.id] = single_report.bound_s
+        if rv.t:
+            model.m.add(sum(rv.t) + rv.constant_units >= bound_units)
+        hints.append(list(decision.assignments))
+    if joint:
+        model.finish()
+        model.hint(model.canonical(hints))
+    return rounding
 
 
 def _independent_optima(
@@ -329,21 +479,20 @@ def _independent_optima(
 
 
 class Exact:
-    """Optimal placement of one request at a time with CP-SAT (see the module docstring).
+    """Optimal placement of one request at a time with CP-SAT (see the package docstring).
 
-    ``last_report`` holds the :class:`SolveReport` of the latest call. With one
-    worker and a fixed seed CP-SAT is deterministic for a given model (unless
-    the wall-clock limit cuts the search), so ``deterministic`` is True and the
-    engine may probe it on an idle fleet; with several workers the parallel
-    portfolio races and ``deterministic`` is False. (CP-SAT's deterministic
-    ``interleave_search`` was several times slower on the benchmark.)
+    ``last_report`` holds the :class:`SolveReport` of the latest call.
+    ``deterministic`` is True unless a wall-clock ``time_limit_s`` is set: with
+    the default deterministic work limit (and, for several workers, CP-SAT's
+    interleaved search) the same inputs and seed give the same decision on any
+    machine.
     """
 
     name: ClassVar[str] = "exact"
     Params = ExactParams
 
     def __init__(self, params: ExactParams, world: World, rng: np.random.Generator) -> None:
-        self.deterministic = params.workers == 1
+        self.deterministic = params.reproducible
         self.params = params
         self.world = world
         self.last_report: SolveReport | None = None
