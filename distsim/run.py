@@ -159,6 +159,8 @@ def _simulate(world: World, sink: RecordSink, seed: int | None, staging: Path | 
         manifest = {
             "scenario": scenario.name,
             "seed": sim.seed,
+            # False when simulation.max_wall_s stopped the run: the files hold what had finished.
+            "complete": summary.complete,
             "versions": package_versions(),
             "wall_s": wall,
             "files": list(OUTPUT_FILES),

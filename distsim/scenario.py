@@ -181,11 +181,18 @@ class Retry(_Strict):
 
 
 class Simulation(_Strict):
-    """Timing model by name, seed of the run and the retry policy."""
+    """Timing model by name, seed of the run, the retry policy and an optional wall-clock budget.
+
+    ``max_wall_s``: stop the run once this much wall-clock time has passed
+    (checked between simulation events): what finished is written, the summary
+    and the manifest say ``complete: false``, and ``distsim run`` exits with
+    status 3. Where it binds the results depend on machine speed.
+    """
 
     timing: str = "analytic"
     seed: Seed = 0
     retry: Retry = Field(default_factory=Retry)
+    max_wall_s: DurationS | None = None
 
 
 class Network(_Strict):

@@ -70,6 +70,9 @@ def summary_table(s: Summary) -> str:
         ("throughput", _num(s.throughput_per_s, " req/s")),
         ("makespan", _num(s.makespan_s, " s", 2)),
     ]
+    if not s.complete:
+        in_flight = s.requests - s.served - s.dropped
+        rows.append(("INCOMPLETE", f"stopped by simulation.max_wall_s; {in_flight} requests were in flight"))
     if s.extrapolated_limits:
         rows.append(("note", "some limits are extrapolated (policy finest): the table certifies no split there"))
     width = max(len(k) for k, _ in rows)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 
 from distsim.commands.figure_args import add_figure_arguments, figure_options
 from distsim.commands.format import summary_table
@@ -13,6 +14,9 @@ from distsim.fields import MAX_SEED
 from distsim.run import simulate
 from distsim.scenario import load_scenario
 from distsim.world import build_world
+
+#: Exit status of ``distsim run`` when ``simulation.max_wall_s`` stopped the run (2 is bad input).
+INCOMPLETE_EXIT = 3
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -83,6 +87,12 @@ def _run(args: argparse.Namespace) -> int:
     print(f"{'wall time':<23}  {result.wall_s:.2f} s")
     if result.out_dir is not None:
         print(f"results in {result.out_dir}/ (requests.csv, devices.csv, summary.json)")
+    if not result.summary.complete:
+        print(
+            f"distsim: incomplete run: simulation.max_wall_s = {scenario.simulation.max_wall_s} s passed; "
+            "the results hold the requests that had ended",
+            file=sys.stderr,
+        )
     if result.timeline is not None:
         if args.trace:
             print(f"trace in {result.timeline.write_chrome_trace(args.trace)} (open in https://ui.perfetto.dev)")
@@ -95,7 +105,7 @@ def _run(args: argparse.Namespace) -> int:
                 result.timeline, args.gantt, window[0], window[1], max_rows=rows, opts=figure_options(args)
             )
             print(f"Gantt chart in {path}")
-    return 0
+    return 0 if result.summary.complete else INCOMPLETE_EXIT
 
 
 def _gantt_rows(text: str) -> int | None:

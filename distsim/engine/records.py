@@ -138,6 +138,9 @@ class Summary:
         exposure_mean, exposure_max: of ``exposure_ssim`` over served requests (NaN if none served).
         exposure_above_tau_share: share of served requests whose ``exposure_ssim`` exceeds ``max_ssim``.
         dropped_unreachable: dropped at once: even on an idle fleet their maps reach no device that may take them.
+        complete: False when ``simulation.max_wall_s`` stopped the run before every request ended
+            (then ``requests - served - dropped`` requests were in flight, and later arrivals
+            never happened).
     """
 
     scenario: str
@@ -173,6 +176,7 @@ class Summary:
     exposure_max: float = math.nan
     exposure_above_tau_share: float = 0.0
     dropped_unreachable: int = 0
+    complete: bool = True
 
 
 def _cell(value: object) -> str:

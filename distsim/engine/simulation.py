@@ -15,6 +15,7 @@ and the timing model, so changing one component's draws never shifts another's.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Generator
 from dataclasses import replace
 from typing import Any
@@ -321,12 +322,28 @@ class Simulation:
 
     # -- driver ------------------------------------------------------------
     def run(self) -> Summary:
-        """Simulate every request to its end; return the summary."""
+        """Simulate every request to its end (or until ``simulation.max_wall_s``); return the summary."""
         self.env.process(self._arrivals())
-        self.env.run()
-        if not self.ledger.is_idle():
+        limit = self.world.scenario.simulation.max_wall_s
+        complete = True
+        if limit is None:
+            self.env.run()
+        else:
+            complete = self._run_until_wall(time.perf_counter() + limit)
+        if complete and not self.ledger.is_idle():
             raise AssertionError("budgets not restored after the run")
-        return self._summary()
+        return replace(self._summary(), complete=complete)
+
+    def _run_until_wall(self, deadline: float) -> bool:
+        """Step the simulation until it ends (True) or the wall clock passes ``deadline`` (False)."""
+        env = self.env
+        while True:
+            if time.perf_counter() >= deadline:
+                return env.peek() == math.inf
+            try:
+                env.step()
+            except simpy.core.EmptySchedule:
+                return True
 
     def _summary(self) -> Summary:
         scenario = self.world.scenario

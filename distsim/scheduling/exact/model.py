@@ -267,6 +267,7 @@ class Model:
         elif layer.feed is Feed.MAPS:
             flows: dict[tuple[int, int], cp_model.IntVar] = {}
             for i in send:
+                self.check()  # a wall-clock budget may end inside a large layer
                 for j in recv:
                     tx = self.tx_units(unit, i, j)
                     if tx is None:
@@ -295,6 +296,7 @@ class Model:
             conv = layer.prev_kind is LayerKind.CONV
             size = layer.prev_out_maps * unit
             for i in send:
+                self.check()  # a wall-clock budget may end inside a large layer
                 for j in recv:
                     if i == j:
                         continue
@@ -322,6 +324,7 @@ class Model:
                     self._bw(i, unit * cap, [(unit, n_prev[i]), (-unit * cap, y_i)])
         else:  # VECTOR
             for i in send:
+                self.check()  # a wall-clock budget may end inside a large layer
                 for j in recv:
                     if i == j:
                         continue
@@ -378,6 +381,7 @@ class Model:
                     self._ge(t, [(v, n_cur[j]), (tc[j], n_cur[j])], [flag])
             return
         for i in send:
+            self.check()  # a wall-clock budget may end inside a large layer
             for j in recv:
                 if i == j:
                     continue
