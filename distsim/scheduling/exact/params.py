@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
 from pydantic import Field
 
+from distsim.fields import DurationS, Integer, Number, Seed, StrictBool
 from distsim.scheduling.base import SchedulerParams
+
+#: CP-SAT deterministic time: positive and finite.
+WorkLimit = Annotated[float, Number, Field(gt=0, le=1e9, allow_inf_nan=False)]
 
 #: Default CP-SAT deterministic time per solve when no limit is given.
 DEFAULT_WORK_LIMIT = 10.0
@@ -38,15 +43,15 @@ class ExactParams(SchedulerParams):
             default: CP-SAT's own symmetry detection did better on the benchmark instances).
     """
 
-    work_limit: float | None = Field(None, gt=0)
-    time_limit_s: float | None = Field(None, gt=0)
-    workers: int = Field(2, ge=1, le=64)
-    relative_gap: float = Field(0.0, ge=0, lt=1)
-    time_unit_s: float | None = Field(None, gt=0)
-    resolution: int = Field(10_000, ge=100)
-    seed: int = Field(0, ge=0)
-    hint: bool = True
-    symmetry_breaking: bool = False
+    work_limit: WorkLimit | None = None
+    time_limit_s: DurationS | None = None
+    workers: Annotated[int, Integer, Field(ge=1, le=64)] = 2
+    relative_gap: Annotated[float, Number, Field(ge=0, lt=1, allow_inf_nan=False)] = 0.0
+    time_unit_s: DurationS | None = None
+    resolution: Annotated[int, Integer, Field(ge=100, le=10**9)] = 10_000
+    seed: Seed = 0
+    hint: StrictBool = True
+    symmetry_breaking: StrictBool = False
 
     @property
     def reproducible(self) -> bool:
