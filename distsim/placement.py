@@ -125,6 +125,24 @@ def room(rule: LayerRule, compute_mults: int, memory_bytes: int, held: int) -> i
     return max(k, 0)
 
 
+def rooms(
+    rule: LayerRule, compute_mults: IntArray, memory_bytes: IntArray, held: IntArray, devices: IntArray
+) -> IntArray:
+    """:func:`room` of every device in ``devices`` at once (``held`` indexed by participant)."""
+    c, m = rule.segment_mults, rule.segment_weight_bytes
+    comp, mem = compute_mults[devices], memory_bytes[devices]
+    out = np.full(len(devices), UNBOUNDED, dtype=np.int64)
+    if c > 0:
+        np.minimum(out, comp // c, out=out)
+    if m > 0:
+        np.minimum(out, mem // m, out=out)
+    if rule.cap is not None:
+        np.minimum(out, rule.cap - held[devices], out=out)
+    out[(comp < c) | (mem < m)] = 0
+    np.maximum(out, 0, out=out)
+    return out
+
+
 def sender_room(bandwidth_bytes: IntArray, senders: IntArray, sizes: IntArray) -> int:
     """How many segments ``senders`` can feed under cond2, each shipping ``sizes`` bytes per segment.
 
@@ -380,6 +398,7 @@ __all__ = [
     "over_cap",
     "qualify",
     "room",
+    "rooms",
     "run_failure",
     "sender_room",
     "source_failure",

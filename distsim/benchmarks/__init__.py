@@ -67,6 +67,12 @@ SUITES: dict[str, Suite] = {
             "schedulers.csv, batch.csv, target.csv, schedulers.md, schedulers.png",
         ),
         Suite(
+            "baselines",
+            "random, round_robin, layerwise decision times beside DistPrivacy's (docs/performance.md)",
+            "distsim.benchmarks.baselines",
+            "baselines.csv, baselines.md",
+        ),
+        Suite(
             "timing",
             "analytic vs contention latency as load grows (docs/timing-models.md)",
             "distsim.benchmarks.timing_divergence",

@@ -674,6 +674,9 @@ def run(out: Path = DEFAULT_OUT, *, quick: bool = False, progress: Callable[[str
             os.replace(path, out / path.name)
     text = report_markdown(plan, quick, info, decisions, runs, scaling)
     text += f"\nLoad average at the end: {info_end['load_average']}.\n"
+    from distsim.benchmarks.baselines import markdown, measure_baseline_decisions
+
+    text += "\n## Baseline decisions beside DistPrivacy's\n\n" + markdown(measure_baseline_decisions(quick, progress))
     _write_atomic(out / "perf.md", text)
     return out / "perf.md"
 

@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from distsim.model.cost import layer_transfers
-from distsim.placement import LayerRule, binding, charge, run_failure
+from distsim.placement import LayerRule, Qualification, attribute, binding, charge
 from distsim.scheduling.base import ClusterView, Constraint, Decision, Rejection, Request, SchedulerParams
 from distsim.world import World
 
@@ -47,7 +47,9 @@ class Layerwise:
         fleet, links = view.fleet, view.links
         n, d, src = fleet.size, fleet.participants, request.source
         comp, mem, bw = view.residuals()
+        speed = fleet.mults_per_s
         placed: list[IntArray] = []
+        sender = -1  # the device that holds the whole previous layer
         for layer in cnn.layers:
             prev = placed[-1] if placed else None
             need_c = layer.total_mults
@@ -55,37 +57,34 @@ class Layerwise:
             rule = LayerRule(
                 layer.index, layer.name, layer.segments, layer.segment_mults, layer.segment_weight_bytes, None, False
             )
-            candidates = [src] if layer.index in (1, cnn.depth) else list(range(d))
-            best, best_t, best_flows = -1, np.inf, None
-            reasons: dict[Constraint, int] = {}
-            for j in candidates:
-                cur = np.full(layer.segments, j, dtype=np.int64)
-                flows = layer_transfers(layer, prev, cur, n)
-                tx = flows.bytes * links.pairs(flows.senders, flows.receivers)
-                failed = run_failure(
-                    rule,
-                    layer.segments,
-                    int(comp[j]),
-                    int(mem[j]),
-                    0,
-                    not np.any(bw[flows.senders] < flows.bytes),
-                    bool(np.isfinite(tx).all()),
+            candidates = np.array([src] if layer.index in (1, cnn.depth) else range(d), dtype=np.int64)
+            if not len(candidates):
+                return Rejection(
+                    request.id,
+                    layer.index,
+                    layer.name,
+                    Constraint.NO_PARTICIPANTS,
+                    f"layer {layer.name}: the fleet has no participants",
                 )
-                if failed is not None:
-                    reasons[failed] = reasons.get(failed, 0) + 1
-                    continue
-                t = (float(tx.max()) if len(tx) else 0.0) + need_c / float(fleet.mults_per_s[j])
-                if t < best_t:
-                    best, best_t, best_flows = j, t, flows
-            if best < 0:
-                if not candidates:
-                    return Rejection(
-                        request.id,
-                        layer.index,
-                        layer.name,
-                        Constraint.NO_PARTICIPANTS,
-                        f"layer {layer.name}: the fleet has no participants",
-                    )
+            # Bytes the previous layer's device sends to any other device (Eq. 6, one pair).
+            size = 0
+            if prev is not None:
+                other = 0 if sender != 0 else 1
+                flows = layer_transfers(layer, prev, np.full(layer.segments, other, dtype=np.int64), n)
+                size = int(flows.bytes[0]) if len(flows.bytes) else 0
+            local = candidates == sender
+            tx = np.where(local, 0.0, size * links.to_all(sender)[candidates]) if size else np.zeros(len(candidates))
+            # Every candidate's first failing condition, from the kernel's masks (k = all segments).
+            q = Qualification(
+                np.ones(len(candidates), dtype=bool),
+                comp[candidates] >= layer.segments * rule.segment_mults,
+                mem[candidates] >= layer.segments * rule.segment_weight_bytes,
+                local | (int(bw[sender]) >= size if size else True),
+                np.isfinite(tx) if size else None,
+            )
+            ok = q.qualifies
+            if not ok.any():
+                reasons = {c: k for c, k in attribute(q).items() if k}
                 constraint = binding(reasons)
                 return Rejection(
                     request.id,
@@ -96,8 +95,12 @@ class Layerwise:
                     f"({', '.join(f'{c} {k}' for c, k in sorted(reasons.items()))} of "
                     f"{len(candidates)} ruled out)",
                 )
-            assert best_flows is not None
+            # The one finishing first (transfer + compute), ties to the lowest id.
+            t = np.where(ok, tx + need_c / speed[candidates], np.inf)
+            best = int(candidates[int(np.argmin(t))])
             charge(rule, best, layer.segments, comp, mem, bw)
-            np.subtract.at(bw, best_flows.senders, best_flows.bytes)
+            if size and best != sender:
+                bw[sender] -= size
             placed.append(np.full(layer.segments, best, dtype=np.int64))
+            sender = best
         return view.make_placement(request, placed)

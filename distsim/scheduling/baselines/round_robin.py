@@ -4,6 +4,8 @@ Each request starts its cycle at participant ``request.id mod D`` (so that
 successive requests spread over the fleet without any state kept between
 calls) and moves one participant forward after every placed segment, across
 layers. Honours ``Nf`` and every budget (same conditions as DistPrivacy).
+Runs of interchangeable segments are placed at once (:mod:`._runs`), with the
+decisions of the per-segment twin (:meth:`RoundRobin.place_per_segment`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import numpy as np
 
 from distsim.scheduling.base import ClusterView, Decision, Request, SchedulerParams
 from distsim.scheduling.baselines._greedy import BoolArray, greedy_place
+from distsim.scheduling.baselines._runs import CyclicRuns, run_place
 from distsim.world import World
 
 
@@ -32,6 +35,11 @@ class RoundRobin:
         self.world = world
 
     def place(self, request: Request, view: ClusterView) -> Decision:
+        d = view.fleet.participants
+        return run_place(self.world, request, view, CyclicRuns(d, request.id % d if d else 0))
+
+    def place_per_segment(self, request: Request, view: ClusterView) -> Decision:
+        """The segment-by-segment twin: the same decisions, one segment at a time."""
         d = view.fleet.participants
         state = {"next": request.id % d if d else 0}
 

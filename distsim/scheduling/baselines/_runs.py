@@ -1,0 +1,278 @@
+"""Run-based greedy placement: ``random`` and ``round_robin`` place runs of interchangeable segments at once.
+
+Segments of a layer fed by the same senders with the same bytes (all of a layer
+after a conv layer, the single FC segment, and, on a full mesh, every segment of
+a relu/pool layer while no map holder runs short of bandwidth) see the same
+qualifying participants, except that a participant drops out once it holds as
+many as its room (:func:`distsim.placement.room`: cond1 and cond4) and that
+every candidate but a sender drops out once that sender's bandwidth is spent
+(cond2). So a policy picks a whole run of devices among the qualifying ones,
+respecting each device's room, and the run is cut where a sender's bandwidth
+would run out; the next run starts from the residuals the kernel charged. The
+segment-by-segment twin (:func:`distsim.scheduling.baselines._greedy.greedy_place`)
+is what the tests compare against: the same decisions for ``round_robin``,
+the same distribution for ``random``.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from distsim.model.cnn import Feed
+from distsim.model.privacy import PrivacyLimits
+from distsim.placement import UNBOUNDED, LayerRule, Reach, charge, no_participant_detail, qualify, rooms, source_failure
+from distsim.scheduling.base import ClusterView, Decision, Rejection, Request
+from distsim.scheduling.reference import gather_senders, segment_senders
+from distsim.world import World
+
+IntArray = npt.NDArray[np.int64]
+
+
+class RunPolicy(Protocol):
+    """Chooses the devices of a run of interchangeable segments."""
+
+    def choose(self, candidates: IntArray, room: IntArray, count: int) -> IntArray:
+        """Up to ``count`` devices (one per segment, in order) among sorted ``candidates``, device
+        ``candidates[i]`` at most ``room[i]`` times; fewer only when the rooms add up to less."""
+        ...
+
+    def commit(self, placed: IntArray) -> None:
+        """The prefix of the last choice that was placed (the rest was cut by a sender's bandwidth)."""
+        ...
+
+
+def _ranks(x: IntArray) -> IntArray:
+    """For every entry, how many equal entries come before it."""
+    order = np.argsort(x, kind="stable")
+    xs = x[order]
+    change = np.empty(len(xs), dtype=bool)
+    change[:1] = True
+    np.not_equal(xs[1:], xs[:-1], out=change[1:])
+    starts = np.flatnonzero(change)
+    lengths = np.diff(np.append(starts, len(xs)))
+    ranks = np.empty(len(x), dtype=np.int64)
+    ranks[order] = np.arange(len(x)) - np.repeat(starts, lengths)
+    return ranks
+
+
+class UniformRuns:
+    """Each segment on a uniformly random qualifying participant (``random``).
+
+    Rejection sampling, vectorised: draws are uniform over the run's
+    candidates, a draw of a device that already holds its room is discarded,
+    so every kept draw is uniform over the devices that still qualify, the
+    distribution of the per-segment process. A device's kept draws are its
+    first ``room`` draws.
+    """
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self.rng = rng
+
+    def choose(self, candidates: IntArray, room: IntArray, count: int) -> IntArray:
+        room = np.minimum(room, count)
+        target = int(min(count, int(room.sum())))
+        kept: list[IntArray] = []
+        taken = np.zeros(len(candidates), dtype=np.int64)
+        have = 0
+        while have < target:
+            draws = self.rng.integers(len(candidates), size=2 * (target - have) + 8)
+            ok = _ranks(draws) + taken[draws] < room[draws]
+            keep = draws[ok][: target - have]
+            np.add.at(taken, keep, 1)
+            kept.append(keep)
+            have += len(keep)
+        return candidates[np.concatenate(kept)] if kept else np.zeros(0, dtype=np.int64)
+
+    def commit(self, placed: IntArray) -> None:
+        pass
+
+
+class CyclicRuns:
+    """Participants in turn from a pointer, skipping those that do not qualify (``round_robin``)."""
+
+    def __init__(self, participants: int, start: int) -> None:
+        self.d = participants
+        self.pointer = start
+
+    def choose(self, candidates: IntArray, room: IntArray, count: int) -> IntArray:
+        first = int(np.searchsorted(candidates, self.pointer))
+        if count == 1:
+            usable = np.flatnonzero(room > 0)
+            if not len(usable):
+                return candidates[:0]
+            at = int(np.searchsorted(usable, first))
+            return candidates[usable[at if at < len(usable) else 0]][None]
+        order = np.roll(np.arange(len(candidates)), -first)
+        left = np.minimum(room[order], count)
+        parts: list[IntArray] = []
+        remaining, lap = count, 0
+        while remaining > 0:
+            active = order[left > lap]
+            if not len(active):
+                break
+            take = active[:remaining]
+            parts.append(candidates[take])
+            remaining -= len(take)
+            lap += 1
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+    def commit(self, placed: IntArray) -> None:
+        if len(placed):
+            self.pointer = (int(placed[-1]) + 1) % self.d
+
+
+def _cut(seq: IntArray, holders: IntArray, quota: IntArray) -> int:
+    """Length of the prefix of ``seq`` whose senders keep their bandwidth: segment ``t`` placed on
+    ``seq[t] != holders[t]`` uses one of ``quota[holders[t]]`` segments its sender can still feed."""
+    away = seq != holders
+    if not away.any():
+        return len(seq)
+    order = np.argsort(holders, kind="stable")
+    hs = holders[order]
+    used = np.cumsum(away[order])
+    change = np.empty(len(hs), dtype=bool)
+    change[:1] = True
+    np.not_equal(hs[1:], hs[:-1], out=change[1:])
+    starts = np.flatnonzero(change)
+    before = np.repeat(np.append(0, used[starts[1:] - 1]), np.diff(np.append(starts, len(hs))))
+    over = (used - before > quota[hs]) & away[order]
+    return int(order[over].min()) if over.any() else len(seq)
+
+
+def _cut_fixed(seq: IntArray, senders: dict[int, int], bw: IntArray) -> int:
+    """Length of the prefix of ``seq`` every sender (bytes per segment in ``senders``) can feed:
+    sender ``i`` ships to every segment not on ``i`` and can feed ``bw[i] // size`` of them."""
+    if not senders:
+        return len(seq)
+    ids = np.fromiter(senders.keys(), dtype=np.int64, count=len(senders))
+    sizes = np.fromiter(senders.values(), dtype=np.int64, count=len(senders))
+    quota = np.where(sizes > 0, bw[ids] // np.maximum(sizes, 1), len(seq))
+    # Sender i has shipped at most t + 1 segments after segment t: only quotas below the run can bind.
+    keep = len(seq)
+    for i, limit in zip(ids[quota < len(seq)].tolist(), quota[quota < len(seq)].tolist(), strict=True):
+        over = np.flatnonzero(np.cumsum(seq != i) > limit)
+        if len(over):
+            keep = min(keep, int(over[0]))
+    return keep
+
+
+def run_place(
+    world: World, request: Request, view: ClusterView, policy: RunPolicy, limits: PrivacyLimits | None = None
+) -> Decision:
+    """Place ``request`` run by run, letting ``policy`` choose among qualifying participants."""
+    cnn = world.cnns[request.cnn]
+    limits = limits or world.limits[request.cnn]
+    fleet = view.fleet
+    n, d, src = fleet.size, fleet.participants, request.source
+    comp, mem, bw = view.residuals()
+    reach = Reach(view.links, d)
+    placed: list[IntArray] = []
+    for layer in cnn.layers:
+        prev = placed[-1] if placed else None
+        rule = LayerRule.of(layer, limits)
+        out = np.empty(layer.segments, dtype=np.int64)
+        if rule.on_source:
+            prev_list = prev.tolist() if prev is not None else None
+            gather = gather_senders(layer, prev_list) if layer.feed is Feed.GATHER and prev_list is not None else {}
+            for p in range(layer.segments):
+                sends = segment_senders(layer, prev_list, p, gather)
+                failed = source_failure(rule, src, comp, mem, bw, sends, reach)
+                if failed is not None:
+                    constraint = failed[0]
+                    return Rejection(
+                        request.id,
+                        layer.index,
+                        layer.name,
+                        constraint,
+                        f"layer {layer.name}: the source cannot take it ({constraint})",
+                    )
+                charge(rule, src, 1, comp, mem, bw, sends)
+                out[p] = src
+            placed.append(out)
+            continue
+        held = np.zeros(d, dtype=np.int64)
+        unit = layer.feed_unit_bytes
+        if layer.feed is Feed.MAPS and prev is not None:
+            if reach.mesh:
+                runs = [(0, layer.segments)]  # one run: every map holder reaches everyone
+            else:
+                starts = [0, *(np.flatnonzero(np.diff(prev)) + 1).tolist()]
+                runs = list(zip(starts, [*starts[1:], layer.segments], strict=True))
+        else:
+            runs = [(0, layer.segments)]
+        if layer.feed is Feed.MAPS and prev is not None:
+            fixed: dict[int, int] | None = None
+        elif prev is None or layer.feed is Feed.NONE:
+            fixed = {}
+        else:
+            gather = gather_senders(layer, prev.tolist()) if layer.feed is Feed.GATHER else {}
+            fixed = segment_senders(layer, prev.tolist(), 0, gather)
+        for start, end in runs:
+            pos = start
+            while pos < end:
+                if fixed is None:
+                    assert prev is not None
+                    holders = prev[pos:end]
+                    senders = {int(prev[pos]): unit}
+                    quota = bw // unit
+                    # While the run's first holder can feed it, on a full mesh every segment sees the
+                    # same candidates; a short holder leaves only itself, for its one segment.
+                    batch_ok = int(quota[int(prev[pos])]) > 0
+                    span = end - pos if batch_ok else 1
+                    feeding = {} if reach.mesh and batch_ok else senders
+                    q = qualify(rule, held, comp, mem, bw, feeding, reach.of(senders))
+                else:
+                    senders = fixed
+                    span = end - pos
+                    q = qualify(rule, held, comp, mem, bw, senders, reach.of(senders))
+                candidates = np.flatnonzero(q.qualifies).astype(np.int64)
+                if not len(candidates):
+                    full = qualify(rule, held, comp, mem, bw, senders, reach.of(senders))
+                    constraint, detail = no_participant_detail(layer.name, full.failures(), d)
+                    return Rejection(request.id, layer.index, layer.name, constraint, detail)
+                if fixed is None and not (reach.mesh and batch_ok) and end - pos == 1:
+                    # One segment whose candidates were judged with its real sender (a topology's map run
+                    # of one): it fits whoever is picked, so neither rooms nor a bandwidth cut are needed.
+                    seq = policy.choose(candidates, np.ones(len(candidates), dtype=np.int64), 1)
+                else:
+                    seq = policy.choose(candidates, rooms(rule, comp, mem, held, candidates), span)
+                # Cut the run where a sender would run out of bandwidth (cond2).
+                if len(seq) == 1 and fixed is None and not (reach.mesh and batch_ok):
+                    keep = 1
+                elif fixed is None:
+                    keep = _cut(seq, prev[pos : pos + len(seq)], quota)
+                else:
+                    keep = _cut_fixed(seq, senders, bw)
+                if keep == 0:
+                    # The first segment already needs a short sender: only that sender may take it.
+                    single = qualify(rule, held, comp, mem, bw, senders, reach.of(senders))
+                    only = np.flatnonzero(single.qualifies).astype(np.int64)
+                    if not len(only):
+                        constraint, detail = no_participant_detail(layer.name, single.failures(), d)
+                        return Rejection(request.id, layer.index, layer.name, constraint, detail)
+                    seq, keep = policy.choose(only, rooms(rule, comp, mem, held, only), 1), 1
+                chosen = seq[:keep]
+                policy.commit(chosen)
+                counts = np.bincount(chosen, minlength=d)
+                comp[:d] -= counts * rule.segment_mults
+                mem[:d] -= counts * rule.segment_weight_bytes
+                held += counts
+                if fixed is None:
+                    holders = prev[pos : pos + keep]
+                    away = chosen != holders
+                    np.subtract.at(bw, holders[away], unit)
+                elif senders:
+                    ids = np.fromiter(senders.keys(), dtype=np.int64, count=len(senders))
+                    sizes = np.fromiter(senders.values(), dtype=np.int64, count=len(senders))
+                    on_self = np.bincount(chosen, minlength=n)[ids]
+                    bw[ids] -= (keep - on_self) * sizes
+                out[pos : pos + keep] = chosen
+                pos += keep
+        placed.append(out)
+    return view.make_placement(request, placed)
+
+
+__all__ = ["UNBOUNDED", "CyclicRuns", "RunPolicy", "UniformRuns", "run_place"]

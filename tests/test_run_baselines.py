@@ -1,0 +1,103 @@
+"""Run-based ``random`` and ``round_robin`` (issue 16.3) against their per-segment twins."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from distsim.scheduling.base import ClusterView, Placement, Rejection, Request
+from distsim.scheduling.baselines.random_fit import RandomFit, RandomFitParams
+from distsim.scheduling.baselines.round_robin import RoundRobin, RoundRobinParams
+from distsim.scheduling.validate import validate_placement
+from distsim.world import World
+from tests.conftest import make_world
+
+
+def views(world: World, count: int, seed: int) -> list[ClusterView]:
+    """The idle fleet, then residuals down to 0-2% of the budgets (rejections of every kind)."""
+    fleet = world.fleet
+    rng = np.random.default_rng(seed)
+    out = [ClusterView.idle(world)]
+    for k in range(1, count):
+        low = (0.0, 0.001, 0.02, 0.2)[k % 4]
+        out.append(
+            ClusterView(
+                world,
+                (fleet.compute_budget_mults * rng.uniform(low, 1, fleet.size)).astype(np.int64),
+                (fleet.memory_bytes * rng.uniform(low, 1, fleet.size)).astype(np.int64),
+                (fleet.bandwidth_budget_bytes * rng.uniform(low, 1, fleet.size)).astype(np.int64),
+            )
+        )
+    return out
+
+
+def outcome(decision: Placement | Rejection) -> tuple[object, ...]:
+    if isinstance(decision, Placement):
+        return ("placed", [a.tolist() for a in decision.assignments], decision.cost.latency_s)
+    return ("rejected", decision.layer, str(decision.constraint), decision.detail)
+
+
+WORLDS = [
+    {"participants": {"total": 6}, "privacy": {"max_ssim": 0.4}},
+    {"participants": {"total": 20}, "privacy": {"max_ssim": 0.6}},
+    {"participants": {"total": 14}, "network": {"topology": "geometric", "range_m": 30.0, "seed": 2}},
+    {"participants": {"total": 18}, "network": {"topology": "geometric", "range_m": 40.0, "seed": 5}},
+]
+
+
+@pytest.mark.parametrize("spec", WORLDS)
+def test_round_robin_runs_decide_as_the_per_segment_twin(spec: dict[str, object]) -> None:
+    world = make_world(**spec)
+    scheduler = RoundRobin(RoundRobinParams(), world, np.random.default_rng(0))
+    fleet = world.fleet
+    for k, view in enumerate(views(world, 24, 3)):
+        source = fleet.participants + k % len(fleet.source_cnn)
+        request = Request(k, source, fleet.source_cnn[source - fleet.participants], 0.0)
+        fast, slow = scheduler.place(request, view), scheduler.place_per_segment(request, view)
+        assert outcome(fast) == outcome(slow)
+        if isinstance(fast, Placement):
+            assert validate_placement(fast, request, view) == []
+
+
+@pytest.mark.parametrize("spec", WORLDS[:3])
+def test_random_runs_are_valid_and_reject_as_the_twin_does_on_hopeless_views(spec: dict[str, object]) -> None:
+    world = make_world(**spec)
+    scheduler = RandomFit(RandomFitParams(), world, np.random.default_rng(1))
+    fleet = world.fleet
+    for k, view in enumerate(views(world, 24, 4)):
+        source = fleet.participants + k % len(fleet.source_cnn)
+        request = Request(k, source, fleet.source_cnn[source - fleet.participants], 0.0)
+        decision = scheduler.place(request, view)
+        if isinstance(decision, Placement):
+            assert validate_placement(decision, request, view) == []
+
+
+def test_random_runs_have_the_per_segment_distribution() -> None:
+    # LeNet on 6 participants at tau 0.4: caps of 4 maps bind, so devices drop out as they fill.
+    world = make_world(sources=[{"cnn": "lenet"}], participants={"total": 6}, privacy={"max_ssim": 0.4})
+    view = ClusterView.idle(world)
+    request = Request(0, world.fleet.participants, "lenet", 0.0)
+    fast = RandomFit(RandomFitParams(), world, np.random.default_rng(11))
+    slow = RandomFit(RandomFitParams(), world, np.random.default_rng(12))
+    samples = 600
+
+    def frequencies(place: object) -> np.ndarray:
+        counts = None
+        for _ in range(samples):
+            decision = place(request, view)  # type: ignore[operator]
+            assert isinstance(decision, Placement)
+            # Per (layer, segment): which participant took it.
+            rows = np.concatenate([a for a in decision.assignments])
+            hit = np.zeros((len(rows), world.fleet.size))
+            hit[np.arange(len(rows)), rows] = 1
+            counts = hit if counts is None else counts + hit
+        assert counts is not None
+        return counts / samples
+
+    a, b = frequencies(fast.place), frequencies(slow.place_per_segment)
+    # Each cell is a Bernoulli frequency: 5 standard errors of the difference of two estimates.
+    p = (a + b) / 2
+    tolerance = 5 * np.sqrt(2 * p * (1 - p) / samples) + 1e-9
+    assert np.all(np.abs(a - b) <= tolerance)
+    # The draws differ, the process does not: some cells are far from 0 and 1.
+    assert ((a > 0.05) & (a < 0.95)).any()
