@@ -21,9 +21,19 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from distsim.model.cnn import Feed
+from distsim.model.cnn import Feed, Layer
 from distsim.model.privacy import PrivacyLimits
-from distsim.placement import UNBOUNDED, LayerRule, Reach, charge, no_participant_detail, qualify, rooms, source_failure
+from distsim.placement import (
+    UNBOUNDED,
+    Constraint,
+    LayerRule,
+    Reach,
+    charge,
+    no_participant_detail,
+    qualify,
+    rooms,
+    source_failure,
+)
 from distsim.scheduling.base import ClusterView, Decision, Rejection, Request
 from distsim.scheduling.reference import gather_senders, segment_senders
 from distsim.world import World
@@ -159,119 +169,170 @@ def _cut_fixed(seq: IntArray, senders: dict[int, int], bw: IntArray) -> int:
     return keep
 
 
+class _Rejected(Exception):
+    def __init__(self, rejection: Rejection) -> None:
+        self.rejection = rejection
+
+
+class _Placer:
+    """One request's scratch residuals and the run loop over its layers."""
+
+    def __init__(self, request: Request, view: ClusterView, policy: RunPolicy) -> None:
+        self.request, self.policy = request, policy
+        self.n, self.d = view.fleet.size, view.fleet.participants
+        self.comp, self.mem, self.bw = view.residuals()
+        self.reach = Reach(view.links, self.d)
+
+    def reject(self, rule: LayerRule, failures: dict[Constraint, int]) -> _Rejected:
+        """The kernel's attribution of a segment no participant may take."""
+        constraint, text = no_participant_detail(rule.name, failures, self.d)
+        return _Rejected(Rejection(self.request.id, rule.index, rule.name, constraint, text))
+
+    def on_source(self, layer: Layer, rule: LayerRule, prev: IntArray | None) -> IntArray:
+        """A source-only layer, segment by segment (image channels, one FC segment: few)."""
+        src = self.request.source
+        prev_list = prev.tolist() if prev is not None else None
+        gather = gather_senders(layer, prev_list) if layer.feed is Feed.GATHER and prev_list is not None else {}
+        for p in range(layer.segments):
+            sends = segment_senders(layer, prev_list, p, gather)
+            failed = source_failure(rule, src, self.comp, self.mem, self.bw, sends, self.reach)
+            if failed is not None:
+                constraint = failed[0]
+                raise _Rejected(
+                    Rejection(
+                        self.request.id,
+                        layer.index,
+                        layer.name,
+                        constraint,
+                        f"layer {layer.name}: the source cannot take it ({constraint})",
+                    )
+                )
+            charge(rule, src, 1, self.comp, self.mem, self.bw, sends)
+        return np.full(layer.segments, src, dtype=np.int64)
+
+    def on_participants(self, layer: Layer, rule: LayerRule, prev: IntArray | None) -> IntArray:
+        """A participant layer, run by run."""
+        out = np.empty(layer.segments, dtype=np.int64)
+        held = np.zeros(self.d, dtype=np.int64)
+        maps = layer.feed is Feed.MAPS and prev is not None
+        runs = [(0, layer.segments)]  # on a full mesh a map layer is one run: every holder reaches everyone
+        fixed: dict[int, int] | None = None
+        if maps and not self.reach.mesh:
+            assert prev is not None
+            starts = [0, *(np.flatnonzero(np.diff(prev)) + 1).tolist()]
+            runs = list(zip(starts, [*starts[1:], layer.segments], strict=True))
+        elif prev is None or layer.feed is Feed.NONE:
+            fixed = {}
+        elif not maps:
+            gather = gather_senders(layer, prev.tolist()) if layer.feed is Feed.GATHER else {}
+            fixed = segment_senders(layer, prev.tolist(), 0, gather)
+        for start, end in runs:
+            pos = start
+            while pos < end:
+                keep = self.run(layer, rule, prev, fixed, held, pos, end, out)
+                pos += keep
+        return out
+
+    def run(
+        self,
+        layer: Layer,
+        rule: LayerRule,
+        prev: IntArray | None,
+        fixed: dict[int, int] | None,
+        held: IntArray,
+        pos: int,
+        end: int,
+        out: IntArray,
+    ) -> int:
+        """Place the next run from segment ``pos``; return how many segments it placed."""
+        comp, mem, bw, reach = self.comp, self.mem, self.bw, self.reach
+        unit = layer.feed_unit_bytes
+        exact = True  # the candidates were judged with the run's real senders
+        quota = bw
+        if fixed is None:
+            assert prev is not None
+            senders = {int(prev[pos]): unit}
+            quota = bw // unit
+            # While the run's first holder can feed it, on a full mesh every segment sees the
+            # same candidates; a short holder leaves only itself, for its one segment.
+            batch = int(quota[int(prev[pos])]) > 0
+            span = end - pos if batch else 1
+            exact = not (reach.mesh and batch)
+            q = qualify(rule, held, comp, mem, bw, senders if exact else {}, reach.of(senders))
+        else:
+            senders, span = fixed, end - pos
+            q = qualify(rule, held, comp, mem, bw, senders, reach.of(senders))
+        candidates = np.flatnonzero(q.qualifies).astype(np.int64)
+        if not len(candidates):
+            raise self.reject(rule, qualify(rule, held, comp, mem, bw, senders, reach.of(senders)).failures())
+        if fixed is None and exact and end - pos == 1:
+            # One segment judged with its real sender (a topology's map run of one): it fits whoever
+            # is picked, so neither rooms nor a bandwidth cut are needed.
+            seq = self.policy.choose(candidates, np.ones(len(candidates), dtype=np.int64), 1)
+            keep = 1
+        else:
+            seq = self.policy.choose(candidates, rooms(rule, comp, mem, held, candidates), span)
+            # Cut the run where a sender would run out of bandwidth (cond2).
+            keep = (
+                _cut(seq, prev[pos : pos + len(seq)], quota)
+                if prev is not None and fixed is None
+                else _cut_fixed(seq, senders, bw)
+            )
+        if keep == 0:
+            # The first segment already needs a short sender: only that sender may take it.
+            single = qualify(rule, held, comp, mem, bw, senders, reach.of(senders))
+            only = np.flatnonzero(single.qualifies).astype(np.int64)
+            if not len(only):
+                raise self.reject(rule, single.failures())
+            seq, keep = self.policy.choose(only, rooms(rule, comp, mem, held, only), 1), 1
+        chosen = seq[:keep]
+        self.policy.commit(chosen)
+        self.charge(rule, chosen, held, senders if fixed is not None else None, prev, pos, unit)
+        out[pos : pos + keep] = chosen
+        return keep
+
+    def charge(
+        self,
+        rule: LayerRule,
+        chosen: IntArray,
+        held: IntArray,
+        senders: dict[int, int] | None,
+        prev: IntArray | None,
+        pos: int,
+        unit: int,
+    ) -> None:
+        """Debit a placed run: the kernel's charge, for every device of the run at once."""
+        counts = np.bincount(chosen, minlength=self.d)
+        self.comp[: self.d] -= counts * rule.segment_mults
+        self.mem[: self.d] -= counts * rule.segment_weight_bytes
+        held += counts
+        if senders is None:
+            assert prev is not None
+            holders = prev[pos : pos + len(chosen)]
+            np.subtract.at(self.bw, holders[chosen != holders], unit)
+        elif senders:
+            ids = np.fromiter(senders.keys(), dtype=np.int64, count=len(senders))
+            sizes = np.fromiter(senders.values(), dtype=np.int64, count=len(senders))
+            on_self = np.bincount(chosen, minlength=self.n)[ids]
+            self.bw[ids] -= (len(chosen) - on_self) * sizes
+
+
 def run_place(
     world: World, request: Request, view: ClusterView, policy: RunPolicy, limits: PrivacyLimits | None = None
 ) -> Decision:
     """Place ``request`` run by run, letting ``policy`` choose among qualifying participants."""
     cnn = world.cnns[request.cnn]
     limits = limits or world.limits[request.cnn]
-    fleet = view.fleet
-    n, d, src = fleet.size, fleet.participants, request.source
-    comp, mem, bw = view.residuals()
-    reach = Reach(view.links, d)
+    placer = _Placer(request, view, policy)
     placed: list[IntArray] = []
-    for layer in cnn.layers:
-        prev = placed[-1] if placed else None
-        rule = LayerRule.of(layer, limits)
-        out = np.empty(layer.segments, dtype=np.int64)
-        if rule.on_source:
-            prev_list = prev.tolist() if prev is not None else None
-            gather = gather_senders(layer, prev_list) if layer.feed is Feed.GATHER and prev_list is not None else {}
-            for p in range(layer.segments):
-                sends = segment_senders(layer, prev_list, p, gather)
-                failed = source_failure(rule, src, comp, mem, bw, sends, reach)
-                if failed is not None:
-                    constraint = failed[0]
-                    return Rejection(
-                        request.id,
-                        layer.index,
-                        layer.name,
-                        constraint,
-                        f"layer {layer.name}: the source cannot take it ({constraint})",
-                    )
-                charge(rule, src, 1, comp, mem, bw, sends)
-                out[p] = src
-            placed.append(out)
-            continue
-        held = np.zeros(d, dtype=np.int64)
-        unit = layer.feed_unit_bytes
-        if layer.feed is Feed.MAPS and prev is not None:
-            if reach.mesh:
-                runs = [(0, layer.segments)]  # one run: every map holder reaches everyone
-            else:
-                starts = [0, *(np.flatnonzero(np.diff(prev)) + 1).tolist()]
-                runs = list(zip(starts, [*starts[1:], layer.segments], strict=True))
-        else:
-            runs = [(0, layer.segments)]
-        if layer.feed is Feed.MAPS and prev is not None:
-            fixed: dict[int, int] | None = None
-        elif prev is None or layer.feed is Feed.NONE:
-            fixed = {}
-        else:
-            gather = gather_senders(layer, prev.tolist()) if layer.feed is Feed.GATHER else {}
-            fixed = segment_senders(layer, prev.tolist(), 0, gather)
-        for start, end in runs:
-            pos = start
-            while pos < end:
-                if fixed is None:
-                    assert prev is not None
-                    holders = prev[pos:end]
-                    senders = {int(prev[pos]): unit}
-                    quota = bw // unit
-                    # While the run's first holder can feed it, on a full mesh every segment sees the
-                    # same candidates; a short holder leaves only itself, for its one segment.
-                    batch_ok = int(quota[int(prev[pos])]) > 0
-                    span = end - pos if batch_ok else 1
-                    feeding = {} if reach.mesh and batch_ok else senders
-                    q = qualify(rule, held, comp, mem, bw, feeding, reach.of(senders))
-                else:
-                    senders = fixed
-                    span = end - pos
-                    q = qualify(rule, held, comp, mem, bw, senders, reach.of(senders))
-                candidates = np.flatnonzero(q.qualifies).astype(np.int64)
-                if not len(candidates):
-                    full = qualify(rule, held, comp, mem, bw, senders, reach.of(senders))
-                    constraint, detail = no_participant_detail(layer.name, full.failures(), d)
-                    return Rejection(request.id, layer.index, layer.name, constraint, detail)
-                if fixed is None and not (reach.mesh and batch_ok) and end - pos == 1:
-                    # One segment whose candidates were judged with its real sender (a topology's map run
-                    # of one): it fits whoever is picked, so neither rooms nor a bandwidth cut are needed.
-                    seq = policy.choose(candidates, np.ones(len(candidates), dtype=np.int64), 1)
-                else:
-                    seq = policy.choose(candidates, rooms(rule, comp, mem, held, candidates), span)
-                # Cut the run where a sender would run out of bandwidth (cond2).
-                if len(seq) == 1 and fixed is None and not (reach.mesh and batch_ok):
-                    keep = 1
-                elif fixed is None:
-                    keep = _cut(seq, prev[pos : pos + len(seq)], quota)
-                else:
-                    keep = _cut_fixed(seq, senders, bw)
-                if keep == 0:
-                    # The first segment already needs a short sender: only that sender may take it.
-                    single = qualify(rule, held, comp, mem, bw, senders, reach.of(senders))
-                    only = np.flatnonzero(single.qualifies).astype(np.int64)
-                    if not len(only):
-                        constraint, detail = no_participant_detail(layer.name, single.failures(), d)
-                        return Rejection(request.id, layer.index, layer.name, constraint, detail)
-                    seq, keep = policy.choose(only, rooms(rule, comp, mem, held, only), 1), 1
-                chosen = seq[:keep]
-                policy.commit(chosen)
-                counts = np.bincount(chosen, minlength=d)
-                comp[:d] -= counts * rule.segment_mults
-                mem[:d] -= counts * rule.segment_weight_bytes
-                held += counts
-                if fixed is None:
-                    holders = prev[pos : pos + keep]
-                    away = chosen != holders
-                    np.subtract.at(bw, holders[away], unit)
-                elif senders:
-                    ids = np.fromiter(senders.keys(), dtype=np.int64, count=len(senders))
-                    sizes = np.fromiter(senders.values(), dtype=np.int64, count=len(senders))
-                    on_self = np.bincount(chosen, minlength=n)[ids]
-                    bw[ids] -= (keep - on_self) * sizes
-                out[pos : pos + keep] = chosen
-                pos += keep
-        placed.append(out)
+    try:
+        for layer in cnn.layers:
+            prev = placed[-1] if placed else None
+            rule = LayerRule.of(layer, limits)
+            place = placer.on_source if rule.on_source else placer.on_participants
+            placed.append(place(layer, rule, prev))
+    except _Rejected as stop:
+        return stop.rejection
     return view.make_placement(request, placed)
 
 
