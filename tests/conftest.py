@@ -1,18 +1,35 @@
-"""Shared fixtures: small scenarios built in code."""
+"""Shared fixtures: small scenarios built in code; the hypothesis profile every test runs under."""
 
 from __future__ import annotations
 
 import copy
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, settings
 
 from distsim.scenario import scenario_from_dict
 from distsim.world import World, build_world
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Property tests must not depend on how fast a shared machine is (no deadline, no "too slow" health
+# check) and must give the same verdict on every run of the test command (derandomize: the examples
+# follow from each test's source, so a failure in CI fails again locally). HYPOTHESIS_PROFILE=explore
+# draws fresh examples each run, for hunting bugs by hand. A test's own @settings still set
+# max_examples and the like on top of the profile.
+settings.register_profile(
+    "ci",
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    print_blob=True,
+)
+settings.register_profile("explore", parent=settings.get_profile("ci"), derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 BASE: dict[str, Any] = {
     "name": "t",

@@ -2,7 +2,7 @@
 
 ``results.csv`` has one row per run: ``point``, ``replication``, ``seed``, one
 column per grid key (named by its dotted path; mapping and list values are
-JSON-encoded), then every field of :class:`~distsim.engine.simulation.Summary`
+JSON-encoded), then every field of :class:`~distsim.engine.records.Summary`
 but ``seed``. Booleans are ``true``/``false``, NaN is an empty cell, floats are
 written in shortest round-trip form.
 """
