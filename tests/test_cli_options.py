@@ -14,20 +14,20 @@ QUICKSTART = str(ROOT / "scenarios/quickstart.yaml")
 
 
 @pytest.mark.parametrize(
-    ("options", "field", "words"),
+    ("options", "field"),
     [
-        (["--seed", "-1"], "--seed", "expected a seed >= 0, got -1"),
-        (["--window", "2", "1"], "--window", "expected START_S < END_S, got 2.0 1.0"),
-        (["--gantt-rows", "0"], "--gantt-rows", "expected a positive number of rows or 'all', got '0'"),
-        (["--gantt-rows", "some"], "--gantt-rows", "got 'some'"),
+        (["--seed", "-1"], "--seed"),
+        (["--window", "2", "1"], "--window"),
+        (["--gantt-rows", "0"], "--gantt-rows"),
+        (["--gantt-rows", "some"], "--gantt-rows"),
     ],
 )
 def test_bad_run_options_exit_2_naming_the_option(
-    options: list[str], field: str, words: str, capsys: pytest.CaptureFixture[str]
+    options: list[str], field: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["run", QUICKSTART, "--no-write", *options]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: ") and field in err and words in err
+    assert err.startswith(f"error: {field}: expected ")
     assert err.count("\n") == 1  # one line, no traceback
 
 
