@@ -94,7 +94,7 @@ def test_fig3_axes_series_and_data_match_the_table() -> None:
     assert band[:, 1].min() == pytest.approx(m / math.exp(h / m))
     assert band[:, 1].max() == pytest.approx((m + 20) * math.exp(h / (m + 20)))
     notes = [t.get_text() for t in fig.texts if t.get_gid() == "notes"]
-    assert "means of 2 replications" in notes[0] and "log scale" in notes[0]
+    assert "means of 2 replications per point" in notes[0] and "log scale" in notes[0]
     assert referee(fig) == []
 
 

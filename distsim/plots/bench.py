@@ -86,6 +86,7 @@ def scheduler_figure(
         fig = new_figure(opts, "double", 1.25)
         ratio_ax, time_ax = fig.subplots(1, 2)
         rejected_texts: list[tuple[float, str]] = []
+        partial: dict[tuple[str, int, int], list[str]] = {}
         top = 1.0
         for k, cnn in enumerate(cnns):
             color = PALETTE[k % len(PALETTE)]
@@ -114,7 +115,7 @@ def scheduler_figure(
                         what = "all rejected" if placed == 0 else "CP-SAT rejected"
                         rejected_texts.append((xpos, f"{cnn}: {what}"))
                 if sel and 0 < placed < len(sel):
-                    notes.append(f"{name} placed {placed} of {len(sel)} {cnn} instances (ratio over those).")
+                    partial.setdefault((cnn, placed, len(sel)), []).append(name)
                 t = np.array([float(r["decision_s"]) for r in sel if _finite(r["decision_s"])])
                 if t.size:
                     times_mid.append(float(np.median(t)))
@@ -139,10 +140,14 @@ def scheduler_figure(
             )
         ratio_ax.axhline(1.0, color="black", linewidth=0.7, zorder=3)
         ratio_ax.set_ylim(0.0, top * 1.08)
+        notes += [
+            f"{', '.join(who)} placed {placed} of {total} {cnn} instances (ratio over those)."
+            for (cnn, placed, total), who in partial.items()
+        ]
         for xpos, text in rejected_texts:
             ratio_ax.text(
                 xpos,
-                0.03 * top,
+                1.0 + 0.03 * top,  # above the reference line at 1
                 text.split(": ", 1)[1],
                 rotation=90,
                 ha="center",
@@ -275,7 +280,7 @@ def perf_scaling_figure(scaling: Iterable[Mapping[str, Any]], opts: FigureOption
         wall_ax.set_yscale("log")
         clean_log_axis(wall_ax)
         wall_ax.set_ylabel("wall time (s)")
-        wall_ax.set_title("run time; dotted: bare SimPy event floor", loc="left")
+        wall_ax.set_title("run time (dotted: bare SimPy floor)", loc="left")
         mem_ax.set_ylim(0.0, top * 1.1 if top > 0 else 1.0)
         mem_ax.set_ylabel("peak resident memory (MB)")
         mem_ax.set_title("memory of the whole process", loc="left")
@@ -288,8 +293,8 @@ def perf_scaling_figure(scaling: Iterable[Mapping[str, Any]], opts: FigureOption
         add_notes(
             fig,
             [
-                "One run per point (wall time: best of the runs the suite makes); the SimPy floor schedules the same "
-                "number of events with no model work."
+                "One run per point, each in a fresh process; dotted, hollow: a bare SimPy loop with as many events "
+                "and processes as the run (no model work)."
             ],
             opts,
         )
@@ -368,7 +373,7 @@ def timing_divergence_figure(rows: Iterable[Any], opts: FigureOptions | None = N
         right.grid(False, axis="x")
         right.set_xlabel("arrival rate λ (requests/s)")
         right.set_ylabel("mean time per served request (s)")
-        right.set_title("where the mean latency goes (plain: analytic, hatched: contention)", loc="left")
+        right.set_title("where the mean latency goes", loc="left")
         handles: list[Artist] = [
             Line2D([], [], color=series_style(k)["color"], marker=series_style(k)["marker"]) for k in range(len(modes))
         ]
@@ -381,5 +386,12 @@ def timing_divergence_figure(rows: Iterable[Any], opts: FigureOptions | None = N
             title="timing model (left); part of the latency (right)",
         )
         seeds = f"{reps[0]}" if len(reps) == 1 else f"{reps[0]}-{reps[-1]}"
-        add_notes(fig, [f"{seeds} seeds per point; bands: {METHOD['nonneg']}."], opts)
+        add_notes(
+            fig,
+            [
+                f"{seeds} seeds per point; bands: {METHOD['nonneg']}. Right: per rate, the left (plain) bar is "
+                f"{modes[0]}, the right (hatched) bar {modes[-1]}."
+            ],
+            opts,
+        )
     return fig

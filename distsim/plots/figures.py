@@ -417,7 +417,9 @@ def _replication_note(summary: Sequence[Mapping[str, Any]], domains: Sequence[st
     methods = "; ".join(dict.fromkeys(METHOD[d] for d in domains))
     if counts and counts[-1] < 2:
         return "Points: 1 replication each (no interval drawn)."
-    return f"Points: means of {reps} replications; bands/bars: {methods}."
+    if categorical:
+        return f"Points: means of {reps} replications; error bars: {methods}."
+    return f"Lines: means of {reps} replications per point; bands: {methods}."
 
 
 def _missing_note(infos: Sequence[PanelInfo]) -> str:
