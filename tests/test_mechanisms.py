@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from distsim.cli import main
 from distsim.engine.records import MemorySink, Summary
 from distsim.engine.simulation import Simulation
+from distsim.errors import InputError
 from distsim.model.privacy import SsimRow
 from distsim.privacy.exposure import exposure_of, received_maps, row_ssim
 from distsim.privacy.registry import mechanism_names
@@ -241,3 +242,117 @@ def test_registry_lists_the_built_in_mechanisms() -> None:
     world = make_world()
     assert exposure_of  # the function the mechanisms share
     assert world.mechanism.name == "feature_split"
+
+
+# -- dp_noise (Ryu et al.) and closed forms on a tiny CNN ---------------------------------------------
+
+TINY = {
+    "tiny": {
+        "input_channels": 2,
+        "input_side": 8,
+        "layers": [
+            {"name": "conv1", "kind": "conv", "maps": 3, "kernel": 3},
+            {"name": "relu1", "kind": "relu"},
+            {"name": "conv2", "kind": "conv", "maps": 2, "kernel": 3},
+            {"name": "relu2", "kind": "relu"},
+            {"name": "fc1", "kind": "fc", "neurons": 4},
+        ],
+    }
+}
+
+
+def tiny_world(mechanism: str, params: dict[str, object] | None, table: Path) -> World:
+    table.write_text(
+        "dataset,cnn,layer,paper_label,maps_per_device,ssim\nx,tiny,relu1,R1,3,0.5\nx,tiny,relu1,R1,1,0.2\n",
+        encoding="utf-8",
+    )
+    return make_world(
+        cnns=TINY,
+        sources=[{"cnn": "tiny"}],
+        participants={"groups": [{"type": "rpi3", "count": 1}]},
+        privacy={"max_ssim": 1.0, "mechanism": mechanism, "params": params or {}, "ssim_table": str(table)},
+    )
+
+
+def closed_form_latency(world: World, on_source: set[str]) -> float:
+    """Eq. 5 by hand for a chain whose layers run whole on the source or on participant 0."""
+    cnn, fleet = world.cnns["tiny"], world.fleet
+    src, helper = fleet.participants, 0
+    total, prev_device, prev = 0.0, src, None
+    for layer in cnn.layers:
+        device = src if layer.name in on_source else helper
+        compute = layer.segments * layer.segment_mults / float(fleet.mults_per_s[device])
+        moved = 0
+        if prev is not None and device != prev_device:
+            if layer.feed.value == "gather":
+                moved = prev.out_maps * layer.feed_unit_bytes  # the whole previous output
+            else:
+                moved = layer.segments * layer.feed_unit_bytes  # one map (or partial sum) per segment
+        total += moved * float(fleet.sec_per_byte[prev_device]) + compute
+        prev_device, prev = device, layer
+    return total
+
+
+@pytest.mark.parametrize(
+    ("mechanism", "params", "on_source"),
+    [
+        ("none", {}, {"conv1", "fc1"}),
+        ("dp_noise", {"epsilon": 200, "split_layer": "relu1"}, {"conv1", "relu1", "fc1"}),
+        ("feature_split", {}, {"conv1", "fc1"}),
+        ("dp_noise", {"epsilon": 200, "case": 2}, {"conv1", "relu1", "conv2", "relu2", "fc1"}),
+    ],
+)
+def test_mechanism_latency_matches_the_closed_form(
+    tmp_path: Path, mechanism: str, params: dict[str, object], on_source: set[str]
+) -> None:
+    table = tmp_path / "tiny.csv"
+    if "case" in params:
+        # Case 2 splits after relu2: only the last layer (on the camera anyway) would be left.
+        with pytest.raises(InputError, match="leaves nothing"):
+            tiny_world(mechanism, params, table)
+        return
+    world = tiny_world(mechanism, params, table)
+    limits = world.limits["tiny"]
+    assert {layer.name for layer in limits.layers if layer.on_source} == on_source
+    view = ClusterView.idle(world)
+    request = Request(0, world.fleet.participants, "tiny", 0.0)
+    decision = make_scheduler("distprivacy", {}, world, np.random.default_rng(0)).place(request, view)
+    assert isinstance(decision, Placement)
+    for layer, array in zip(world.cnns["tiny"].layers, decision.assignments, strict=True):
+        assert set(array.tolist()) == ({request.source} if layer.name in on_source else {0})
+    assert decision.cost.latency_s == pytest.approx(closed_form_latency(world, on_source), rel=1e-12)
+
+
+def test_dp_noise_reports_the_papers_ssim_and_accuracy() -> None:
+    world = make_world(privacy={"max_ssim": 0.6, "mechanism": "dp_noise", "params": {"epsilon": 500}})
+    summary, sink = run(world)
+    served = [r for r in sink.records if not r.dropped]
+    # Ryu et al. Table 6 (CIFAR-10, case 1, epsilon 500): white-box SSIM 0.33, accuracy 75.756 %.
+    assert {r.exposure_ssim for r in served} == {0.33}
+    assert {r.accuracy_pct for r in served} == {75.756}
+    assert summary.exposure_attack == "whitebox_noisy_output" and summary.accuracy_mean_pct == 75.756
+    # The camera keeps the layers up to the split (relu11 for the CIFAR CNN, relu1 for LeNet).
+    assert world.limits["cifar_cnn"].on_source(world.cnns["cifar_cnn"].index_of("relu11"))
+
+
+@pytest.mark.parametrize(
+    ("params", "expect"),
+    [
+        ({"epsilon": 0}, "privacy.params.epsilon"),
+        ({"epsilon": -1}, "privacy.params.epsilon"),
+        ({"epsilon": 3}, "privacy.params.epsilon"),  # not one of the tabulated values
+        ({}, "privacy.params.epsilon"),
+        ({"epsilon": 200, "split_layer": "conv9"}, "privacy.params.split_layer"),
+        ({"epsilon": 200, "case": 4}, "privacy.params.case"),
+        ({"epsilon": 200, "dataset": "imagenet"}, "privacy.params.dataset"),
+        ({"epsilon": 200, "noise": 1}, "privacy.params"),
+    ],
+)
+def test_bad_dp_noise_parameters_exit_2_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], params: dict[str, object], expect: str
+) -> None:
+    privacy = {"max_ssim": 0.6, "mechanism": "dp_noise", "params": params}
+    path = write_scenario(tmp_path / "s.yaml", scenario_dict(privacy=privacy))
+    assert main(["run", str(path), "--no-write"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and expect in err, err

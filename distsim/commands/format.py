@@ -62,8 +62,14 @@ def summary_table(s: Summary) -> str:
         (
             "exposure mean / max",
             f"{_num(s.exposure_mean, digits=3)} / {_num(s.exposure_max, digits=3)} SSIM "
-            f"({100 * s.exposure_above_tau_share:.1f}% above {s.max_ssim}; {s.mechanism}, "
+            + ("(white-box, noisy output; " if s.exposure_attack == "whitebox_noisy_output" else "(")
+            + f"{100 * s.exposure_above_tau_share:.1f}% above {s.max_ssim}; {s.mechanism}, "
             f"{s.colluders} colluder{'s' if s.colluders != 1 else ''})",
+        ),
+        *(
+            [("accuracy mean", _num(s.accuracy_mean_pct, " %", 2))]
+            if s.accuracy_mean_pct == s.accuracy_mean_pct
+            else []
         ),
         ("total latency", _num(s.total_latency_s, " s", 2)),
         ("shared data", f"{_bytes(s.shared_bytes)} ({_bytes(s.shared_bytes_per_request)} per served request)"),

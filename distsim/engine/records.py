@@ -137,6 +137,9 @@ class Summary:
         colluders: devices an attacker pools when exposure is measured (``privacy.colluders``).
         exposure_mean, exposure_max: of ``exposure_ssim`` over served requests (NaN if none served).
         exposure_above_tau_share: share of served requests whose ``exposure_ssim`` exceeds ``max_ssim``.
+        exposure_attack: the attack whose SSIM scale ``exposure_*`` use (``blackbox_map_subsets``
+            for Table I, ``whitebox_noisy_output`` for ``dp_noise``; docs/privacy.md).
+        accuracy_mean_pct: mean ``accuracy_pct`` of served requests where the mechanism knows it (NaN otherwise).
         dropped_unreachable: dropped at once: even on an idle fleet their maps reach no device that may take them.
         complete: False when ``simulation.max_wall_s`` stopped the run before every request ended
             (then ``requests - served - dropped`` requests were in flight, and later arrivals
@@ -176,6 +179,8 @@ class Summary:
     exposure_max: float = math.nan
     exposure_above_tau_share: float = 0.0
     dropped_unreachable: int = 0
+    exposure_attack: str = "blackbox_map_subsets"
+    accuracy_mean_pct: float = math.nan
     complete: bool = True
 
 

@@ -91,6 +91,7 @@ class Simulation:
         self._repeatable = bool(getattr(self.scheduler, "repeatable", False))
         self._certified = world.mechanism.certifies and bool(getattr(self.scheduler, "honours_privacy", True))
         self._exposures: list[float] = []
+        self._accuracies: list[float] = []
         self._last_rejection: dict[int, tuple[int, Rejection]] = {}
         self._counts = {
             "served": 0,
@@ -246,6 +247,8 @@ class Simulation:
         exposure = self._exposure(request, placement)
         self._exposures.append(exposure.ssim)
         accuracy = self.world.mechanism.accuracy_pct(self.world.cnns[request.cnn])
+        if accuracy is not None:
+            self._accuracies.append(accuracy)
         nan = math.nan
         latency = finish - request.arrival_at
         self._counts["served"] += 1
@@ -392,6 +395,8 @@ class Simulation:
             exposure_max=float(exposures.max()) if len(exposures) else nan,
             exposure_above_tau_share=float((exposures > scenario.privacy.max_ssim).mean()) if len(exposures) else 0.0,
             dropped_unreachable=c["dropped_unreachable"],
+            exposure_attack=self.world.mechanism.exposure_attack,
+            accuracy_mean_pct=float(np.mean(self._accuracies)) if self._accuracies else nan,
         )
 
     def device_records(self) -> list[DeviceRecord]:

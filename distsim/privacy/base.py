@@ -43,10 +43,15 @@ class PrivacyMechanism(Protocol):
         certifies: True when a placement obeying :meth:`limits` is certified to
             keep every single device's exposure at or below ``tau`` (wherever
             the limits are not extrapolated).
+        exposure_attack: the attack (hence the SSIM scale) its exposure is measured
+            with: ``blackbox_map_subsets`` (DistPrivacy's Table I) or
+            ``whitebox_noisy_output`` (Ryu et al.); values of different attacks
+            are never compared or pooled.
     """
 
     name: ClassVar[str]
     certifies: ClassVar[bool]
+    exposure_attack: ClassVar[str]
 
     def limits(self, cnn: CNN) -> PrivacyLimits:
         """Per-layer caps ``Nf^l``, the split point and the source-only layers of ``cnn``."""

@@ -23,6 +23,7 @@ class FeatureSplit:
     """Per-layer map caps from the SSIM table at ``tau``."""
 
     name: ClassVar[str] = "feature_split"
+    exposure_attack: ClassVar[str] = "blackbox_map_subsets"
     certifies: ClassVar[bool] = True
 
     def __init__(self, settings: MechanismSettings, cnns: dict[str, CNN]) -> None:

@@ -35,6 +35,7 @@ class NoProtection:
     """Neither caps nor privacy-driven source layers."""
 
     name: ClassVar[str] = "none"
+    exposure_attack: ClassVar[str] = "blackbox_map_subsets"
     certifies: ClassVar[bool] = False
 
     def __init__(self, settings: MechanismSettings, cnns: dict[str, CNN]) -> None:

@@ -18,6 +18,7 @@ from distsim.privacy.base import MechanismSettings, PrivacyMechanism
 BUILTIN_MECHANISMS: dict[str, str] = {
     "feature_split": "distsim.privacy.feature_split:FeatureSplit",
     "none": "distsim.privacy.none:NoProtection",
+    "dp_noise": "distsim.privacy.dp_noise:DpNoise",
 }
 _REGISTERED: dict[str, type] = {}
 
