@@ -31,6 +31,7 @@ BUILTIN_SCHEDULERS: dict[str, str] = {
     "no_privacy": "distsim.scheduling.baselines.no_privacy:NoPrivacy",
     "layerwise": "distsim.scheduling.baselines.layerwise:Layerwise",
     "minmax": "distsim.scheduling.baselines.minmax:MinMax",
+    "policy": "distsim.rl.policy:Policy",
     "source_only": "distsim.scheduling.baselines.source_only:SourceOnly",
 }
 #: Built-in timing models, ``name -> "module:factory"``.

@@ -54,7 +54,15 @@ def spawn_streams(seed: int) -> dict[str, np.random.Generator]:
 class Simulation:
     """One run of a world: build it, call :meth:`run`, read the summary and device rows."""
 
-    def __init__(self, world: World, sink: RecordSink, *, seed: int | None = None, trace: bool = False) -> None:
+    def __init__(
+        self,
+        world: World,
+        sink: RecordSink,
+        *,
+        seed: int | None = None,
+        trace: bool = False,
+        scheduler: Scheduler | None = None,
+    ) -> None:
         scenario = world.scenario
         self.world = world
         self.sink = sink
@@ -62,9 +70,11 @@ class Simulation:
         self.streams = spawn_streams(self.seed)
         self.env = simpy.Environment()
         self.ledger = Ledger(world)
-        self.scheduler: Scheduler = make_scheduler(
+        # ``scheduler`` replaces the scenario's (the Gymnasium environment drives a run this way).
+        self.scheduler: Scheduler = scheduler or make_scheduler(
             scenario.scheduler.name, scenario.scheduler.params, world, self.streams["scheduler"]
         )
+        self._scheduler_name = scenario.scheduler.name if scheduler is None else str(scheduler.name)
         self.timing = make_timing(scenario.simulation.timing, self.env, world, self.streams["timing"])
         #: Spans and queue lengths of the run when ``trace`` (needs a timing model with ``attach``), else None.
         self.timeline: Timeline | None = None
@@ -364,7 +374,7 @@ class Simulation:
         return Summary(
             scenario=scenario.name,
             seed=self.seed,
-            scheduler=scenario.scheduler.name,
+            scheduler=self._scheduler_name,
             timing=scenario.simulation.timing,
             max_ssim=scenario.privacy.max_ssim,
             participants=self.world.fleet.participants,
