@@ -102,7 +102,7 @@ class Policy:
     def __init__(self, params: PolicyParams, world: World, rng: np.random.Generator) -> None:
         self.params = params
         self.world = world
-        self.policy = (
+        self.policy: dict[str, Any] = (
             load_policy(params.path)
             if params.path is not None
             else {"format": FORMAT, "kind": "distprivacy", "alpha": 0.7, "beta": 0.3}
