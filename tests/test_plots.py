@@ -259,8 +259,8 @@ def test_pareto_figure_draws_the_front_of_complete_points() -> None:
 def test_place_labels_never_overlaps() -> None:
     from matplotlib.figure import Figure
 
+    from distsim.plots.annotate import place_labels
     from distsim.plots.checks import overlapping_texts
-    from distsim.plots.figures import place_labels
 
     fig = Figure(figsize=(3.5, 2.6))
     ax = fig.subplots()

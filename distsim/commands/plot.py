@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from distsim.commands.figure_args import add_figure_arguments, figure_options
+from distsim.commands.outputs import check_output_dir
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -43,8 +44,8 @@ def _plot(args: argparse.Namespace) -> int:
             from distsim.experiments.table import read_manifest
 
             kind = default_kind([str(p) for p in read_manifest(first)["params"]])
+    out = check_output_dir(Path(args.out) if args.out else first / "plots", "--out")
     fig = make_figure(kind, args.results, by=args.by, title=args.title, opts=opts)
-    out = Path(args.out) if args.out else first / "plots"
     for path in save_figure(fig, out, args.name or kind, opts):
         print(path)
     return 0

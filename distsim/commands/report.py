@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from distsim.commands.figure_args import add_figure_arguments, figure_options
+from distsim.commands.outputs import check_output_file
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -24,5 +25,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def _report(args: argparse.Namespace) -> int:
     from distsim.plots.report import write_report
 
+    if args.out is not None:
+        check_output_file(args.out, "--out", [".html", ".htm"])
     print(write_report(args.results, args.out, figure_options(args, x=args.x)))
     return 0

@@ -31,7 +31,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import NullLocator
 
-from distsim.plots.figures import _log_worthy, _numeric_x_axis, clean_log_axis
+from distsim.plots.axes import clean_log_axis, log_worthy, numeric_x_axis
 from distsim.plots.style import PALETTE, FigureOptions, add_notes, new_figure, series_style, styled
 from distsim.plots.uncertainty import METHOD, interval
 
@@ -165,7 +165,7 @@ def scheduler_figure(
         ratio_ax.set_title("latency relative to CP-SAT, same instance (1 = optimal)", loc="left")
         time_ax.set_ylabel("decision time per request (s)")
         time_ax.set_title("time to decide one request", loc="left")
-        if _log_worthy([v for r in data for v in [float(r["decision_s"])] if _finite(v)]):
+        if log_worthy([v for r in data for v in [float(r["decision_s"])] if _finite(v)]):
             time_ax.set_yscale("log")
             clean_log_axis(time_ax)
         handles: list[Artist] = [Patch(color=PALETTE[k % len(PALETTE)]) for k in range(len(cnns))]
@@ -275,7 +275,7 @@ def perf_scaling_figure(scaling: Iterable[Mapping[str, Any]], opts: FigureOption
             top = max(top, *mem)
             mem_ax.plot(xs, mem, color=color, marker=marker)
         for ax in (wall_ax, mem_ax):
-            _numeric_x_axis(ax, sorted(set(requests)))
+            numeric_x_axis(ax, sorted(set(requests)))
             ax.set_xlabel("requests (count)")
         wall_ax.set_yscale("log")
         clean_log_axis(wall_ax)
@@ -338,7 +338,7 @@ def timing_divergence_figure(rows: Iterable[Any], opts: FigureOptions | None = N
         left.set_xlabel("arrival rate λ (requests/s)")
         left.set_ylabel("latency (s)")
         left.set_title("mean (solid, 95% band) and 95th percentile (dotted)", loc="left")
-        if _log_worthy(values):
+        if log_worthy(values):
             left.set_yscale("log")
             clean_log_axis(left)
         else:

@@ -1,4 +1,4 @@
-"""Figures of sweep results: the paper's Figure 3 panels, the latency-privacy trade-off, Pareto front, CDFs.
+"""Figures of sweep results: the paper's Figure 3 panels, the latency-privacy trade-off (Pareto, CDF: own modules).
 
 Every function takes the per-point summary rows of
 :func:`distsim.experiments.aggregate.aggregate` (``<metric>_mean``,
@@ -38,10 +38,10 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.text import Text
-from matplotlib.ticker import FixedFormatter, FixedLocator, LogLocator, NullFormatter, NullLocator
+from matplotlib.ticker import NullLocator
 from matplotlib.transforms import Bbox
 
+from distsim.plots.axes import clean_log_axis, log_worthy, numeric_x_axis
 from distsim.plots.labels import (
     METRICS,
     PARAMETERS,
@@ -51,7 +51,7 @@ from distsim.plots.labels import (
     quantity,
     series_text,
 )
-from distsim.plots.style import FigureOptions, add_notes, new_figure, series_style, styled
+from distsim.plots.style import FigureOptions, add_notes, series_style, styled
 from distsim.plots.uncertainty import METHOD, intervals
 
 TAU = "privacy.max_ssim"
@@ -61,9 +61,6 @@ PARAM_LABELS: dict[str, str] = {name: q.axis_label() for name, q in PARAMETERS.i
 
 #: Relative tolerance under which two series count as the same.
 SAME_REL = 0.01
-
-#: Plotted values must span more than this ratio for a log axis.
-LOG_SPAN = 100.0
 
 
 def param_label(name: str, opts: FigureOptions | None = None) -> str:
@@ -205,32 +202,6 @@ def merge_coinciding(series: list[Series], metrics: Sequence[str]) -> tuple[list
     return out, notes
 
 
-def _log_worthy(values: Sequence[float]) -> bool:
-    positive = [v for v in values if math.isfinite(v) and v > 0]
-    return bool(positive) and max(positive) / min(positive) > LOG_SPAN
-
-
-def clean_log_axis(ax: Axes, axis: str = "y") -> None:
-    """Decade ticks labelled, minor ticks unlabelled (no colliding 3×10⁻³4×10⁻³)."""
-    target = ax.yaxis if axis == "y" else ax.xaxis
-    target.set_major_locator(LogLocator(base=10.0, numticks=8))
-    target.set_minor_locator(LogLocator(base=10.0, subs=tuple(range(2, 10)), numticks=12))
-    target.set_minor_formatter(NullFormatter())
-
-
-def _numeric_x_axis(ax: Axes, values: Sequence[float]) -> None:
-    """Log x (ticks at the swept values) for geometric grids spanning 10x or more, else linear."""
-    vals = sorted(float(v) for v in values)
-    if len(vals) >= 3 and vals[0] > 0 and vals[-1] / vals[0] >= 10:
-        ax.set_xscale("log")
-        ax.xaxis.set_major_locator(FixedLocator(vals))
-        ax.xaxis.set_major_formatter(FixedFormatter([f"{v:g}" for v in vals]))
-        ax.xaxis.set_minor_locator(NullLocator())
-    elif len(vals) <= 8:
-        ax.xaxis.set_major_locator(FixedLocator(vals))
-        ax.xaxis.set_major_formatter(FixedFormatter([f"{v:g}" for v in vals]))
-
-
 @dataclass
 class PanelInfo:
     """What a panel left out (for the notes)."""
@@ -295,7 +266,7 @@ def plot_metric(
     ax.set_ylabel(q.axis_label())
     ax.set_gid(f"metric={metric}")
     if numeric:
-        _numeric_x_axis(ax, [float(v) for v in categories])
+        numeric_x_axis(ax, [float(v) for v in categories])
     else:
         labels = [format_value(x, v).replace(" / ", "\n") for v in categories]
         crowded = len(categories) > 4 and max(len(t) for t in labels) > 8
@@ -305,7 +276,7 @@ def plot_metric(
         ax.set_xlim(-0.5, len(categories) - 0.5)
         ax.xaxis.set_minor_locator(NullLocator())
         ax.grid(False, axis="x")
-    if _log_worthy(all_y):
+    if log_worthy(all_y):
         ax.set_yscale("log")
         clean_log_axis(ax)
     elif q.domain in ("nonneg", "fraction"):
@@ -527,266 +498,6 @@ def tradeoff(
     )
 
 
-def pareto_front(xs: Sequence[float], ys: Sequence[float]) -> list[int]:
-    """Indices of the points no other point beats in both coordinates (minimising both), by increasing x.
-
-    Ties: among equal points the first index is kept.
-    """
-    order = sorted(range(len(xs)), key=lambda i: (xs[i], ys[i], i))
-    front: list[int] = []
-    best = math.inf
-    for i in order:
-        if ys[i] < best:
-            front.append(i)
-            best = ys[i]
-    return front
-
-
-def _clusters(front: Sequence[int], xs: Sequence[float], ys: Sequence[float], tol: float = 0.03) -> list[list[int]]:
-    """Front points grouped when within ``tol`` (relative) of the previous one, so one label names them all."""
-    out: list[list[int]] = []
-    for k in front:
-        if out:
-            j = out[-1][-1]
-            if all(abs(a - b) <= tol * max(abs(a), abs(b), 1e-12) for a, b in ((xs[k], xs[j]), (ys[k], ys[j]))):
-                out[-1].append(k)
-                continue
-        out.append([k])
-    return out
-
-
-def place_labels(ax: Axes, items: Sequence[tuple[float, float, str]], fontsize: float) -> list[str]:
-    """Annotate points without overlaps: for each, the first of 8 positions around the point whose text box
-    overlaps no earlier label and no marker and stays inside the axes. Returns the texts that found no place."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    fig = ax.get_figure()
-    assert isinstance(fig, Figure)
-    if not isinstance(fig.canvas, FigureCanvasAgg):
-        FigureCanvasAgg(fig)
-    fig.draw_without_rendering()
-    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
-    frame = ax.get_window_extent(renderer)
-    marker_px = 4.0 * fig.dpi / 72.0
-    taken = []
-    for line in ax.get_lines():
-        data = line.get_xydata()
-        for px, py in ax.transData.transform(np.asarray(data, dtype=float)):
-            if math.isfinite(px) and math.isfinite(py) and line.get_marker() not in (None, "None", "", " "):
-                taken.append((px - marker_px, py - marker_px, px + marker_px, py + marker_px))
-    for coll in ax.collections:
-        for px, py in ax.transData.transform(np.asarray(coll.get_offsets(), dtype=float)):
-            if math.isfinite(px) and math.isfinite(py):
-                taken.append((px - marker_px, py - marker_px, px + marker_px, py + marker_px))
-    # 8 directions at growing distances; beyond the nearest ring a thin leader line points at the marker.
-    directions = [
-        (1, 1, "left", "bottom"),
-        (1, -1, "left", "top"),
-        (-1, 1, "right", "bottom"),
-        (-1, -1, "right", "top"),
-        (0, 1.6, "center", "bottom"),
-        (0, -1.6, "center", "top"),
-        (1.6, 0, "left", "center"),
-        (-1.6, 0, "right", "center"),
-    ]
-    candidates = [(dx * r, dy * r, ha, va) for r in (5, 14, 26) for dx, dy, ha, va in directions]
-    unplaced = []
-
-    def free(box: tuple[float, float, float, float]) -> bool:
-        x0, y0, x1, y1 = box
-        if x0 < frame.x0 or x1 > frame.x1 or y0 < frame.y0 or y1 > frame.y1:
-            return False
-        return all(x1 <= a0 or x0 >= a1 or y1 <= b0 or y0 >= b1 for a0, b0, a1, b1 in taken)
-
-    for xv, yv, text in items:
-        for dx, dy, ha, va in candidates:
-            leader = {"arrowstyle": "-", "linewidth": 0.5, "color": "#555555", "shrinkA": 0, "shrinkB": 3}
-            ann = ax.annotate(
-                text,
-                (xv, yv),
-                textcoords="offset points",
-                xytext=(dx, dy),
-                ha=ha,
-                va=va,
-                fontsize=fontsize,
-                arrowprops=leader if abs(dx) + abs(dy) > 12 else None,
-            )
-            ann.set_in_layout(False)
-            ann.update_positions(renderer)
-            bb = Text.get_window_extent(ann, renderer)  # the text's box, without its leader line
-            box = (bb.x0 - 1, bb.y0 - 1, bb.x1 + 1, bb.y1 + 1)
-            if free(box):
-                taken.append(box)
-                break
-            ann.remove()
-        else:
-            unplaced.append(text)
-    return unplaced
-
-
-def pareto(
-    summary: Sequence[Mapping[str, Any]],
-    params: Sequence[str],
-    title: str | None = None,
-    opts: FigureOptions | None = None,
-) -> Figure:
-    """Mean latency vs shared data per served request for every point, with the Pareto front.
-
-    Colour and marker: τ (or the first parameter). A point that dropped
-    requests is drawn hollow and kept out of the front: its per-request
-    figures describe only the requests it could serve. When no point served
-    everything the front is taken over all points (the notes say so). Front
-    points are labelled with the other parameters, placed without overlap.
-    """
-    opts = opts or FigureOptions()
-    series_param = TAU if TAU in params else (params[0] if params else None)
-    others = varying(summary, [p for p in params if p != series_param])
-    xq, yq = quantity("shared_bytes_per_request", opts.labels), quantity("latency_mean_s", opts.labels)
-    xs = [_value(r, "shared_bytes_per_request") * xq.scale for r in summary]
-    ys = [math.nan if _nothing_served(r) else _value(r, "latency_mean_s") for r in summary]
-    complete = [_value(r, "dropped") == 0.0 and math.isfinite(ys[k]) for k, r in enumerate(summary)]
-    groups: dict[str, list[int]] = {}
-    values: dict[str, Any] = {}
-    for k, r in enumerate(summary):
-        value = r[series_param] if series_param else None
-        key = _key(value)
-        groups.setdefault(key, []).append(k)
-        values[key] = value
-    with styled(opts):
-        fig = new_figure(opts, "column", 1.25)
-        ax = fig.subplots()
-        handles, labels = [], []
-        for n, (key, members) in enumerate(groups.items()):
-            st = series_style(n, line=False)
-            full = [k for k in members if complete[k]]
-            part = [k for k in members if not complete[k] and math.isfinite(ys[k])]
-            if full:
-                ax.plot([xs[k] for k in full], [ys[k] for k in full], linestyle="none", zorder=3, **st)
-            if part:
-                ax.plot(
-                    [xs[k] for k in part],
-                    [ys[k] for k in part],
-                    linestyle="none",
-                    zorder=3,
-                    markerfacecolor="none",
-                    **st,
-                )
-            handles.append(Line2D([], [], linestyle="none", **st))
-            labels.append(series_text([series_param], [values[key]]) if series_param else "points")
-        pool = [k for k in range(len(summary)) if complete[k] and math.isfinite(xs[k])]
-        scope = "points that served every request"
-        if not pool:
-            pool = [k for k in range(len(summary)) if math.isfinite(xs[k]) and math.isfinite(ys[k])]
-            scope = "all points (none served every request)"
-        front = [pool[i] for i in pareto_front([xs[k] for k in pool], [ys[k] for k in pool])]
-        ax.plot(
-            [xs[k] for k in front],
-            [ys[k] for k in front],
-            color="#555555",
-            linestyle="--",
-            linewidth=0.8,
-            drawstyle="steps-post",
-            zorder=2,
-        )
-        if any(not c for c in complete):
-            handles.append(Line2D([], [], linestyle="none", marker="o", markerfacecolor="none", color="#555555"))
-            labels.append("hollow: dropped requests")
-        handles.append(Line2D([], [], color="#555555", linestyle="--", linewidth=0.8))
-        labels.append("Pareto front")
-        ax.set_xlabel(xq.axis_label())
-        ax.set_ylabel(yq.axis_label())
-        if _log_worthy(ys):
-            ax.set_yscale("log")
-            clean_log_axis(ax)
-        else:
-            ax.set_ylim(bottom=0.0)
-        if _log_worthy(xs):
-            ax.set_xscale("log")
-            clean_log_axis(ax, "x")
-        else:
-            ax.set_xlim(left=0.0)
-        fig.legend(
-            handles,
-            labels,
-            loc="outside upper center",
-            ncols=3,
-            title=axis_label(series_param, opts.labels) if series_param else None,
-        )
-        if title:
-            fig.suptitle(title)
-        notes = [
-            f"Points: means of {_reps(summary)} replications (intervals in summary.csv); front over {scope}.",
-        ]
-        if others:
-            items = []
-            for cluster in _clusters(front, xs, ys):
-                text = Series(others, [[summary[k][p] for p in others] for k in cluster], []).label
-                items.append((xs[cluster[0]], ys[cluster[0]], text))
-            unplaced = place_labels(ax, items, opts.small_pt)
-            if unplaced:
-                notes.append("Front points not labelled for lack of room: " + "; ".join(unplaced) + ".")
-        add_notes(fig, notes, opts)
-    return fig
-
-
-def _reps(summary: Sequence[Mapping[str, Any]]) -> str:
-    counts = sorted({int(r.get("n_runs", 0)) for r in summary})
-    return f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
-
-
-def latency_cdf(
-    groups: Mapping[str, Any],
-    title: str | None = None,
-    by: str | None = None,
-    opts: FigureOptions | None = None,
-    pooled: str | None = None,
-) -> Figure:
-    """Empirical CDF of per-request latency, one line per group (pooled over runs).
-
-    ``groups`` maps a legend label to the latencies (s) of served requests;
-    ``pooled`` says in the notes what each line pools.
-    """
-    opts = opts or FigureOptions()
-    with styled(opts):
-        fig = new_figure(opts, "column", 1.2)
-        ax = fig.subplots()
-        everything: list[float] = []
-        for i, (label, values) in enumerate(groups.items()):
-            data = np.sort(np.asarray(values, dtype=np.float64))
-            data = data[np.isfinite(data)]
-            if data.size == 0:
-                continue
-            share = 100.0 * np.arange(1, data.size + 1) / data.size
-            st = series_style(i)
-            ax.plot(
-                data,
-                share,
-                drawstyle="steps-post",
-                label=f"{label} (n = {data.size})",
-                color=st["color"],
-                linestyle=st["linestyle"],
-            )
-            everything.extend(float(v) for v in data)
-        ax.set_xlabel(axis_label("latency_s", opts.labels))
-        ax.set_ylabel("served requests at or below (%)")
-        if _log_worthy(everything):
-            ax.set_xscale("log")
-            clean_log_axis(ax, "x")
-        ax.set_ylim(0, 101)
-        fig.legend(loc="outside upper center", ncols=2, title=axis_label(by, opts.labels) if by else "run directory")
-        if title:
-            fig.suptitle(title)
-        add_notes(
-            fig,
-            [
-                f"Empirical CDF of the latencies of served requests{', ' + pooled if pooled else ''}; "
-                "n: served requests per line."
-            ],
-            opts,
-        )
-    return fig
-
-
 #: Kept for callers of the old API.
 __all__ = [
     "METRICS",
@@ -795,9 +506,6 @@ __all__ = [
     "default_x",
     "fig3",
     "format_value",
-    "latency_cdf",
-    "pareto",
-    "pareto_front",
     "plot_metric",
     "single_metric",
     "split_series",

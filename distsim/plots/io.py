@@ -18,9 +18,11 @@ from distsim.errors import InputError
 from distsim.experiments.aggregate import aggregate
 from distsim.experiments.table import read_manifest, read_results
 from distsim.plots import style
-from distsim.plots.figures import TAU, fig3, latency_cdf, pareto, single_metric, tradeoff
+from distsim.plots.cdf import latency_cdf
+from distsim.plots.figures import TAU, fig3, single_metric, tradeoff
 from distsim.plots.kinds import KINDS, PlotRequest
 from distsim.plots.labels import axis_label, format_value
+from distsim.plots.pareto_view import pareto
 from distsim.plots.style import FigureOptions
 from distsim.reading import MAX_RESULT_BYTES, read_text
 

@@ -167,9 +167,10 @@ def _current_versions() -> dict[str, str]:
 def sweep_report(out_dir: str | Path, opts: FigureOptions | None = None) -> str:
     """The HTML page of a sweep output directory."""
     from distsim.experiments.table import read_manifest
-    from distsim.plots.figures import fig3, pareto, tradeoff
+    from distsim.plots.figures import fig3, tradeoff
     from distsim.plots.io import build_cdf, load_summary
     from distsim.plots.kinds import PlotRequest
+    from distsim.plots.pareto_view import pareto
 
     root = Path(out_dir)
     opts = opts or FigureOptions()
@@ -224,7 +225,7 @@ def sweep_report(out_dir: str | Path, opts: FigureOptions | None = None) -> str:
 
 def run_report(out_dir: str | Path, opts: FigureOptions | None = None) -> str:
     """The HTML page of a ``distsim run`` output directory."""
-    from distsim.plots.figures import latency_cdf
+    from distsim.plots.cdf import latency_cdf
     from distsim.plots.io import cdf_from_run_dirs
 
     root = Path(out_dir)
