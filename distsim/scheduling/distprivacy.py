@@ -36,9 +36,14 @@ that loop, from fastest to most general:
   with its first-failure attribution. The fast feeds hand over to it where
   they would need one of those cases, so they never decide differently.
 
-The test suite checks equality with the reference on random instances.
-The file runs past 600 lines because the loop and its three feeds are one
-algorithm, each feed's exactness argument beside its code.
+On a full mesh the numba twin (:mod:`distsim.scheduling.distprivacy_kernel`)
+decides first; this module's Python path is its specification, and decides
+whatever the twin does not (topologies, rejections and their attribution).
+The test suite checks equality with the reference on random instances, on
+both paths.
+
+Over 600 lines because the run loop and its three feeds are one algorithm,
+each feed's exactness argument kept beside its code.
 """
 
 from __future__ import annotations
