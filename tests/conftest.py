@@ -66,7 +66,7 @@ def quick_world() -> World:
 
 @pytest.fixture(params=["numba", "python"])
 def kernel(request: pytest.FixtureRequest) -> Any:
-    """Run the test once on the compiled path and once on the pure-Python path (``DISTSIM_KERNEL``)."""
+    """Run the test once on the compiled path (from the first call) and once on the pure-Python path."""
     from distsim.model import compiled
 
     compiled.set_kernel(request.param)

@@ -65,6 +65,22 @@ def test_the_kernels_load_on_the_numba_path() -> None:
         compiled.set_kernel(None)
 
 
+def test_auto_waits_before_loading_the_kernels(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``auto`` decides on the Python path for AUTO_AFTER_S seconds, then uses the kernels."""
+    clock = [100.0]
+    monkeypatch.setattr(compiled.time, "perf_counter", lambda: clock[0])
+    monkeypatch.setattr(compiled, "_auto_since", None)
+    compiled.set_kernel("auto")
+    try:
+        assert compiled.load_kernel("distsim.model.cost_kernel", "evaluate_mesh") is None
+        clock[0] += compiled.AUTO_AFTER_S / 2
+        assert compiled.load_kernel("distsim.model.cost_kernel", "evaluate_mesh") is None
+        clock[0] += compiled.AUTO_AFTER_S
+        assert compiled.load_kernel("distsim.model.cost_kernel", "evaluate_mesh") is not None
+    finally:
+        compiled.set_kernel(None)
+
+
 @pytest.mark.parametrize("cnn", ["lenet", "cifar_cnn", "vgg16", "vgg19"])
 def test_compiled_evaluate_equals_python_on_random_placements(cnn: str) -> None:
     rng = np.random.default_rng(len(cnn))
@@ -96,7 +112,7 @@ def test_runs_are_record_for_record_identical_on_both_paths(timing: str) -> None
 
 def test_the_switch_is_read_from_the_environment() -> None:
     code = "from distsim.model.compiled import kernel_mode; print(kernel_mode())"
-    for value, expected in (("python", "python"), ("numba", "numba"), ("", "numba")):
+    for value, expected in (("python", "python"), ("numba", "numba"), ("auto", "auto"), ("", "auto")):
         out = subprocess.run(
             [sys.executable, "-c", code], env={"DISTSIM_KERNEL": value, "PATH": ""}, cwd=ROOT,
             capture_output=True, text=True, check=True,

@@ -237,6 +237,7 @@ def measure_decisions(plan: Plan, progress: Callable[[str], None]) -> list[dict[
                     "fast_ms": fast_s * 1e3,
                     "fast_median_ms": fast_median_s * 1e3,
                     "fast_repeats": repeats,
+                    **_paths_compared(fast, request, view, decision, fast_s, plan.min_timing_s),
                 }
                 estimate = seconds_per_unit * work if seconds_per_unit is not None else None
                 row["reference_estimate_s"] = estimate
@@ -267,6 +268,42 @@ def measure_decisions(plan: Plan, progress: Callable[[str], None]) -> list[dict[
     return rows
 
 
+def _paths_compared(fast: Any, request: Any, view: Any, decision: Any, fast_s: float, min_s: float) -> dict[str, Any]:
+    """The same decision and its ``evaluate()`` on the pure-Python path, timed in the same process.
+
+    ``fast_s`` was timed on the path in force (compiled unless ``DISTSIM_KERNEL=python``).
+    """
+    from distsim.model import compiled
+    from distsim.model.cost import evaluate
+    from distsim.scheduling.base import Placement
+
+    mode = compiled.kernel_mode()
+    world = fast.world
+    try:
+        compiled.set_kernel("python")
+        python_decision = fast.place(request, view)
+        python_s, _, _ = _time_fast(partial(fast.place, request, view), min_s)
+        row: dict[str, Any] = {
+            "kernel": mode,
+            "python_ms": python_s * 1e3,
+            "compiled_speedup": python_s / fast_s,
+            "same_paths": _same(decision, python_decision),
+        }
+        if isinstance(decision, Placement):
+            args = (world.cnns[request.cnn], decision.assignments, world.fleet, world.links)
+            eval_python_s, _, _ = _time_fast(partial(evaluate, *args), min_s / 3)
+            compiled.set_kernel(mode)
+            eval_s, _, _ = _time_fast(partial(evaluate, *args), min_s / 3)
+            row.update(
+                evaluate_us=eval_s * 1e6,
+                evaluate_python_us=eval_python_s * 1e6,
+                evaluate_speedup=eval_python_s / eval_s,
+            )
+    finally:
+        compiled.set_kernel(mode)
+    return row
+
+
 # -- child processes --------------------------------------------------------------
 def peak_rss_bytes() -> int:
     """Peak resident memory of this process since it started, bytes.
@@ -285,10 +322,13 @@ def peak_rss_bytes() -> int:
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
 
 
-def _run_child(args: list[str]) -> tuple[float, str]:
-    """Run a command with this copy of distsim importable; return (wall s, stdout)."""
+def _run_child(args: list[str], kernel: str | None = None) -> tuple[float, str]:
+    """Run a command with this copy of distsim importable (``DISTSIM_KERNEL=kernel`` if given);
+    return (wall s, stdout)."""
     path = os.pathsep.join([str(PACKAGE_PARENT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     env = {**os.environ, "PYTHONPATH": path}
+    if kernel is not None:
+        env["DISTSIM_KERNEL"] = kernel
     with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+") as stderr:
         start = time.perf_counter()
         status = subprocess.run(args, stdout=stdout, stderr=stderr, env=env, check=False).returncode
@@ -317,6 +357,9 @@ def _child_run(spec: dict[str, Any]) -> dict[str, Any]:
     simulation.Simulation.run = run  # type: ignore[method-assign]
     started = time.perf_counter()
     scenario = load_scenario(scenario_file(spec["file"])) if "file" in spec else scenario_from_dict(spec["scenario"])
+    if "timing" in spec:
+        timed = scenario.simulation.model_copy(update={"timing": spec["timing"]})
+        scenario = scenario.model_copy(update={"simulation": timed})
     out_dir = Path(tempfile.mkdtemp(prefix="distsim-perf-"))
     try:
         result = simulate(scenario, out_dir=out_dir / "run")
@@ -343,8 +386,8 @@ def _child_run(spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _in_child(spec: dict[str, Any]) -> tuple[dict[str, Any], float, int]:
-    wall, out = _run_child([sys.executable, "-m", "distsim.benchmarks.perf", "--child", json.dumps(spec)])
+def _in_child(spec: dict[str, Any], kernel: str | None = None) -> tuple[dict[str, Any], float, int]:
+    wall, out = _run_child([sys.executable, "-m", "distsim.benchmarks.perf", "--child", json.dumps(spec)], kernel)
     report = json.loads(out.strip().splitlines()[-1])
     return report, wall, int(report["peak_rss_bytes"])
 
@@ -376,74 +419,89 @@ def simpy_floor(events: int, processes: int) -> tuple[float, int]:
 
 
 # -- runs -----------------------------------------------------------------------------
+#: The variants of ``plan.run_scenario`` timed end to end: (label, timing model, kernel).
+RUN_VARIANTS = (
+    ("analytic, default kernel switch (auto)", "analytic", "auto"),
+    ("analytic, compiled from the start", "analytic", "numba"),
+    ("analytic, Python path", "analytic", "python"),
+    ("contention, auto", "contention", "auto"),
+)
+
+
 def measure_runs(plan: Plan, progress: Callable[[str], None]) -> list[dict[str, Any]]:
-    """``plan.run_scenario`` end to end: the run itself and the CLI, each in a fresh process."""
-    rows = []
-    runs = []
-    for _ in range(plan.run_repeats):
-        report, wall, rss = _in_child({"file": plan.run_scenario})
-        runs.append((report, wall, rss))
-    walls = [r["run_wall_s"] for r, _, _ in runs]
-    report = runs[0][0]
-    rows.append(
-        {
-            "what": f"{plan.run_scenario}: simulate() wall",
-            "best_s": min(walls),
-            "median_s": statistics.median(walls),
-            "peak_rss_mb": max(r for _, _, r in runs) / 2**20,
-            "requests": report["requests"],
-            "served": report["served"],
-            "dropped": report["dropped"],
-            "events": report["events"],
-        }
-    )
-    cli_walls = []
-    with tempfile.TemporaryDirectory(prefix="distsim-perf-cli-") as tmp:
-        for k in range(plan.run_repeats):
-            wall, _ = _run_child(
-                [
-                    sys.executable,
-                    "-m",
-                    "distsim",
-                    "run",
-                    str(scenario_file(plan.run_scenario)),
-                    "--out",
-                    str(Path(tmp) / f"r{k}"),
-                ]
-            )
-            cli_walls.append(wall)
-        # Peak RSS of the same command, from inside (a wrapper reading VmHWM at exit).
-        _, out = _run_child(
-            [
-                sys.executable,
-                "-m",
-                "distsim.benchmarks.perf",
-                "--cli",
-                "run",
-                str(scenario_file(plan.run_scenario)),
-                "--out",
-                str(Path(tmp) / "rss"),
-            ]
+    """``plan.run_scenario`` end to end, each measurement in a fresh process, with ratios from the same run.
+
+    ``simulate()`` alone in every variant of :data:`RUN_VARIANTS` (the
+    ratio to the first: contention vs analytic, Python path vs compiled), the
+    bare SimPy floor with as many events (engine vs bare SimPy), and the whole
+    ``python -m distsim run`` process on both paths (ratio to ``simulate()``).
+    """
+    rows: list[dict[str, Any]] = []
+    first_best = math.nan
+    for label, timing, kernel in RUN_VARIANTS:
+        runs = [_in_child({"file": plan.run_scenario, "timing": timing}, kernel) for _ in range(plan.run_repeats)]
+        walls = [r["run_wall_s"] for r, _, _ in runs]
+        report = runs[0][0]
+        best = min(walls)
+        first_best = best if math.isnan(first_best) else first_best
+        events = int(report["events"] or 0)
+        floor_s, _ = simpy_floor(events, report["requests"])
+        rows.append(
+            {
+                "what": f"{plan.run_scenario}: simulate() wall, {label}",
+                "best_s": best,
+                "median_s": statistics.median(walls),
+                "ratio": best / first_best,
+                "peak_rss_mb": max(r for _, _, r in runs) / 2**20,
+                "requests": report["requests"],
+                "served": report["served"],
+                "dropped": report["dropped"],
+                "events": events,
+                "events_per_request": events / max(1, report["requests"]),
+                "floor_s": floor_s,
+                "engine_over_floor": best / floor_s if floor_s > 0 else math.nan,
+                "load_average": _load(),
+            }
         )
-        cli_rss = int(json.loads(out.strip().splitlines()[-1])["peak_rss_bytes"])
-    rows.append(
-        {
-            "what": f"python -m distsim run {plan.run_scenario} (whole process)",
-            "best_s": min(cli_walls),
-            "median_s": statistics.median(cli_walls),
-            "peak_rss_mb": cli_rss / 2**20,
-            "requests": report["requests"],
-            "served": report["served"],
-            "dropped": report["dropped"],
-            "events": report["events"],
-        }
-    )
+    simulate_best = rows[0]["best_s"]
+    with tempfile.TemporaryDirectory(prefix="distsim-perf-cli-") as tmp:
+        for kernel in ("auto", "numba"):
+            cli_walls = []
+            for k in range(plan.run_repeats):
+                target = str(Path(tmp) / f"{kernel}{k}")
+                command = [sys.executable, "-m", "distsim", "run", str(scenario_file(plan.run_scenario)), "--out"]
+                wall, _ = _run_child([*command, target], kernel)
+                cli_walls.append(wall)
+            # Peak RSS of the same command, from inside (a wrapper reading VmHWM at exit).
+            rss_command = [sys.executable, "-m", "distsim.benchmarks.perf", "--cli", "run"]
+            _, out = _run_child([*rss_command, str(scenario_file(plan.run_scenario)), "--out", f"{tmp}/rss{kernel}"])
+            rows.append(
+                {
+                    "what": f"python -m distsim run {plan.run_scenario} (whole process), "
+                    + ("auto" if kernel == "auto" else "compiled from the start"),
+                    "best_s": min(cli_walls),
+                    "median_s": statistics.median(cli_walls),
+                    "ratio": min(cli_walls) / simulate_best,
+                    "peak_rss_mb": int(json.loads(out.strip().splitlines()[-1])["peak_rss_bytes"]) / 2**20,
+                    "requests": rows[0]["requests"],
+                    "served": rows[0]["served"],
+                    "dropped": rows[0]["dropped"],
+                    "events": rows[0]["events"],
+                    "load_average": _load(),
+                }
+            )
     for row in rows:
         progress(
             f"run {row['what']}: best {row['best_s']:.2f} s, median {row['median_s']:.2f} s, "
-            f"peak RSS {row['peak_rss_mb']:.0f} MB"
+            f"x{row['ratio']:.2f}, peak RSS {row['peak_rss_mb']:.0f} MB"
         )
     return rows
+
+
+def _load() -> str:
+    """The 1, 5 and 15 minute load averages (the machine is shared: every timing is read against it)."""
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (math.nan,) * 3
+    return " ".join(f"{x:.2f}" for x in load)
 
 
 def measure_scaling(plan: Plan, progress: Callable[[str], None]) -> list[dict[str, Any]]:
@@ -478,6 +536,8 @@ def measure_scaling(plan: Plan, progress: Callable[[str], None]) -> list[dict[st
                 "floor_s": floor_s,
                 "floor_events": floor_events,
                 "engine_over_floor": report["run_wall_s"] / floor_s if floor_s > 0 else math.nan,
+                "events_per_request": (report["events"] or 0) / n,
+                "load_average": _load(),
             }
             rows.append(row)
             progress(
@@ -518,7 +578,10 @@ def machine() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             versions[name] = "?"
     load = os.getloadavg() if hasattr(os, "getloadavg") else (math.nan,) * 3
+    from distsim.model.compiled import kernel_mode
+
     return {
+        "kernel": kernel_mode(),
         "cpu": cpu,
         "cores": str(os.cpu_count()),
         "python": platform.python_version(),
@@ -565,19 +628,29 @@ DECISION_COLUMNS = [
     ("outcome", "decision"),
     ("fast_ms", "fast best (ms)"),
     ("fast_median_ms", "fast median (ms)"),
+    ("python_ms", "Python path best (ms)"),
+    ("compiled_speedup", "Python / fast"),
+    ("evaluate_us", "evaluate fast (us)"),
+    ("evaluate_python_us", "evaluate Python (us)"),
+    ("evaluate_speedup", "Python / fast"),
     ("reference_s", "reference best (s)"),
-    ("speedup", "speed-up"),
-    ("same_decision", "same"),
+    ("speedup", "reference / fast"),
+    ("same_decision", "same as reference"),
+    ("same_paths", "same on both paths"),
 ]
 RUN_COLUMNS = [
     ("what", "what"),
     ("best_s", "best (s)"),
     ("median_s", "median (s)"),
+    ("ratio", "ratio"),
     ("peak_rss_mb", "peak RSS (MB)"),
     ("requests", "requests"),
     ("served", "served"),
     ("dropped", "dropped"),
     ("events", "SimPy events"),
+    ("events_per_request", "events / request"),
+    ("engine_over_floor", "run / bare SimPy"),
+    ("load_average", "load (1, 5, 15 min)"),
 ]
 SCALING_COLUMNS = [
     ("requests", "requests"),
@@ -592,8 +665,10 @@ SCALING_COLUMNS = [
     ("load_rejection_rate", "1st-try rejected"),
     ("attempts_mean", "attempts"),
     ("events", "SimPy events"),
+    ("events_per_request", "events / request"),
     ("floor_s", "SimPy floor (s)"),
     ("engine_over_floor", "run / floor"),
+    ("load_average", "load (1, 5, 15 min)"),
 ]
 
 
@@ -611,17 +686,23 @@ def report_markdown(
         f"# distsim performance ({'quick' if quick else 'full'} suite)",
         "",
         f"Machine: {info['cpu']}, {info['cores']} cores; Python {info['python']}, numpy {info['numpy']}, "
-        f"SimPy {info['simpy']}, distsim {info['distsim']}. Load average at the start: {info['load_average']}.",
+        f"SimPy {info['simpy']}, distsim {info['distsim']}; kernel {info['kernel']}. "
+        f"Load average at the start: {info['load_average']}.",
         "",
         f"## Decision time (DistPrivacy, tau = {plan.tau})",
         "",
-        "`fast`: best and median of repeated decisions; `reference`: best of up to 3 decisions of the per-segment "
-        "oracle on the same view (skipped where estimated over the budget); speed-up = reference best / fast best; "
-        "`held`: requests the loaded fleet holds; `same`: the fast decision equals the reference's.",
+        "`fast`: best and median of repeated decisions on the path in force (`kernel` column: the compiled "
+        "kernels unless `DISTSIM_KERNEL=python`); `Python path`: the same decision with the kernels off, and "
+        "`evaluate` the cost of its placement on both paths, all in the same process; `reference`: best of up "
+        "to 3 decisions of the per-segment oracle on the same view (skipped where estimated over the budget); "
+        "`held`: requests the loaded fleet holds; `same`: the decisions are equal.",
         "",
         markdown_table(decisions, DECISION_COLUMNS),
         "",
         "## End-to-end runs",
+        "",
+        "Each in fresh processes. `ratio`: to the first row (`simulate()` rows) or to the first row's "
+        "`simulate()` (whole-process rows); `run / bare SimPy`: over a bare SimPy loop with as many events.",
         "",
         markdown_table(runs, RUN_COLUMNS),
         "",
@@ -655,9 +736,18 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def _force_kernels() -> None:
+    """Time the kernels from the first call: ``auto`` would leave the first second to the Python path."""
+    from distsim.model import compiled
+
+    if compiled.kernel_mode() == "auto":
+        compiled.set_kernel("numba")
+
+
 def run(out: Path = DEFAULT_OUT, *, quick: bool = False, progress: Callable[[str], None] = print) -> Path:
     """Run the suite; write tables and plots into ``out``; return the path of ``perf.md``."""
     plan = QUICK if quick else FULL
+    _force_kernels()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     info = machine()

@@ -9,11 +9,20 @@ readable specification that the tests hold the kernels to.
 
 **The switch** is the environment variable ``DISTSIM_KERNEL``:
 
-* ``numba`` (the default): use the kernels where they apply (a full-mesh
-  network); numba is imported the first time a kernel runs, never at import
-  time, and each kernel is compiled once per machine (numba's on-disk cache,
-  ``cache=True``) and loaded from that cache by later processes;
+* ``auto`` (the default): the Python path for the first
+  :data:`AUTO_AFTER_S` seconds after the process first asks for a kernel,
+  the kernels from then on. Loading numba and the compiled code costs about
+  a second per process, more than a short run (``scenarios/paper.yaml``)
+  spends deciding; a long run pays it once and then decides about ten times
+  faster. Both paths give the same results, so switching mid-run changes no
+  output;
+* ``numba``: the kernels from the first call (what the benchmarks time);
 * ``python``: the pure-Python path everywhere.
+
+The kernels apply on a full-mesh network; numba is imported the first time a
+kernel runs, never at import time, and each kernel is compiled once per
+machine (numba's on-disk cache, ``cache=True``) and loaded from that cache by
+later processes.
 
 Where a kernel does not apply (a topology; a rejection, whose first-failure
 attribution only the Python path computes) the Python path runs instead, with
@@ -23,6 +32,7 @@ the same results. If numba cannot be imported, the Python path runs too.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -33,9 +43,11 @@ from distsim.model.cnn import CNN, Feed, LayerKind
 
 IntArray = npt.NDArray[np.int64]
 
-#: The environment variable that selects the path: ``numba`` (default) or ``python``.
+#: The environment variable that selects the path: ``auto`` (default), ``numba`` or ``python``.
 KERNEL_ENV = "DISTSIM_KERNEL"
-KERNELS = ("numba", "python")
+KERNELS = ("auto", "numba", "python")
+#: ``auto``: seconds on the Python path, from the first request for a kernel, before the kernels load.
+AUTO_AFTER_S = 1.0
 
 #: Feed kinds as the kernels' integer codes.
 FEED_CODE = {Feed.NONE: 0, Feed.PARTIAL_SUMS: 1, Feed.MAPS: 2, Feed.VECTOR: 3, Feed.GATHER: 4}
@@ -44,14 +56,15 @@ SEGMENTS, MULTS, WEIGHTS, FEED, UNIT, PREV_CONV, PREV_OUT_MAPS = range(7)
 
 _mode: str | None = None
 _loaded: dict[str, Callable[..., Any] | None] = {}
+_auto_since: float | None = None
 _tables: dict[int, tuple[CNN, IntArray, IntArray]] = {}
 
 
 def kernel_mode() -> str:
-    """``numba`` or ``python``: the path in force (``DISTSIM_KERNEL``, read once, or :func:`set_kernel`)."""
+    """``auto``, ``numba`` or ``python``: the path in force (``DISTSIM_KERNEL``, read once, or :func:`set_kernel`)."""
     global _mode
     if _mode is None:
-        chosen = os.environ.get(KERNEL_ENV, "numba").strip().lower() or "numba"
+        chosen = os.environ.get(KERNEL_ENV, "auto").strip().lower() or "auto"
         if chosen not in KERNELS:
             raise ValueError(f"{KERNEL_ENV}={chosen!r}: expected one of {', '.join(KERNELS)}")
         _mode = chosen
@@ -59,7 +72,7 @@ def kernel_mode() -> str:
 
 
 def set_kernel(mode: str | None) -> None:
-    """Select the path for this process (``numba``, ``python``, or None to read ``DISTSIM_KERNEL`` again)."""
+    """Select the path for this process (``auto``, ``numba``, ``python``, or None to read ``DISTSIM_KERNEL`` again)."""
     global _mode
     if mode is not None and mode not in KERNELS:
         raise ValueError(f"kernel {mode!r}: expected one of {', '.join(KERNELS)}")
@@ -67,9 +80,17 @@ def set_kernel(mode: str | None) -> None:
 
 
 def load_kernel(module: str, name: str) -> Callable[..., Any] | None:
-    """The compiled function ``name`` of ``module`` when the numba path is in force and numba imports, else None."""
-    if (_mode or kernel_mode()) != "numba":
+    """The compiled function ``name`` of ``module`` when the kernels are in force and numba imports, else None."""
+    global _auto_since
+    mode = _mode or kernel_mode()
+    if mode == "python":
         return None
+    if mode == "auto":
+        now = time.perf_counter()
+        if _auto_since is None:
+            _auto_since = now
+        if now - _auto_since < AUTO_AFTER_S:
+            return None
     key = f"{module}:{name}"
     if key not in _loaded:
         try:
