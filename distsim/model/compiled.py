@@ -57,7 +57,7 @@ SEGMENTS, MULTS, WEIGHTS, FEED, UNIT, PREV_CONV, PREV_OUT_MAPS = range(7)
 _mode: str | None = None
 _loaded: dict[str, Callable[..., Any] | None] = {}
 _auto_since: float | None = None
-_tables: dict[int, tuple[CNN, IntArray, IntArray]] = {}
+_tables: dict[int, tuple[CNN, IntArray, IntArray, list[int]]] = {}
 
 
 def kernel_mode() -> str:
@@ -115,6 +115,21 @@ def layer_table(cnn: CNN) -> tuple[IntArray, IntArray]:
     hit = _tables.get(id(cnn))
     if hit is not None and hit[0] is cnn:
         return hit[1], hit[2]
+    _cache_table(cnn)
+    return _tables[id(cnn)][1], _tables[id(cnn)][2]
+
+
+def layer_segments(cnn: CNN) -> list[int]:
+    """Segments per layer of ``cnn`` (a cached list: read on every cost evaluation)."""
+    hit = _tables.get(id(cnn))
+    if hit is None or hit[0] is not cnn:
+        _cache_table(cnn)
+        hit = _tables[id(cnn)]
+    return hit[3]
+
+
+def _cache_table(cnn: CNN) -> None:
+    """Build and cache :func:`layer_table`'s arrays and :func:`layer_segments`' list for ``cnn``."""
     rows = [
         (
             layer.segments,
@@ -132,5 +147,5 @@ def layer_table(cnn: CNN) -> tuple[IntArray, IntArray]:
     np.cumsum(table[:, SEGMENTS], out=offsets[1:])
     table.flags.writeable = False
     offsets.flags.writeable = False
-    _tables[id(cnn)] = (cnn, table, offsets)  # the CNN is kept alive, so its id is never reused
-    return table, offsets
+    # The CNN is kept alive by the cache, so its id is never reused for another one.
+    _tables[id(cnn)] = (cnn, table, offsets, [layer.segments for layer in cnn.layers])

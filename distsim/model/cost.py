@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from distsim.model.cnn import CNN, Feed, Layer, LayerKind
-from distsim.model.compiled import layer_table, load_kernel
+from distsim.model.compiled import layer_segments, layer_table, load_kernel
 from distsim.model.devices import Fleet, FullMesh, Links
 
 IntArray = npt.NDArray[np.int64]
@@ -199,7 +199,7 @@ def evaluate(
     if len(flat) and (int(flat.min()) < 0 or int(flat.max()) >= n):
         raise ValueError(f"{cnn.name}: device ids must lie in 0..{n - 1}")
     lengths = [len(a) for a in assignments]
-    if layers and isinstance(links, FullMesh) and lengths == [layer.segments for layer in layers]:
+    if layers and isinstance(links, FullMesh) and lengths == layer_segments(cnn):
         kernel = load_kernel("distsim.model.cost_kernel", "evaluate_mesh")
         if kernel is not None:
             return _evaluated(cnn, kernel, flat, fleet, links)
