@@ -37,12 +37,11 @@ SCENARIO: dict[str, Any] = {
 @pytest.fixture
 def clean_tables() -> Iterator[None]:
     """Leave the registered tables as they were (they are process-wide)."""
-    schedulers, timings = dict(names._SCHEDULERS), dict(names._TIMINGS)
+    saved = [(registry, dict(registry.registered)) for registry in (names.SCHEDULERS, names.TIMINGS)]
     yield
-    names._SCHEDULERS.clear()
-    names._SCHEDULERS.update(schedulers)
-    names._TIMINGS.clear()
-    names._TIMINGS.update(timings)
+    for registry, registered in saved:
+        registry.registered.clear()
+        registry.registered.update(registered)
 
 
 def test_builtin_names_resolve_to_their_classes_without_importing_them_first() -> None:
@@ -103,3 +102,20 @@ def test_a_registered_scheduler_and_timing_model_run_like_builtins(clean_tables:
     slow = simulate(scenario_from_dict({**SCENARIO, "simulation": {"timing": "slow"}}))
     assert plain.summary.served == slow.summary.served == 5
     assert slow.summary.latency_mean_s >= plain.summary.latency_mean_s + 1.0 - 1e-9
+
+
+def test_a_registry_lists_sorted_prefers_registered_and_refuses_unknown_names() -> None:
+    from distsim.plugins import Registry
+
+    table: Registry[object] = Registry("widget", "widgets.name", {"b": "math:pi", "a": "math:e"})
+    assert table.names() == ["a", "b"]
+    assert table.get("b") == pytest.approx(3.14159265)
+    table.register("b", "mine")
+    table.register("c", "new")
+    assert table.names() == ["a", "b", "c"] and table.get("b") == "mine"
+    with pytest.raises(KeyError):
+        table.get("d")
+    with pytest.raises(InputError, match=re.escape("unknown widget 'd'; expected one of a, b, c")) as info:
+        table.check("d", file="f.yaml")
+    assert (info.value.file, info.value.field) == ("f.yaml", "widgets.name")
+    table.check("c")

@@ -8,44 +8,38 @@ its own with :func:`register_mechanism`. A mechanism class has a ``name``, a
 
 from __future__ import annotations
 
-import importlib
-
-from distsim.errors import InputError
 from distsim.model.cnn import CNN
+from distsim.plugins import Registry
 from distsim.privacy.base import MechanismSettings, PrivacyMechanism
 
-#: Built-in mechanisms, ``name -> "module:class"``.
-BUILTIN_MECHANISMS: dict[str, str] = {
-    "feature_split": "distsim.privacy.feature_split:FeatureSplit",
-    "none": "distsim.privacy.none:NoProtection",
-    "dp_noise": "distsim.privacy.dp_noise:DpNoise",
-}
-_REGISTERED: dict[str, type] = {}
+#: Privacy mechanisms (``privacy.mechanism``): built-ins as ``name -> "module:class"``.
+MECHANISMS: Registry[type] = Registry(
+    "privacy mechanism",
+    "privacy.mechanism",
+    {
+        "feature_split": "distsim.privacy.feature_split:FeatureSplit",
+        "none": "distsim.privacy.none:NoProtection",
+        "dp_noise": "distsim.privacy.dp_noise:DpNoise",
+    },
+)
+#: The built-in table (the registry's own dict).
+BUILTIN_MECHANISMS = MECHANISMS.builtin
 
 
 def register_mechanism(cls: type) -> type:
     """Register a mechanism class under ``cls.name`` (usable as a decorator)."""
-    _REGISTERED[cls.name] = cls  # type: ignore[attr-defined]
-    return cls
+    return MECHANISMS.register(cls.name, cls)  # type: ignore[attr-defined]
 
 
 def mechanism_names() -> list[str]:
     """Every mechanism name, sorted."""
-    return sorted(set(BUILTIN_MECHANISMS) | set(_REGISTERED))
+    return MECHANISMS.names()
 
 
 def mechanism_class(name: str) -> type:
     """The class registered as ``name`` (InputError naming ``privacy.mechanism`` if unknown)."""
-    if name in _REGISTERED:
-        return _REGISTERED[name]
-    if name not in BUILTIN_MECHANISMS:
-        raise InputError(
-            f"unknown privacy mechanism {name!r}; expected one of {', '.join(mechanism_names())}",
-            field="privacy.mechanism",
-        )
-    module, _, attr = BUILTIN_MECHANISMS[name].partition(":")
-    cls: type = getattr(importlib.import_module(module), attr)
-    return cls
+    MECHANISMS.check(name)
+    return MECHANISMS.get(name)
 
 
 def make_mechanism(name: str, settings: MechanismSettings, cnns: dict[str, CNN]) -> PrivacyMechanism:
