@@ -24,6 +24,12 @@ Encodings, the same in every figure:
   annotations on the data.
 * log axes only where the plotted values span more than two orders of
   magnitude, with labels on decades only.
+
+Over 600 lines because every figure kind draws through the shared encodings
+above (series, merging, dodging, the table panel, legend and notes), which are
+read and changed together; the per-kind builders are short. The Pareto
+labelling (:func:`place_labels`, :func:`pareto`) is the first part to move out
+if the file grows.
 """
 
 from __future__ import annotations
