@@ -28,7 +28,7 @@ from matplotlib.figure import Figure
 
 from distsim.errors import InputError
 from distsim.plots.labels import METRICS, axis_label, format_value, quantity
-from distsim.plots.style import FigureOptions, svg_text
+from distsim.plots.style import FigureOptions, svg_text, write_atomic
 
 #: Metrics of the sweep summary table, in column order.
 SWEEP_COLUMNS = (
@@ -303,26 +303,8 @@ def write_report(results: str | Path, out: str | Path | None = None, opts: Figur
     with styled(opts):
         text = sweep_report(root, opts) if kind == "sweep" else run_report(root, opts)
     target = Path(out) if out else root / "report.html"
-    _write_atomic(target, text)
-    return target
 
+    def write(tmp: str) -> None:
+        Path(tmp).write_text(text, encoding="utf-8")
 
-def _write_atomic(target: Path, text: str) -> None:
-    import os
-    import tempfile
-
-    from distsim.experiments.table import FILE_MODE
-
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"cannot create the output directory: {exc.strerror or exc}", file=str(target)) from None
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, FILE_MODE)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    return write_atomic(target, write)

@@ -34,7 +34,7 @@ import contextlib
 import os
 import tempfile
 import textwrap
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -309,14 +309,28 @@ def save_one(fig: Figure, path: str | Path, opts: FigureOptions | None = None, *
     ext = path.suffix.lstrip(".").lower()
     if ext not in FORMATS:
         raise InputError(f"expected a file ending in {', '.join('.' + f for f in FORMATS)}", file=str(path))
-    from distsim.experiments.table import FILE_MODE
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".{ext}", dir=path.parent)
-    os.close(fd)
-    try:
+    def draw(tmp: str) -> None:
         with rc_context({"svg.hashsalt": "distsim", "pdf.fonttype": 42, "svg.fonttype": "path"}):
             fig.savefig(tmp, format=ext, dpi=dpi or opts.dpi, metadata=_METADATA[ext])
+
+    return write_atomic(path, draw)
+
+
+def write_atomic(path: str | Path, write: Callable[[str], None]) -> Path:
+    """Create ``path``'s folder, let ``write`` fill a temporary file beside it, then move it into place
+    (the file appears whole or not at all, readable like any file ``open()`` makes); return the path."""
+    from distsim.experiments.table import FILE_MODE
+
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create the output directory: {exc.strerror or exc}", file=str(path)) from None
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
         os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
