@@ -360,3 +360,35 @@ def test_contention_is_registered_without_importing_it() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == "['analytic', 'contention'] False"
     assert isinstance(Simulation(with_timing({}, "contention"), MemorySink()).timing, ContentionTiming)
+
+
+def test_per_radio_processes_give_the_per_transfer_records(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a full mesh a layer runs one process per sending radio and per receiver; forcing one process per
+    transfer (the engine topologies and shared channels use) must give every record and summary digit the same
+    on a contended run."""
+    from distsim.engine import contention
+
+    busy = {
+        "sources": [{"cnn": "lenet"}, {"cnn": "cifar_cnn", "count": 2}],
+        "participants": {"total": 12, "mix": {"rpi3": 1, "nexus5": 1, "stm32h7": 1}},
+        "workload": {"requests": 40, "rate_per_s": 20.0},
+        "simulation": {"seed": 4, "timing": "contention"},
+    }
+
+    def run(per_transfer: bool) -> tuple[str, list[str]]:
+        original = contention.ContentionTiming.__init__
+
+        def init(self: Any, *args: Any, **kwargs: Any) -> None:
+            original(self, *args, **kwargs)
+            self.per_transfer = per_transfer or self.per_transfer
+
+        with monkeypatch.context() as patch:
+            patch.setattr(contention.ContentionTiming, "__init__", init)
+            sink = MemorySink()
+            sim = Simulation(make_world(**busy), sink)
+            summary = sim.run()
+        return repr(summary), [repr(r) for r in sink.records]
+
+    fast, slow = run(False), run(True)
+    assert fast == slow
+    assert any("wait_s=0.0," not in r for r in slow[1]), "the run should queue somewhere"

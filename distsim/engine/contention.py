@@ -37,6 +37,16 @@ Per request, the service time splits along the critical chain of each layer
 behind other requests on radios and CPUs), ``transfer_s`` (hop transmission,
 slowed by channel sharing) and ``compute_s``; their sum is the service time.
 
+**Processes.** On one-hop links at full rate (a full mesh without a shared
+channel) a layer of a request runs as one SimPy process per sending radio and
+one per receiver, not one per (sender, receiver) transfer: the transfers of a
+radio's hold start together and each ends ``bytes * 8 / rho`` later, in closed
+form, so a receiver sleeps until its last arrival. The processes ask for
+radios and CPUs at the same steps of the event loop as one process per
+transfer would, so runs are record for record what the per-transfer
+processes give (kept for topologies and shared channels, where hops and
+processor sharing need them).
+
 Bandwidth and compute *budgets* are unchanged: they bound what a request may
 reserve, while this model decides how long the reserved work takes.
 """
@@ -44,6 +54,7 @@ reserve, while this model decides how long the reserved work takes.
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Callable, Generator
 from typing import Any, cast
 
@@ -52,12 +63,34 @@ from simpy.resources.resource import Request as Grant  # a queued claim on a CPU
 
 from distsim.engine.timing import ServiceTiming
 from distsim.engine.trace import Span, Timeline
-from distsim.model.cost import layer_transfers
+from distsim.model.cost import Transfers, layer_transfers
 from distsim.scheduling.base import Placement, Request
 from distsim.world import World
 
 #: A flow finishes when less than this fraction of its bits is left (float rounding of processor sharing).
 _PS_TOLERANCE = 1e-9
+
+
+def _delay_to(now: float, at: float) -> float:
+    """The delay ``d`` with ``now + d == at`` exactly (``at - now`` may round)."""
+    delay = at - now
+    while now + delay < at:
+        delay = math.nextafter(delay, math.inf)
+    while now + delay > at:
+        delay = math.nextafter(delay, -math.inf)
+    return delay
+
+
+class _Senders:
+    """A layer's sending radios: the bytes of each sender's transfers, and the event of its grant once started."""
+
+    __slots__ = ("granted", "sizes")
+
+    def __init__(self, flows: Transfers) -> None:
+        self.sizes: dict[int, list[int]] = {}
+        for i, nbytes in zip(flows.senders.tolist(), flows.bytes.tolist(), strict=True):
+            self.sizes.setdefault(i, []).append(nbytes)
+        self.granted: dict[int, simpy.Event] = {}
 
 
 class _Cpu:
@@ -198,6 +231,8 @@ class ContentionTiming:
             self._channel_of = [channels[tech] for tech in fleet.radios]
         hops: Callable[[int, int], tuple[tuple[int, int], ...]] | None = getattr(world.links, "hops", None)
         self._hops = hops
+        #: One process per transfer (topologies, shared channels; the tests force it to check the other way).
+        self.per_transfer = hops is not None or self._channel_of is not None
         self.timeline: Timeline | None = None
 
     def attach(self, timeline: Timeline) -> None:
@@ -222,12 +257,20 @@ class ContentionTiming:
             counts: dict[int, int] = {}
             for device in cur.tolist():
                 counts[device] = counts.get(device, 0) + 1
+            # On one-hop links at full rate (no topology, no shared channel) a layer needs one process per
+            # sending radio and per receiver, not per transfer: each transfer then ends in closed form.
+            senders = None if self.per_transfer else _Senders(flows)
             jobs = []
             for j in sorted(counts):
                 mults = counts[j] * layer.segment_mults
                 if mults == 0 and j not in inflows:
                     continue
-                jobs.append(env.process(self._receiver(rid, layer.index, layer.name, j, inflows.get(j, []), mults)))
+                feed = inflows.get(j, [])
+                if senders is not None:
+                    job = self._receive_direct(rid, layer.index, layer.name, j, feed, mults, senders)
+                else:
+                    job = self._receiver(rid, layer.index, layer.name, j, feed, mults)
+                jobs.append(env.process(job))
             prev = cur
             if not jobs:
                 continue
@@ -244,12 +287,81 @@ class ContentionTiming:
             compute_s += best[3]
         return ServiceTiming(compute_s=compute_s, transfer_s=transfer_s, wait_s=wait_s)
 
+    def _receive_direct(
+        self,
+        rid: int,
+        layer: int,
+        name: str,
+        device: int,
+        inflows: list[tuple[int, int]],
+        mults: int,
+        senders: _Senders,
+    ) -> Generator[simpy.Event, Any, tuple[float, float, float, float]]:
+        """:meth:`_receiver` for one-hop transfers at full rate, with one process per sending radio.
+
+        A transfer from ``i`` arrives ``bytes * 8 / rho_i`` after ``i``'s grant
+        (the instant a per-transfer timeout started at the grant would reach),
+        so the receiver waits for its senders' grants, then sleeps until the
+        last arrival. Senders are started here, in the order the per-transfer
+        processes would ask for their radios, and the sleep is a process, so
+        every radio and CPU request is made at the same step of the event loop
+        as with one process per transfer: ties between requests at one instant
+        resolve as before.
+        """
+        env = self.env
+        wait = transfer = 0.0
+        if inflows:
+            asked = env.now
+            for i, _ in inflows:
+                if i not in senders.granted:
+                    senders.granted[i] = env.event()
+                    env.process(self._send(rid, layer, name, i, senders.sizes[i], senders.granted[i]))
+            yield env.all_of([senders.granted[i] for i, _ in inflows])
+            last = -math.inf
+            for i, nbytes in inflows:
+                start = cast(float, senders.granted[i].value)
+                end = start + nbytes * self._spb[i]  # the float a timeout started at the grant would reach
+                if end > last:
+                    last, wait, transfer = end, start - asked, end - start
+            yield env.all_of([env.process(self._sleep(_delay_to(env.now, last)))])
+        return (yield from self._compute(rid, layer, name, device, mults, wait, transfer))
+
+    def _sleep(self, delay: float) -> Generator[simpy.Event, Any, None]:
+        yield self.env.timeout(delay)
+
+    def _send(
+        self, rid: int, layer: int, name: str, sender: int, sizes: list[int], granted: simpy.Event
+    ) -> Generator[simpy.Event, Any, None]:
+        """All of a layer's one-hop transfers from ``sender``: they share its radio's hold and start together;
+        the hold ends when the largest has gone. ``granted`` gets the grant instant."""
+        env = self.env
+        radio = self._radios[sender]
+        grant = radio.acquire(rid)
+        if grant is not None:
+            self._sample_radio(radio)
+            yield grant
+        started = env.now
+        for _ in sizes:
+            if radio.enter(rid, grant, started, layer, name):
+                self._sample_radio(radio)
+        # The hold's end is scheduled before the receivers hear of the grant (and schedule their sleeps),
+        # so at an instant where both fall the radio is released first, as a per-transfer process releases it.
+        gone = env.timeout(max(sizes) * self._spb[sender])
+        granted.succeed(started)
+        yield gone
+        for nbytes in sizes:
+            if radio.leave(nbytes) and self.timeline is not None:
+                self.timeline.span(
+                    Span(sender, "radio", 0, radio.since, env.now, rid, radio.layer, radio.layer_name, radio.sent, 0)
+                )
+                self._sample_radio(radio)
+
     def _receiver(
         self, rid: int, layer: int, name: str, device: int, inflows: list[tuple[int, int]], mults: int
     ) -> Generator[simpy.Event, Any, tuple[float, float, float, float]]:
         """Receive a layer's inputs on ``device``, then compute its batch; (end, wait, transfer, compute) s."""
         env = self.env
-        wait = transfer = compute = 0.0
+        wait = transfer = 0.0
         if inflows:
             transfers = [env.process(self._transfer(rid, layer, name, i, device, nbytes)) for i, nbytes in inflows]
             yield env.all_of(transfers)
@@ -260,6 +372,14 @@ class ContentionTiming:
                 if t_value[0] > last[0]:
                     last = t_value
             wait, transfer = last[1], last[2]
+        return (yield from self._compute(rid, layer, name, device, mults, wait, transfer))
+
+    def _compute(
+        self, rid: int, layer: int, name: str, device: int, mults: int, wait: float, transfer: float
+    ) -> Generator[simpy.Event, Any, tuple[float, float, float, float]]:
+        """Compute ``device``'s batch of the layer once its inputs are in; (end, wait, transfer, compute) s."""
+        env = self.env
+        compute = 0.0
         if mults:
             cpu = self._cpus[device]
             asked = env.now
