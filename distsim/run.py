@@ -23,7 +23,7 @@ import time
 from dataclasses import asdict, dataclass, fields
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from distsim.engine.records import (
     CsvSink,
@@ -89,6 +89,7 @@ def simulate(
     keep_records: bool | None = None,
     file: str | None = None,
     trace: bool = False,
+    placements: str | Path | None = None,
 ) -> RunResult:
     """Simulate a scenario (or an already built world).
 
@@ -99,7 +100,11 @@ def simulate(
         keep_records: keep per-request records in memory (default: when ``out_dir`` is None).
         file: scenario file name, for error messages.
         trace: record a per-device timeline (``contention`` timing only), returned as ``timeline``.
+        placements: write one JSON line per served request (segments and relays per layer,
+            docs/privacy.md) to this file: staged beside it, renamed into place when the run ends.
     """
+    if placements is not None:
+        return _with_placements(Path(placements), scenario, out_dir, seed, keep_records, file, trace)
     world = scenario if isinstance(scenario, World) else build_world(scenario, file=file)
     keep = out_dir is None if keep_records is None else keep_records
     if out_dir is None:
@@ -123,6 +128,41 @@ def simulate(
     return RunResult(result.summary, result.devices, None, target, result.wall_s, result.timeline)
 
 
+def _with_placements(
+    target: Path,
+    scenario: Scenario | World,
+    out_dir: str | Path | None,
+    seed: int | None,
+    keep_records: bool | None,
+    file: str | None,
+    trace: bool,
+) -> RunResult:
+    """:func:`simulate` with the placements written through a staged file, renamed in only when complete."""
+    try:
+        handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed and renamed below)
+            "w", encoding="utf-8", dir=target.parent, prefix=f".{target.name}.", suffix=".tmp", delete=False
+        )
+    except OSError as exc:
+        raise InputError(f"cannot write the placements: {exc.strerror or exc}", file=str(target)) from None
+    try:
+        with handle:
+            _PLACEMENTS.append(handle)
+            try:
+                result = simulate(
+                    scenario, out_dir=out_dir, seed=seed, keep_records=keep_records, file=file, trace=trace
+                )
+            finally:
+                _PLACEMENTS.remove(handle)
+        os.replace(handle.name, target)
+    finally:
+        Path(handle.name).unlink(missing_ok=True)
+    return result
+
+
+#: The open placements file of the run in progress, if any (set by :func:`_with_placements`).
+_PLACEMENTS: list[IO[str]] = []
+
+
 class _LatencyOnlySink:
     """Keeps only latencies (8 bytes per request) when records are not wanted."""
 
@@ -144,7 +184,7 @@ class _LatencyOnlySink:
 
 def _simulate(world: World, sink: RecordSink, seed: int | None, staging: Path | None, trace: bool = False) -> RunResult:
     started = time.perf_counter()
-    sim = Simulation(world, sink, seed=seed, trace=trace)
+    sim = Simulation(world, sink, seed=seed, trace=trace, placements=_PLACEMENTS[-1] if _PLACEMENTS else None)
     summary = sim.run()
     wall = time.perf_counter() - started
     devices = sim.device_records()

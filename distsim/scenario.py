@@ -216,6 +216,7 @@ class Network(_Strict):
     range_m: Metres | None = None
     seed: Seed = 0
     shared_channel: StrictBool = False
+    encrypted_links: StrictBool = False
     mac_efficiency: Fraction = 1.0
 
     @model_validator(mode="after")

@@ -41,6 +41,7 @@ class World:
         shared_channel: in ``contention`` timing, all radios of one technology share one channel.
         mac_efficiency: fraction of a shared channel's data rate that carries payload, in (0, 1].
         mechanism: the privacy mechanism (``privacy.mechanism``); ``limits`` are its limits.
+        encrypted_links: relays see nothing of what they forward (``network.encrypted_links``).
     """
 
     scenario: Scenario
@@ -53,6 +54,7 @@ class World:
     shared_channel: bool
     mac_efficiency: float
     mechanism: PrivacyMechanism
+    encrypted_links: bool = False
 
 
 def apportion(total: int, weights: dict[str, float]) -> dict[str, int]:
@@ -280,6 +282,7 @@ def build_world(scenario: Scenario, *, file: str | None = None) -> World:
         limits=limits,
         source_weights=w / w.sum(),
         mechanism=mechanism,
+        encrypted_links=scenario.network.encrypted_links,
         cores=device_cores(scenario, fleet),
         shared_channel=scenario.network.shared_channel,
         mac_efficiency=scenario.network.mac_efficiency,

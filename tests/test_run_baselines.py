@@ -101,3 +101,17 @@ def test_random_runs_have_the_per_segment_distribution() -> None:
     assert np.all(np.abs(a - b) <= tolerance)
     # The draws differ, the process does not: some cells are far from 0 and 1.
     assert ((a > 0.05) & (a < 0.95)).any()
+
+
+def test_the_baselines_benchmark_times_every_scheduler_beside_distprivacy(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from distsim.benchmarks import baselines
+
+    rows = baselines.measure_baseline_decisions(
+        True, progress=lambda _: None, instances=(("lenet", 8, None), ("lenet", 10, 40.0)), min_s=0.0
+    )
+    assert {r["scheduler"] for r in rows} == set(baselines.SCHEDULERS)
+    assert len(rows) == 2 * 2 * len(baselines.SCHEDULERS)
+    assert all(r["decision_ms"] > 0 for r in rows)
+    assert all(r["ratio_to_distprivacy"] == 1.0 for r in rows if r["scheduler"] == "distprivacy")
+    table = baselines.markdown(rows)
+    assert table.count("\n") == 2 + 4  # header, rule, one line per (instance, load)

@@ -61,15 +61,20 @@ def _best(place: Callable[[], Any], min_s: float) -> float:
     return min(times)
 
 
-def measure_baseline_decisions(quick: bool, progress: Callable[[str], None] = print) -> list[dict[str, Any]]:
+def measure_baseline_decisions(
+    quick: bool,
+    progress: Callable[[str], None] = print,
+    instances: tuple[tuple[str, int, float | None], ...] | None = None,
+    min_s: float | None = None,
+) -> list[dict[str, Any]]:
     """One row per (instance, load, scheduler): decision time and its ratio to DistPrivacy's."""
     from distsim.engine.ledger import Ledger
     from distsim.scheduling.base import ClusterView, Placement, Request
     from distsim.scheduling.registry import make_scheduler
 
-    min_s = 0.02 if quick else 0.3
+    min_s = (0.02 if quick else 0.3) if min_s is None else min_s
     rows: list[dict[str, Any]] = []
-    for cnn, d, range_m in QUICK if quick else FULL:
+    for cnn, d, range_m in instances or (QUICK if quick else FULL):
         world = _world(cnn, d, range_m)
         request = Request(0, world.fleet.size - 1, cnn, 0.0)
         heuristic = make_scheduler("distprivacy", {}, world, np.random.default_rng(0))

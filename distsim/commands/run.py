@@ -27,6 +27,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run.add_argument("--no-write", action="store_true", help="print the summary only, write no files")
     run.add_argument("--timing", help="override simulation.timing (analytic, contention)")
     run.add_argument(
+        "--placements",
+        metavar="FILE",
+        help="write one JSON line per served request: segments per device and relays per layer (docs/privacy.md)",
+    )
+    run.add_argument(
         "--trace",
         metavar="FILE",
         help="write a Chrome trace JSON (open in ui.perfetto.dev); needs simulation.timing: contention",
@@ -55,6 +60,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     check.set_defaults(func=_validate)
 
 
+def _check_files(args: argparse.Namespace) -> None:
+    """Refuse, before anything runs, an output file that could not be written."""
+    if args.placements:
+        check_output_file(args.placements, "--placements")
+    if args.trace:
+        check_output_file(args.trace, "--trace")
+    if args.series:
+        check_output_file(args.series, "--series")
+    if args.gantt:
+        from distsim.plots.style import FORMATS
+
+        check_output_file(args.gantt, "--gantt", ["", *(f".{ext}" for ext in FORMATS)])
+
+
 def _run(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario)
     if args.timing is not None:
@@ -71,16 +90,9 @@ def _run(args: argparse.Namespace) -> int:
     window = tuple(args.window) if args.window else (0.0, 1.0)
     if not all(math.isfinite(v) for v in window) or window[1] <= window[0]:
         raise InputError(f"expected finite START_S < END_S, got {window[0]} {window[1]}", field="--window")
-    if args.trace:
-        check_output_file(args.trace, "--trace")
-    if args.series:
-        check_output_file(args.series, "--series")
-    if args.gantt:
-        from distsim.plots.style import FORMATS
-
-        check_output_file(args.gantt, "--gantt", ["", *(f".{ext}" for ext in FORMATS)])
+    _check_files(args)
     try:
-        result = simulate(world, out_dir=out, seed=args.seed, trace=trace)
+        result = simulate(world, out_dir=out, seed=args.seed, trace=trace, placements=args.placements)
     except InputError as exc:
         raise exc.located(file=args.scenario) from None
     print(summary_table(result.summary))
@@ -93,6 +105,8 @@ def _run(args: argparse.Namespace) -> int:
             "the results hold the requests that had ended",
             file=sys.stderr,
         )
+    if args.placements:
+        print(f"placements in {args.placements} (one JSON line per served request)")
     if result.timeline is not None:
         if args.trace:
             print(f"trace in {result.timeline.write_chrome_trace(args.trace)} (open in https://ui.perfetto.dev)")

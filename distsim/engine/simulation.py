@@ -14,11 +14,12 @@ and the timing model, so changing one component's draws never shifts another's.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Generator
 from dataclasses import replace
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import simpy
@@ -28,7 +29,7 @@ from distsim.engine.records import DeviceRecord, RecordSink, RequestRecord, Summ
 from distsim.engine.timing import make_timing
 from distsim.engine.trace import Timeline
 from distsim.errors import InputError
-from distsim.privacy.exposure import Exposure, received_maps
+from distsim.privacy.exposure import Exposure, received_maps, relayed_maps
 from distsim.scheduling.base import (
     ClusterView,
     Constraint,
@@ -51,6 +52,31 @@ def spawn_streams(seed: int) -> dict[str, np.random.Generator]:
     return {name: np.random.default_rng(child) for name, child in zip(STREAMS, children, strict=True)}
 
 
+def placement_line(request: Request, placement: Placement, world: World, relays: list[dict[int, int]]) -> str:
+    """One served request's placement as a JSON line (``distsim run --placements``, docs/privacy.md).
+
+    Per layer: its 1-based index and name, the segments each device computes
+    (``segments``: device name -> count) and, over a topology without
+    ``network.encrypted_links``, the maps each participant relays (``relays``).
+    """
+    names = world.fleet.names
+    cnn = world.cnns[request.cnn]
+    layers = []
+    for k, (layer, array) in enumerate(zip(cnn.layers, placement.assignments, strict=True)):
+        devices, counts = np.unique(array, return_counts=True)
+        forwarded = relays[k] if relays else {}
+        layers.append(
+            {
+                "layer": layer.index,
+                "name": layer.name,
+                "segments": {names[d]: c for d, c in zip(devices.tolist(), counts.tolist(), strict=True)},
+                "relays": {names[d]: forwarded[d] for d in sorted(forwarded)},
+            }
+        )
+    record = {"request_id": request.id, "source": names[request.source], "cnn": request.cnn, "layers": layers}
+    return json.dumps(record, separators=(",", ":"))
+
+
 class Simulation:
     """One run of a world: build it, call :meth:`run`, read the summary and device rows."""
 
@@ -62,6 +88,7 @@ class Simulation:
         seed: int | None = None,
         trace: bool = False,
         scheduler: Scheduler | None = None,
+        placements: IO[str] | None = None,
     ) -> None:
         scenario = world.scenario
         self.world = world
@@ -101,6 +128,8 @@ class Simulation:
         self._repeatable = bool(getattr(self.scheduler, "repeatable", False))
         self._certified = world.mechanism.certifies and bool(getattr(self.scheduler, "honours_privacy", True))
         self._exposures: list[float] = []
+        #: Where one JSON line per served request goes (``distsim run --placements``), or None.
+        self._placements = placements
         self._accuracies: list[float] = []
         self._last_rejection: dict[int, tuple[int, Rejection]] = {}
         self._counts = {
@@ -170,12 +199,26 @@ class Simulation:
         """
         world = self.world
         cnn = world.cnns[request.cnn]
-        counts = received_maps(cnn, placement.assignments, world.fleet.participants)
+        fleet = world.fleet
+        counts = received_maps(cnn, placement.assignments, fleet.participants)
         mechanism = world.mechanism
         colluders = world.scenario.privacy.colluders
-        exposure = mechanism.exposure(cnn, counts, colluders)
+        relays: list[dict[int, int]] = []
+        seen = counts
+        if not world.encrypted_links and hasattr(world.links, "route"):
+            # Relays on a multi-hop route see what they forward (docs/privacy.md).
+            relays = relayed_maps(cnn, placement.assignments, world.links, fleet.participants, fleet.size)
+            if any(relays):
+                seen = [held.copy() for held in counts]
+                for held, forwarded in zip(seen, relays, strict=True):
+                    for device, maps in forwarded.items():
+                        held[device] += maps
+        if self._placements is not None:
+            self._placements.write(placement_line(request, placement, world, relays) + "\n")
+        exposure = mechanism.exposure(cnn, seen, colluders)
         if self._certified and not exposure.extrapolated:
-            single = exposure if colluders == 1 else mechanism.exposure(cnn, counts, 1)
+            # What the scheduler placed (relays are not yet in the schedulers' caps).
+            single = mechanism.exposure(cnn, counts, 1)
             if single.ssim > world.scenario.privacy.max_ssim:
                 raise AssertionError(
                     f"request {request.id}: a certified placement exposes SSIM {single.ssim} at "

@@ -74,5 +74,10 @@ for _kind in (
     Kind("tradeoff", "latency and shared data per served request vs tau", "distsim.plots.io:build_tradeoff"),
     Kind("pareto", "latency vs shared data per served request, Pareto front", "distsim.plots.io:build_pareto"),
     Kind("cdf", "per-request latency CDF (keep_latencies sweeps or run directories)", "distsim.plots.io:build_cdf"),
+    Kind(
+        "mechanisms",
+        "latency vs exposure vs accuracy of privacy mechanisms (a sweep over privacy)",
+        "distsim.plots.mechanisms:build_mechanisms",
+    ),
 ):
     register(_kind)

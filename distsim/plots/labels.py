@@ -57,6 +57,9 @@ PARAMETERS: dict[str, Quantity] = {
     "privacy.max_ssim": Quantity("tolerated SSIM τ", "", symbol="τ"),
     "privacy.policy": Quantity("unmeasured-split policy", _CAT),
     "privacy.ssim_table": Quantity("SSIM table", _CAT),
+    "privacy": Quantity("privacy setting", _CAT),
+    "privacy.mechanism": Quantity("privacy mechanism", _CAT),
+    "privacy.colluders": Quantity("colluding devices c", "devices", symbol="c"),
     "sources": Quantity("CNN of the requests", _CAT),
     "scheduler.name": Quantity("scheduler", _CAT),
     "scheduler.params.alpha": Quantity("compute weight α", "", symbol="α"),
@@ -99,6 +102,11 @@ METRICS: dict[str, Quantity] = {
     "throughput_per_s": Quantity("throughput", "requests/s"),
     "makespan_s": Quantity("makespan", "s"),
     "latency_s": Quantity("per-request latency", "s"),
+    "exposure_mean": Quantity("mean exposure SSIM of served requests", ""),
+    "exposure_max": Quantity("largest exposure SSIM", ""),
+    "exposure_above_tau_share": Quantity("served requests exposed above τ", "%", 100.0, "fraction"),
+    "accuracy_mean_pct": Quantity("accuracy the mechanism leaves", "%"),
+    "dropped_unreachable": Quantity("dropped: unreachable", "count"),
 }
 
 _SUFFIX_UNITS: tuple[tuple[str, str], ...] = (

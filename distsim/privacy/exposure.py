@@ -106,3 +106,51 @@ def exposure_of(cnn: CNN, limits: PrivacyLimits, table: SsimTable, counts: Layer
         if ssim > worst.ssim:
             worst = Exposure(ssim, layer.name, pooled, extrapolated or limit.extrapolated)
     return Exposure(worst.ssim, worst.layer, worst.maps, worst.extrapolated or flagged)
+
+
+def relayed_maps(
+    cnn: CNN, assignments: Sequence[IntArray], links: object, participants: int, devices: int
+) -> list[dict[int, int]]:
+    """Per layer, input maps each participant *forwarded* without computing them: ``{device: maps}``.
+
+    Over a topology (links with ``route``) a transfer from ``i`` to ``j`` crosses
+    the devices between them on its route; each sees the maps it carries: one
+    per segment for a map or partial-sum feed (a partial sum of map ``p`` is
+    counted as map ``p``: several of them, or the last, rebuild it), the
+    whole previous output for a first FC layer, the vector between FC layers.
+    Only participants count (cameras are the operator's own). Empty on a full
+    mesh.
+    """
+    from distsim.model.cost import layer_transfers
+
+    route = getattr(links, "route", None)
+    out: list[dict[int, int]] = [{} for _ in cnn.layers]
+    if route is None:
+        return out
+    prev: IntArray | None = None
+    for index, (layer, cur) in enumerate(zip(cnn.layers, assignments, strict=True)):
+        if prev is not None:
+            flows = layer_transfers(layer, prev, cur, devices)
+            seen: dict[int, set[int]] = {}
+            whole: dict[int, int] = {}
+            for i, j in zip(flows.senders.tolist(), flows.receivers.tolist(), strict=True):
+                path = route(i, j)
+                hops = [r for r in (path[1:-1] if path else ()) if r < participants]
+                if not hops:
+                    continue
+                if layer.feed is Feed.GATHER and layer.prev_kind is not LayerKind.FC:
+                    for r in hops:
+                        whole[r] = layer.prev_out_maps
+                    continue
+                if layer.feed is Feed.MAPS:
+                    maps = np.flatnonzero((prev == i) & (cur == j)).tolist()
+                else:
+                    maps = np.flatnonzero(cur == j).tolist()
+                for r in hops:
+                    seen.setdefault(r, set()).update(maps)
+            counts = {r: len(p) for r, p in seen.items()}
+            for r, k in whole.items():
+                counts[r] = max(counts.get(r, 0), k)
+            out[index] = counts
+        prev = cur
+    return out

@@ -21,6 +21,7 @@ from ortools.sat.python import cp_model
 
 from distsim.model.cnn import CNN, Feed, Layer, LayerKind
 from distsim.model.devices import FullMesh
+from distsim.placement import LayerRule, room
 from distsim.scheduling.base import ClusterView, Request
 from distsim.scheduling.exact.bounds import ceil_units, layer_lower_bound, layer_upper_bound
 from distsim.scheduling.exact.precheck import usable_participants
@@ -207,16 +208,13 @@ class Model:
             seg, c, m = layer.segments, layer.segment_mults, layer.segment_weight_bytes
             counts: dict[int, Lin] = {}
             used: dict[int, Lin] = {}
-            if limits.on_source(layer.index):
+            rule = LayerRule.of(layer, limits)
+            if rule.on_source:
                 counts[s], used[s] = seg, 1
             else:
-                cap = limits.max_maps(layer.index)
                 for j in np.flatnonzero(usable).tolist():
-                    ub = seg if cap is None else min(seg, cap)
-                    if c > 0:
-                        ub = min(ub, int(comp[j]) // c)
-                    if m > 0:
-                        ub = min(ub, int(mem[j]) // m)
+                    # The kernel's room (cond1 and cond4), at most the layer's segments.
+                    ub = min(seg, room(rule, int(comp[j]), int(mem[j]), 0))
                     if ub <= 0:
                         continue
                     var = self.m.new_bool_var("") if ub == 1 else self.m.new_int_var(0, ub, "")

@@ -11,6 +11,7 @@ import numpy.typing as npt
 
 from distsim.model.cnn import Layer
 from distsim.model.devices import FullMesh
+from distsim.placement import layer_rules, min_participants
 from distsim.scheduling.base import ClusterView, Constraint, Rejection, Request
 from distsim.world import World
 
@@ -75,7 +76,8 @@ def _precheck(
         comp, mem = comp[usable], mem[usable]
     d = len(comp)
     s = request.source
-    need = limits.min_participants(cnn)
+    rules = layer_rules(cnn, limits)
+    need = min_participants(rules)
     if usable is not None:
         fleet_name = fleet.names[s]
         cut = int((~usable).sum())
@@ -106,15 +108,15 @@ def _precheck(
         )
     src_c = src_m = 0
     part_c = part_m = 0
-    for layer in cnn.layers:
-        c, m = layer.segment_mults, layer.segment_weight_bytes
-        if limits.on_source(layer.index):
+    for layer, rule in zip(cnn.layers, rules, strict=True):
+        c, m = rule.segment_mults, rule.segment_weight_bytes
+        if rule.on_source:
             src_c += layer.total_mults
             src_m += layer.total_weight_bytes
             continue
         part_c += layer.total_mults
         part_m += layer.total_weight_bytes
-        cap = limits.max_maps(layer.index)
+        cap = rule.cap
         seg = layer.segments
         if d == 0:
             return reject(
