@@ -38,7 +38,9 @@ from distsim.scheduling.validate import check_placement, validation_flags
 from distsim.world import World, build_world
 
 #: Schedulers compared with CP-SAT, in table order.
-SCHEDULERS = ("distprivacy", "no_privacy", "random", "round_robin", "layerwise", "source_only")
+#: ``policy`` without a file runs the paper's weights: the cross-entropy learner found none better
+#: (docs/schedulers.md); pass a learned file through ``run_instance(..., schedulers=...)`` to compare.
+SCHEDULERS = ("distprivacy", "no_privacy", "random", "round_robin", "layerwise", "source_only", "minmax", "policy")
 DEVICE_TYPES = ("nexus5", "rpi3", "stm32h7")
 TAUS = (0.4, 0.6, 0.8)
 
@@ -109,6 +111,12 @@ class BatchRow:
         placed: requests placed.
         wall_s: wall-clock time including the single-request bounds, s.
         heuristic_total_s: sum of latencies when DistPrivacy places them one after another, s.
+        squeeze: devices the single optimum uses keep this many times its compute (0: idle fleet).
+        binding: True when the single-request optima do not fit the shared budgets together.
+        sequential_total_s: sum of latencies of the exact optima placed one after another, s
+            (NaN when not binding).
+        joint_gain: ``1 - total_latency_s / sequential_total_s`` (how much the joint solve beats
+            the sequential optima; NaN when not binding).
     """
 
     cnn: str
@@ -122,6 +130,10 @@ class BatchRow:
     placed: int
     wall_s: float
     heuristic_total_s: float
+    squeeze: float = 0.0
+    binding: bool = False
+    sequential_total_s: float = math.nan
+    joint_gain: float = math.nan
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,12 +194,13 @@ def make_world(cnn: str, participants: int, tau: float, seed: int) -> World:
 
 
 def suite(quick: bool = False) -> list[Instance]:
-    """The instances: LeNet and CIFAR with 5-30 participants, VGG-16 with 30-100; each tau; seeds."""
+    """The instances: LeNet and CIFAR with 5-30 participants, VGG-16 with 30-100, VGG-19 with 100; each tau."""
     if quick:
         return [Instance("lenet", d, tau, 0) for d in (5, 10) for tau in (0.4, 0.8)]
     out = [Instance("lenet", d, tau, seed) for d in (5, 10, 20, 30) for tau in TAUS for seed in (0, 1)]
     out += [Instance("cifar_cnn", d, tau, 0) for d in (5, 10, 20, 30) for tau in TAUS]
     out += [Instance("vgg16", d, tau, 0) for d in (30, 100) for tau in TAUS]
+    out += [Instance("vgg19", 100, tau, 0) for tau in TAUS]
     return out
 
 
@@ -269,13 +282,29 @@ def run_instance(instance: Instance, exact: ExactParams, schedulers: Sequence[st
     return rows
 
 
-def run_batch(requests: int, participants: int, tau: float, exact: ExactParams, seed: int = 0) -> BatchRow:
-    """Place ``requests`` LeNet requests (two cameras) jointly on ``participants`` devices."""
+def run_batch(
+    requests: int, participants: int, tau: float, exact: ExactParams, seed: int = 0, squeeze: float = 0.0
+) -> BatchRow:
+    """Place ``requests`` LeNet requests (two cameras) jointly on ``participants`` devices.
+
+    With ``squeeze > 0`` the shared budgets bind: every participant the single
+    request's optimum uses keeps only ``squeeze * requests / 2`` times the
+    compute that optimum puts on it (the others keep their budgets), so the
+    requests cannot all have their single optima.
+    """
     world = make_world("lenet", participants, tau, seed)
     world = _with_sources(world, 2)
-    view = ClusterView.idle(world)
     d = world.fleet.participants
     batch = [Request(k, d + k % 2, "lenet", 0.0) for k in range(requests)]
+    view = ClusterView.idle(world)
+    if squeeze > 0:
+        single, _ = solve_request(batch[0], view, world, exact)
+        if isinstance(single, Placement):
+            used = single.cost.compute_mults[:d]
+            comp = world.fleet.compute_budget_mults.copy()
+            keep = (used * squeeze * max(requests / 2, 1)).astype(np.int64)
+            comp[:d] = np.where(used > 0, np.minimum(keep, comp[:d]), comp[:d])
+            view = ClusterView(world, comp, world.fleet.memory_bytes.copy(), world.fleet.bandwidth_budget_bytes.copy())
     result = solve_batch(batch, view, world, exact)
     for request, decision in zip(batch, result.decisions, strict=True):
         if isinstance(decision, Placement):
@@ -306,6 +335,10 @@ def run_batch(requests: int, participants: int, tau: float, exact: ExactParams, 
         placed,
         report.wall_s,
         heuristic_total,
+        squeeze,
+        math.isfinite(result.sequential_latency_s),
+        result.sequential_latency_s,
+        1.0 - total / result.sequential_latency_s if result.sequential_latency_s > 0 else math.nan,
     )
 
 
@@ -411,15 +444,17 @@ def summary_markdown(rows: Sequence[Row], batch: Sequence[BatchRow], target: Seq
     if batch:
         lines.append("### Batch (joint placement, shared budgets)\n")
         lines.append(
-            "| cnn | participants | tau | requests | status | placed | total latency (s) | bound (s) "
-            "| gap | wall (s) | DistPrivacy sequential total (s) |"
+            "| cnn | participants | tau | requests | budgets | status | placed | total latency (s) | bound (s) "
+            "| gap | wall (s) | exact sequential total (s) | joint gain | DistPrivacy sequential total (s) |"
         )
-        lines.append("|---|---|---|---|---|---|---|---|---|---|---|")
+        lines.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         for b in batch:
+            budgets = f"binding (x{b.squeeze:g})" if b.binding else ("squeezed, not binding" if b.squeeze else "idle")
             lines.append(
-                f"| {b.cnn} | {b.participants} | {b.tau} | {b.requests} | {b.status} | {b.placed} "
+                f"| {b.cnn} | {b.participants} | {b.tau} | {b.requests} | {budgets} | {b.status} | {b.placed} "
                 f"| {b.total_latency_s:.5f} | {_fmt(b.bound_s, 1, 5)} | {_fmt(b.gap, 100, 3)}% "
-                f"| {b.wall_s:.1f} | {b.heuristic_total_s:.5f} |"
+                f"| {b.wall_s:.1f} | {_fmt(b.sequential_total_s, 1, 5)} | {_fmt(b.joint_gain, 100, 2)}% "
+                f"| {b.heuristic_total_s:.5f} |"
             )
         lines.append("")
     return "\n".join(lines)
@@ -448,9 +483,15 @@ def run(out_dir: str | Path, *, quick: bool = False, progress: Callable[[str], N
             f"seed={instance.seed} ({time.perf_counter() - started:.0f} s)"
         )
     if quick:
-        batch = [run_batch(6, 10, 0.4, ExactParams(time_limit_s=10.0))]
+        batch = [
+            run_batch(6, 10, 0.4, ExactParams(time_limit_s=10.0)),
+            run_batch(6, 10, 0.4, ExactParams(time_limit_s=5.0), squeeze=0.75),
+        ]
     else:
-        batch = [run_batch(60, 30, 0.4, ExactParams(time_limit_s=60.0))]
+        batch = [
+            run_batch(60, 30, 0.4, ExactParams(time_limit_s=60.0)),
+            run_batch(60, 30, 0.4, ExactParams(time_limit_s=60.0), squeeze=0.75),
+        ]
     say(f"batch done ({time.perf_counter() - started:.0f} s)")
     target_rows = run_target(exact, 1 if quick else 5)
     say(f"per-request target timed ({time.perf_counter() - started:.0f} s)")
