@@ -288,8 +288,8 @@ def test_batch_shares_budgets(tmp_path: Path) -> None:
 def test_scheduler_class_and_distsim_run(tmp_path: Path) -> None:
     world = lenet_world(6, 0.6)
     scheduler = Exact(ExactParams(workers=1, work_limit=5.0), world, np.random.default_rng(0))
-    assert scheduler.deterministic
-    assert not Exact(ExactParams(time_limit_s=5.0), world, np.random.default_rng(0)).deterministic
+    assert scheduler.params.reproducible
+    assert not Exact(ExactParams(time_limit_s=5.0), world, np.random.default_rng(0)).params.reproducible
     request = Request(0, world.fleet.participants, "lenet", 0.0)
     decision = scheduler.place(request, ClusterView.idle(world))
     assert isinstance(decision, Placement) and scheduler.last_report is not None

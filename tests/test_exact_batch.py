@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from distsim.scheduling.base import ClusterView, Placement, Request
-from distsim.scheduling.exact import ExactParams, solve_batch, solve_request
-from distsim.scheduling.exact.solve import rolling_horizon, solve_sequential
+from distsim.scheduling.exact import ExactParams, rolling_horizon, solve_batch, solve_request, solve_sequential
 from distsim.scheduling.validate import check_placement
 from tests.test_exact import lenet_world
 

@@ -83,15 +83,18 @@ batch optimum is proved at once.
 participants), :mod:`.model` (the CP-SAT model, each constraint written once
 and hints evaluated from the same terms), :mod:`.bounds` (per-layer bounds
 of ``T_l``), :mod:`.hints` (DistPrivacy and min-max warm starts),
-:mod:`.params` (:class:`ExactParams`, :class:`SolveReport`) and :mod:`.solve`
-(single-request and batch drivers, the :class:`Exact` scheduler).
+:mod:`.params` (:class:`ExactParams`, :class:`SolveReport`), :mod:`.solve`
+(the single-request solve and its budget), :mod:`.batch` (joint windows,
+sequential optima, rolling horizon) and :mod:`.scheduler` (:class:`Exact`).
 """
 
+from distsim.scheduling.exact.batch import BatchResult, rolling_horizon, solve_batch, solve_sequential
 from distsim.scheduling.exact.hints import heuristic_hint, minmax_hint
 from distsim.scheduling.exact.model import default_time_unit
 from distsim.scheduling.exact.params import ExactParams, SolveReport
 from distsim.scheduling.exact.precheck import precheck, usable_participants
-from distsim.scheduling.exact.solve import BatchResult, Exact, solve_batch, solve_request
+from distsim.scheduling.exact.scheduler import Exact
+from distsim.scheduling.exact.solve import solve_request
 
 __all__ = [
     "BatchResult",
@@ -102,7 +105,9 @@ __all__ = [
     "heuristic_hint",
     "minmax_hint",
     "precheck",
+    "rolling_horizon",
     "solve_batch",
     "solve_request",
+    "solve_sequential",
     "usable_participants",
 ]
