@@ -116,3 +116,40 @@ def builtin_ssim_path() -> Path:
 def builtin_ssim_table() -> SsimTable:
     """The paper's Table I."""
     return load_ssim_table(builtin_ssim_path())
+
+
+@dataclass(frozen=True, slots=True)
+class PowerSpec:
+    """A device type's power model, watts (``data/devices.yaml``, ``power:``; docs/energy.md).
+
+    Attributes:
+        idle_w: drawn whenever the device is up.
+        compute_w: drawn above ``idle_w`` while it computes a segment batch.
+        tx_w: drawn above ``idle_w`` while its radio transmits.
+        rx_w: drawn above ``idle_w`` while its radio receives.
+        battery_wh: battery capacity, Wh (None: mains powered).
+        sources: where each value comes from and how uncertain it is, by field name.
+    """
+
+    idle_w: float
+    compute_w: float
+    tx_w: float
+    rx_w: float
+    battery_wh: float | None
+    sources: dict[str, str]
+
+
+@cache
+def power_models() -> dict[str, PowerSpec]:
+    """Power model of every catalogue device type, by name."""
+    doc = _device_document()["devices"]
+    out: dict[str, PowerSpec] = {}
+    for name, entry in sorted(doc.items()):
+        power = entry["power"]
+        values = {key: float(power[key]["value"]) for key in ("idle_w", "compute_w", "tx_w", "rx_w")}
+        sources = {key: f"{power[key]['source']} (uncertainty: {power[key]['uncertainty']})" for key in values}
+        battery = entry.get("battery_wh")
+        if battery is not None:
+            sources["battery_wh"] = str(entry.get("battery_source", ""))
+        out[name] = PowerSpec(battery_wh=None if battery is None else float(battery), sources=sources, **values)
+    return out

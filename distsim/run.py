@@ -170,7 +170,7 @@ class _LatencyOnlySink:
         self._latencies: list[float] = []
 
     def add(self, record: RequestRecord) -> None:
-        if not record.dropped:
+        if not (record.dropped or record.failed):
             self._latencies.append(record.latency_s)
 
     def latencies(self) -> Any:

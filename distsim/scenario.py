@@ -115,6 +115,23 @@ class Participants(_Strict):
         return self
 
 
+#: Watts: at most 1 kW (an IoT device draws a few watts).
+Watts = Annotated[float, Number, Field(ge=0, le=1e3, allow_inf_nan=False)]
+#: Watt-hours: at most 1 MWh.
+WattHours = Annotated[float, Number, Field(gt=0, le=1e6, allow_inf_nan=False)]
+#: Instants, s: [0, 1e9].
+InstantS = Annotated[float, Number, Field(ge=0, le=1e9, allow_inf_nan=False)]
+
+
+class PowerOverride(_Strict):
+    """Per device type power model, watts: idle, and above idle while computing, sending, receiving."""
+
+    idle_w: Watts | None = None
+    compute_w: Watts | None = None
+    tx_w: Watts | None = None
+    rx_w: Watts | None = None
+
+
 class DeviceOverride(_Strict):
     """Per device type overrides of the catalogue and of the derived budgets."""
 
@@ -125,6 +142,10 @@ class DeviceOverride(_Strict):
     radio: str | None = None
     #: CPU cores in ``contention`` timing (default 1); one segment batch occupies one core.
     cores: Cores | None = None
+    #: Power model overrides, watts (docs/energy.md); unset fields keep the catalogue's.
+    power: PowerOverride | None = None
+    #: Battery capacity, Wh, used when ``energy.batteries`` is true (default: the catalogue's).
+    battery_wh: WattHours | None = None
 
 
 class Budgets(_Strict):
@@ -232,6 +253,56 @@ class Network(_Strict):
         return self
 
 
+class Energy(_Strict):
+    """Energy accounting and batteries (docs/energy.md).
+
+    Energy is always accounted from the power model. ``batteries``: participants
+    whose type has a capacity (``devices.<type>.battery_wh`` or the catalogue's)
+    run on it and leave the fleet for good when it is empty. ``lifetime_fraction``:
+    the fleet's lifetime ends when this fraction of the battery-powered
+    participants has died.
+    """
+
+    batteries: StrictBool = False
+    lifetime_fraction: Fraction = 0.5
+
+
+class ChurnTimes(_Strict):
+    """Exponential up-times and down-times of one device type, mean seconds."""
+
+    up_mean_s: DurationS
+    down_mean_s: DurationS
+
+
+class Outage(_Strict):
+    """One scheduled outage of a participant: down at ``down_at``, back at ``up_at`` (never if unset)."""
+
+    device: str
+    down_at: InstantS
+    up_at: InstantS | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Outage:
+        if self.up_at is not None and self.up_at <= self.down_at:
+            raise ValueError("expected up_at > down_at")
+        return self
+
+
+class Churn(_Strict):
+    """Participants leaving and joining (docs/dynamics.md).
+
+    ``random``: per device type, exponential up and down times (each device its
+    own seeded stream, starting in the stationary state); ``schedule``: explicit
+    outages by device id. ``policy``: what a failure during an inference does to
+    it: ``restart`` (release what it holds, place it again from now; latency
+    still counts from its first arrival) or ``fail`` (it ends as failed).
+    """
+
+    random: dict[str, ChurnTimes] = Field(default_factory=dict)
+    schedule: list[Outage] = Field(default_factory=list)
+    policy: Literal["restart", "fail"] = "restart"
+
+
 class Output(_Strict):
     """Directory the run writes into (relative to the working directory)."""
 
@@ -254,6 +325,8 @@ class Scenario(_Strict):
     simulation: Simulation = Field(default_factory=Simulation)
     network: Network = Field(default_factory=Network)
     output: Output = Field(default_factory=Output)
+    energy: Energy = Field(default_factory=Energy)
+    churn: Churn = Field(default_factory=Churn)
 
     @field_validator("name")
     @classmethod

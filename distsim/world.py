@@ -274,7 +274,7 @@ def build_world(scenario: Scenario, *, file: str | None = None) -> World:
     limits: dict[str, PrivacyLimits] = {name: mechanism.limits(cnn) for name, cnn in chosen.items()}
     fleet = build_fleet(helpers, sources, source_cnns)
     w = np.array(weights, dtype=np.float64)
-    return World(
+    world = World(
         scenario=scenario,
         fleet=fleet,
         links=build_links(scenario.network, fleet, file=file),
@@ -287,3 +287,33 @@ def build_world(scenario: Scenario, *, file: str | None = None) -> World:
         shared_channel=scenario.network.shared_channel,
         mac_efficiency=scenario.network.mac_efficiency,
     )
+    check_churn(world, file)
+    return world
+
+
+def check_churn(world: World, file: str | None = None) -> None:
+    """Refuse churn fields that name unknown device types or ids."""
+    scenario, fleet = world.scenario, world.fleet
+    known = catalog.device_models()
+    for kind in scenario.churn.random:
+        if kind not in known:
+            raise InputError(
+                f"unknown device type {kind!r}; expected one of {', '.join(known)}",
+                file=file,
+                field=f"churn.random.{kind}",
+            )
+    names = {name: i for i, name in enumerate(fleet.names)}
+    for k, outage in enumerate(scenario.churn.schedule):
+        index = names.get(outage.device)
+        if index is None or index >= fleet.participants:
+            raise InputError(
+                f"expected a participant id p0..p{fleet.participants - 1}, got {outage.device!r}",
+                file=file,
+                field=f"churn.schedule.{k}.device",
+            )
+    if (scenario.churn.random or scenario.churn.schedule) and scenario.network.topology != "full":
+        raise InputError(
+            "churn over a topology is not supported yet (routes through a departed relay are not recomputed)",
+            file=file,
+            field="churn",
+        )

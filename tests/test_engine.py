@@ -46,9 +46,16 @@ def run_checked(world: World, seed: int | None = None) -> tuple[Any, MemorySink,
     checked = Checked(sim.scheduler, world)
     sim.scheduler = checked
     summary = sim.run()  # raises if budgets are not restored at the end
-    assert summary.served + summary.dropped == summary.requests == world.scenario.workload.requests
+    # Every request ends exactly once: served, dropped or failed (docs/dynamics.md).
+    assert summary.served + summary.dropped + summary.failed == summary.requests == world.scenario.workload.requests
     assert len(sink.records) == summary.requests
     assert sorted(r.request_id for r in sink.records) == list(range(summary.requests))
+    assert all(not (r.dropped and r.failed) for r in sink.records)
+    assert sum(r.failed for r in sink.records) == summary.failed
+    assert sum(r.restarts for r in sink.records) == summary.restarts
+    if world.scenario.churn.policy == "restart":
+        assert summary.failed == 0
+    # No budget leaked or released twice: every residual is back at its full value.
     assert sim.ledger.is_idle() and sim.ledger.in_flight == 0
     return summary, sink, checked
 
@@ -61,6 +68,24 @@ WORLDS = {
         "budgets": {"window_s": 0.05},
         "workload": {"requests": 60, "rate_per_s": 20.0},
         "simulation": {"seed": 1, "retry": {"mode": "on_release", "max_attempts": 5}},
+    },
+    "churn restart": {
+        "churn": {"random": {"rpi3": {"up_mean_s": 3.0, "down_mean_s": 1.0}}, "policy": "restart"},
+        "workload": {"requests": 40, "rate_per_s": 4.0},
+    },
+    "churn fail": {
+        "churn": {
+            "random": {"nexus5": {"up_mean_s": 2.0, "down_mean_s": 1.0}},
+            "schedule": [{"device": "p0", "down_at": 1.0, "up_at": 4.0}],
+            "policy": "fail",
+        },
+        "workload": {"requests": 40, "rate_per_s": 4.0},
+        "simulation": {"seed": 5, "retry": {"mode": "on_release", "max_attempts": 20}},
+    },
+    "batteries": {
+        "energy": {"batteries": True},
+        "devices": {"rpi3": {"battery_wh": 0.002}, "nexus5": {"battery_wh": 0.001}},
+        "workload": {"requests": 40, "rate_per_s": 2.0},
     },
     "vgg": {
         "sources": [{"cnn": "vgg19"}, {"cnn": "vgg16", "weight": 2}],
@@ -78,6 +103,8 @@ def test_invariants_hold_on_every_run(case: str) -> None:
     for record in sink.records:
         if record.dropped:
             assert math.isnan(record.latency_s) and record.drop_reason in ("fleet_too_small", "max_attempts")
+        elif record.failed:
+            assert math.isnan(record.latency_s) and record.failure.split(":")[0] in ("down", "battery")
         else:
             assert record.latency_s == pytest.approx(record.finish_at - record.arrival_at)
             assert record.start_at >= record.arrival_at
@@ -179,11 +206,22 @@ def test_weights_pick_sources() -> None:
     cnns=st.lists(st.sampled_from(["lenet", "cifar_cnn"]), min_size=1, max_size=3),
     mode=st.sampled_from(["interval", "on_release"]),
     seed=st.integers(0, 1000),
+    churn=st.sampled_from([None, "restart", "fail"]),
 )
 def test_property_invariants(
-    total: int, tau: float, window: float, rate: float, cnns: list, mode: str, seed: int
+    total: int, tau: float, window: float, rate: float, cnns: list, mode: str, seed: int, churn: str | None
 ) -> None:
+    dynamic: dict[str, Any] = {}
+    if churn is not None and total > 0:
+        dynamic["churn"] = {
+            "random": {
+                "rpi3": {"up_mean_s": 1.0, "down_mean_s": 0.5},
+                "stm32h7": {"up_mean_s": 2.0, "down_mean_s": 1.0},
+            },
+            "policy": churn,
+        }
     world = make_world(
+        **dynamic,
         sources=[{"cnn": c} for c in cnns],
         participants={"total": total},
         privacy={"max_ssim": tau},

@@ -75,10 +75,25 @@ def summary_table(s: Summary) -> str:
         ("shared data", f"{_bytes(s.shared_bytes)} ({_bytes(s.shared_bytes_per_request)} per served request)"),
         ("throughput", _num(s.throughput_per_s, " req/s")),
         ("makespan", _num(s.makespan_s, " s", 2)),
+        (
+            "energy",
+            f"{_num(s.energy_j, ' J', 1)} in all; {_num(s.energy_per_served_j, ' J', 3)} above idle per served request",
+        ),
     ]
     if not s.complete:
-        in_flight = s.requests - s.served - s.dropped
+        in_flight = s.requests - s.served - s.dropped - s.failed
         rows.append(("INCOMPLETE", f"stopped by simulation.max_wall_s; {in_flight} requests were in flight"))
+    if s.failed or s.restarts or s.availability_mean < 1.0:
+        rows.append(("failed / restarts", f"{s.failed} failed, {s.restarts} restarted"))
+        rows.append(("fleet availability", f"{100 * s.availability_mean:.1f}% of participant time up"))
+    if s.battery_deaths or not math.isnan(s.first_death_at):
+        rows.append(
+            (
+                "battery deaths",
+                f"{s.battery_deaths}; first at {_num(s.first_death_at, ' s', 2)}, "
+                f"lifetime (fraction dead) at {_num(s.lifetime_at, ' s', 2)}",
+            )
+        )
     if s.extrapolated_limits:
         rows.append(("note", "some limits are extrapolated (policy finest): the table certifies no split there"))
     width = max(len(k) for k, _ in rows)

@@ -234,10 +234,26 @@ class ContentionTiming:
         #: One process per transfer (topologies, shared channels; the tests force it to check the other way).
         self.per_transfer = hops is not None or self._channel_of is not None
         self.timeline: Timeline | None = None
+        #: Energy meter (docs/energy.md): told when each CPU batch and hop transmission begins and ends.
+        self.meter: Any = None
+        # request id -> attempt number; a job of an older attempt (cancelled) starts nothing new.
+        self._attempt: dict[int, int] = {}
 
     def attach(self, timeline: Timeline) -> None:
         """Record spans and resource samples into ``timeline`` from now on."""
         self.timeline = timeline
+
+    def attach_meter(self, meter: Any) -> None:
+        """Report busy intervals to ``meter`` (``begin(rid, device, kind) -> token``, ``end(token)``)."""
+        self.meter = meter
+
+    def cancel(self, request_id: int) -> None:
+        """The request's current attempt failed: its jobs not yet started are skipped.
+
+        A job already holding a CPU core or a radio runs to its end (it cannot be
+        recalled mid-transmission); no later job of that attempt starts.
+        """
+        self._attempt[request_id] = self._attempt.get(request_id, 0) + 1
 
     # -- one request ---------------------------------------------------------
     def execute(self, request: Request, placement: Placement) -> Generator[simpy.Event, Any, ServiceTiming]:
@@ -245,6 +261,7 @@ class ContentionTiming:
         n = self.world.fleet.size
         cnn = self.world.cnns[placement.cnn]
         rid = request.id
+        attempt = self._attempt.get(rid, 0)
         compute_s = transfer_s = wait_s = 0.0
         prev = None
         for layer, cur in zip(cnn.layers, placement.assignments, strict=True):
@@ -267,9 +284,9 @@ class ContentionTiming:
                     continue
                 feed = inflows.get(j, [])
                 if senders is not None:
-                    job = self._receive_direct(rid, layer.index, layer.name, j, feed, mults, senders)
+                    job = self._receive_direct(rid, layer.index, layer.name, j, feed, mults, senders, attempt)
                 else:
-                    job = self._receiver(rid, layer.index, layer.name, j, feed, mults)
+                    job = self._receiver(rid, layer.index, layer.name, j, feed, mults, attempt)
                 jobs.append(env.process(job))
             prev = cur
             if not jobs:
@@ -296,6 +313,7 @@ class ContentionTiming:
         inflows: list[tuple[int, int]],
         mults: int,
         senders: _Senders,
+        attempt: int = 0,
     ) -> Generator[simpy.Event, Any, tuple[float, float, float, float]]:
         """:meth:`_receiver` for one-hop transfers at full rate, with one process per sending radio.
 
@@ -324,7 +342,12 @@ class ContentionTiming:
                 if end > last:
                     last, wait, transfer = end, start - asked, end - start
             yield env.all_of([env.process(self._sleep(_delay_to(env.now, last)))])
-        return (yield from self._compute(rid, layer, name, device, mults, wait, transfer))
+            if self.meter is not None:
+                # Closed-form transfers: their radio energy is charged once the layer's inputs are in.
+                for i, nbytes in inflows:
+                    self.meter.charge(rid, i, "tx", nbytes * self._spb[i])
+                    self.meter.charge(rid, device, "rx", nbytes * self._spb[i])
+        return (yield from self._compute(rid, layer, name, device, mults, wait, transfer, attempt))
 
     def _sleep(self, delay: float) -> Generator[simpy.Event, Any, None]:
         yield self.env.timeout(delay)
@@ -357,13 +380,15 @@ class ContentionTiming:
                 self._sample_radio(radio)
 
     def _receiver(
-        self, rid: int, layer: int, name: str, device: int, inflows: list[tuple[int, int]], mults: int
+        self, rid: int, layer: int, name: str, device: int, inflows: list[tuple[int, int]], mults: int, attempt: int = 0
     ) -> Generator[simpy.Event, Any, tuple[float, float, float, float]]:
         """Receive a layer's inputs on ``device``, then compute its batch; (end, wait, transfer, compute) s."""
         env = self.env
         wait = transfer = 0.0
         if inflows:
-            transfers = [env.process(self._transfer(rid, layer, name, i, device, nbytes)) for i, nbytes in inflows]
+            transfers = [
+                env.process(self._transfer(rid, layer, name, i, device, nbytes, attempt)) for i, nbytes in inflows
+            ]
             yield env.all_of(transfers)
             # A process's value is its generator's return value: _transfer's (end, wait, transfer).
             done = [cast(tuple[float, float, float], t.value) for t in transfers]
@@ -372,15 +397,15 @@ class ContentionTiming:
                 if t_value[0] > last[0]:
                     last = t_value
             wait, transfer = last[1], last[2]
-        return (yield from self._compute(rid, layer, name, device, mults, wait, transfer))
+        return (yield from self._compute(rid, layer, name, device, mults, wait, transfer, attempt))
 
     def _compute(
-        self, rid: int, layer: int, name: str, device: int, mults: int, wait: float, transfer: float
+        self, rid: int, layer: int, name: str, device: int, mults: int, wait: float, transfer: float, attempt: int = 0
     ) -> Generator[simpy.Event, Any, tuple[float, float, float, float]]:
         """Compute ``device``'s batch of the layer once its inputs are in; (end, wait, transfer, compute) s."""
         env = self.env
         compute = 0.0
-        if mults:
+        if mults and self._attempt.get(rid, 0) == attempt:
             cpu = self._cpus[device]
             asked = env.now
             grant = cpu.resource.request()
@@ -394,7 +419,10 @@ class ContentionTiming:
                 self._sample_cpu(cpu)
             core = heapq.heappop(cpu.free)
             compute = mults / self._speed[device]
+            token = None if self.meter is None else self.meter.begin(rid, device, "cpu")
             yield env.timeout(compute)
+            if token is not None:
+                self.meter.end(token)
             heapq.heappush(cpu.free, core)
             cpu.resource.release(grant)
             if self.timeline is not None:
@@ -403,13 +431,15 @@ class ContentionTiming:
         return env.now, wait, transfer, compute
 
     def _transfer(
-        self, rid: int, layer: int, name: str, sender: int, receiver: int, nbytes: int
+        self, rid: int, layer: int, name: str, sender: int, receiver: int, nbytes: int, attempt: int = 0
     ) -> Generator[simpy.Event, Any, tuple[float, float, float]]:
         """Move ``nbytes`` hop by hop; (arrival instant, wait, transmission) s."""
         env = self.env
         route = ((sender, receiver),) if self._hops is None else self._hops(sender, receiver)
         wait = transmit = 0.0
-        for u, _v in route:
+        for u, v in route:
+            if self._attempt.get(rid, 0) != attempt:
+                break
             radio = self._radios[u]
             asked = env.now
             grant = radio.acquire(rid)
@@ -420,10 +450,14 @@ class ContentionTiming:
             if radio.enter(rid, grant, started, layer, name):
                 self._sample_radio(radio)
             wait += started - asked
+            tokens = None if self.meter is None else (self.meter.begin(rid, u, "tx"), self.meter.begin(rid, v, "rx"))
             if self._channel_of is None:
                 yield env.timeout(nbytes * self._spb[u])
             else:
                 yield self._channel_of[u].transmit(nbytes * 8.0, self._rate[u])
+            if tokens is not None:
+                self.meter.end(tokens[0])
+                self.meter.end(tokens[1])
             transmit += env.now - started
             if radio.leave(nbytes) and self.timeline is not None:
                 self.timeline.span(

@@ -48,6 +48,11 @@ class RequestRecord:
         exposure_extrapolated: True when ``exposure_ssim`` or a limit it depends on is not
             backed by a measurement (beyond the table's counts, or a ``finest`` limit).
         accuracy_pct: top-1 accuracy the privacy mechanism leaves, percent (NaN where unknown).
+        energy_compute_j: energy its service drew above idle for computing, all attempts, J (docs/energy.md).
+        energy_radio_j: energy its service drew above idle for transmitting and receiving, all attempts, J.
+        restarts: times its service was restarted after a device it used went down (docs/dynamics.md).
+        failed: True if it ended as failed (a device it used went down, ``churn.policy: fail``).
+        failure: why it failed, ``down:<device>`` or ``battery:<device>`` ('' if it did not).
     """
 
     request_id: int
@@ -72,6 +77,11 @@ class RequestRecord:
     exposure_layer: str = ""
     exposure_extrapolated: bool = False
     accuracy_pct: float = math.nan
+    energy_compute_j: float = 0.0
+    energy_radio_j: float = 0.0
+    restarts: int = 0
+    failed: bool = False
+    failure: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +99,13 @@ class DeviceRecord:
         utilisation: ``busy_s`` over the run's makespan.
         sent_bytes: bytes it sent to other devices.
         received_bytes: bytes it received from other devices.
+        energy_j: energy it drew over the run, idle included, J (docs/energy.md).
+        idle_energy_j: the part drawn at idle power while up, J.
+        compute_energy_j: the part drawn above idle while computing, J.
+        radio_energy_j: the part drawn above idle while transmitting or receiving, J.
+        up_s: time it was up (in the fleet) during the run, s.
+        battery_left_wh: charge left at the end, Wh (NaN: mains powered or batteries off).
+        died_at: instant its battery emptied, s (NaN if it did not).
     """
 
     device: str
@@ -101,6 +118,13 @@ class DeviceRecord:
     utilisation: float
     sent_bytes: int
     received_bytes: int
+    energy_j: float = 0.0
+    idle_energy_j: float = 0.0
+    compute_energy_j: float = 0.0
+    radio_energy_j: float = 0.0
+    up_s: float = 0.0
+    battery_left_wh: float = float("nan")
+    died_at: float = float("nan")
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +168,16 @@ class Summary:
         complete: False when ``simulation.max_wall_s`` stopped the run before every request ended
             (then ``requests - served - dropped`` requests were in flight, and later arrivals
             never happened).
+        failed: requests that ended as failed (a device they used went down under ``churn.policy: fail``).
+        restarts: attempts restarted after a device failure (``churn.policy: restart``).
+        energy_j: energy every device drew over the run (idle included), J.
+        energy_requests_j: energy drawn above idle by all requests' service (served, failed and restarted), J.
+        energy_per_served_j: energy drawn above idle by served requests, over ``served`` (NaN if none), J.
+        battery_deaths: participants whose battery emptied during the run.
+        first_death_at: instant of the first battery death, s (NaN if none).
+        lifetime_at: instant ``energy.lifetime_fraction`` of the battery-powered participants
+            had died, s (NaN if not reached).
+        availability_mean: time-average fraction of participants up over ``[0, makespan_s]`` (1 without churn).
     """
 
     scenario: str
@@ -182,6 +216,15 @@ class Summary:
     exposure_attack: str = "blackbox_map_subsets"
     accuracy_mean_pct: float = math.nan
     complete: bool = True
+    failed: int = 0
+    restarts: int = 0
+    energy_j: float = 0.0
+    energy_requests_j: float = 0.0
+    energy_per_served_j: float = math.nan
+    battery_deaths: int = 0
+    first_death_at: float = math.nan
+    lifetime_at: float = math.nan
+    availability_mean: float = 1.0
 
 
 def _cell(value: object) -> str:
@@ -231,7 +274,7 @@ class MemorySink:
         self.records.append(record)
 
     def latencies(self) -> npt.NDArray[np.float64]:
-        return np.array([r.latency_s for r in self.records if not r.dropped], dtype=np.float64)
+        return np.array([r.latency_s for r in self.records if not (r.dropped or r.failed)], dtype=np.float64)
 
     def close(self) -> None:
         pass

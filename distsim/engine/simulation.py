@@ -24,6 +24,8 @@ from typing import IO, Any
 import numpy as np
 import simpy
 
+from distsim.engine.dynamics import DeviceFailure, Dynamics, needs_dynamics
+from distsim.engine.energy import J_PER_WH, Meter
 from distsim.engine.ledger import Ledger
 from distsim.engine.records import DeviceRecord, RecordSink, RequestRecord, Summary
 from distsim.engine.timing import make_timing
@@ -43,7 +45,7 @@ from distsim.scheduling.registry import make_scheduler
 from distsim.world import World
 
 #: Child stream order; appending a name never changes the streams before it.
-STREAMS = ("arrivals", "sources", "scheduler", "timing")
+STREAMS = ("arrivals", "sources", "scheduler", "timing", "churn")
 
 
 def spawn_streams(seed: int) -> dict[str, np.random.Generator]:
@@ -118,6 +120,20 @@ class Simulation:
             attach(self.timeline)
         self.retry = scenario.simulation.retry
         self._released = self.env.event()
+        #: Energy of every device (docs/energy.md); a timing model with ``attach_meter`` reports its busy intervals.
+        self.meter = Meter(self.env, world)
+        attach_meter = getattr(self.timing, "attach_meter", None)
+        self._job_metered = attach_meter is not None
+        if attach_meter is not None:
+            attach_meter(self.meter)
+        #: Churn and battery deaths (docs/dynamics.md), or None for a static fleet.
+        self.dynamics: Dynamics | None = None
+        if needs_dynamics(world):
+            self.dynamics = Dynamics(self, self.meter, self.streams["churn"])
+        self._ended = 0
+        self._all_ended = self.env.event()
+        self._served_energy_j = 0.0
+        self._requests_energy_j = 0.0
         n = world.fleet.size
         self._segments = np.zeros(n, dtype=np.int64)
         self._requests_on = np.zeros(n, dtype=np.int64)
@@ -140,6 +156,8 @@ class Simulation:
             "rejected": 0,
             "load_rejected": 0,
             "attempts": 0,
+            "failed": 0,
+            "restarts": 0,
         }
         self._latency_sum = 0.0
         self._queue_sum = 0.0
@@ -240,7 +258,18 @@ class Simulation:
             cached = self._last_rejection.get(request.source)
             if cached is not None and cached[0] == self.ledger.version:
                 return replace(cached[1], request_id=request.id)
-        decision = self.scheduler.place(request, self.ledger.view())
+        view = self.ledger.view() if self.dynamics is None else self.dynamics.view(self.ledger)
+        decision = self.scheduler.place(request, view)
+        if self.dynamics is not None and isinstance(decision, Placement):
+            departed = self.dynamics.departed_in(decision)
+            if departed is not None:
+                decision = Rejection(
+                    request.id,
+                    0,
+                    "",
+                    Constraint.NO_PARTICIPANTS,
+                    f"the placement uses departed device {self.world.fleet.names[departed]}",
+                )
         if self._repeatable and isinstance(decision, Rejection):
             self._last_rejection[request.source] = (self.ledger.version, decision)
         return decision
@@ -262,40 +291,70 @@ class Simulation:
 
     def _serve(self, request: Request) -> Generator[simpy.Event, Any, None]:
         attempts = 0
+        since_restart = 0
+        restarts = 0
         rejected_first = False
         last: Rejection | None = None
         while True:
-            attempts += 1
-            if attempts == 1:
-                too_small = self._idle_rejection(request)
-                if too_small is not None:
+            while True:
+                attempts += 1
+                since_restart += 1
+                if attempts == 1:
+                    too_small = self._idle_rejection(request)
+                    if too_small is not None:
+                        self._counts["rejected"] += 1
+                        self._drop(request, attempts, str(too_small.constraint), too_small, restarts)
+                        return
+                decision = self._decide(request)
+                if isinstance(decision, Placement):
+                    break
+                last = decision
+                if attempts == 1:
+                    rejected_first = True
                     self._counts["rejected"] += 1
-                    self._drop(request, attempts, str(too_small.constraint), too_small)
+                    self._counts["load_rejected"] += 1
+                if since_restart >= self.retry.max_attempts:
+                    self._drop(request, attempts, "max_attempts", last, restarts)
                     return
-            decision = self._decide(request)
-            if isinstance(decision, Placement):
-                break
-            last = decision
-            if attempts == 1:
-                rejected_first = True
-                self._counts["rejected"] += 1
-                self._counts["load_rejected"] += 1
-            if attempts >= self.retry.max_attempts:
-                self._drop(request, attempts, "max_attempts", last)
-                return
-            if self.retry.mode == "on_release" and self.ledger.in_flight > 0:
-                yield self._released
-            else:
-                # With nothing in flight no release will come: fall back to the interval.
-                yield self.env.timeout(self.retry.interval_s)
-        placement = decision
-        self.ledger.reserve(placement.cost)
-        start = self.env.now
-        timing = yield from self.timing.execute(request, placement)
-        self.ledger.release(placement.cost)
-        released, self._released = self._released, self.env.event()
-        released.succeed()
+                if self.retry.mode == "on_release" and self.ledger.in_flight > 0:
+                    yield self._released
+                else:
+                    # With nothing in flight no release will come: fall back to the interval.
+                    yield self.env.timeout(self.retry.interval_s)
+            placement = decision
+            self.ledger.reserve(placement.cost)
+            start = self.env.now
+            if not self._job_metered:
+                self.meter.start_request(request.id, placement, placement.cost.latency_s)
+            if self.dynamics is not None:
+                process = self.env.active_process
+                assert process is not None
+                self.dynamics.register(request.id, process, placement)
+            try:
+                timing = yield from self.timing.execute(request, placement)
+            except simpy.Interrupt as stop:
+                # A device this request uses went down: release what it holds, once.
+                self._release(placement)
+                cancel = getattr(self.timing, "cancel", None)
+                if cancel is not None:
+                    cancel(request.id)
+                self.meter.stop_request(request.id)
+                reason = stop.cause.reason if isinstance(stop.cause, DeviceFailure) else str(stop.cause)
+                if self.world.scenario.churn.policy == "fail":
+                    self._fail(request, attempts, restarts, reason, start)
+                    return
+                restarts += 1
+                self._counts["restarts"] += 1
+                since_restart = 0
+                continue
+            break
+        if self.dynamics is not None:
+            self.dynamics.unregister(request.id)
+        self._release(placement)
         finish = self.env.now
+        energy = self.meter.finish_request(request.id)
+        self._served_energy_j += energy.compute_j + energy.radio_j
+        self._requests_energy_j += energy.compute_j + energy.radio_j
         self._account(placement)
         exposure = self._exposure(request, placement)
         self._exposures.append(exposure.ssim)
@@ -334,16 +393,75 @@ class Simulation:
                 exposure_layer=exposure.layer,
                 exposure_extrapolated=exposure.extrapolated,
                 accuracy_pct=nan if accuracy is None else accuracy,
+                energy_compute_j=energy.compute_j,
+                energy_radio_j=energy.radio_j,
+                restarts=restarts,
             )
         )
+        self._end_one()
 
-    def _drop(self, request: Request, attempts: int, why: str, last: Rejection) -> None:
+    def _release(self, placement: Placement) -> None:
+        """Give back what ``placement`` holds and wake requests waiting for a release."""
+        self.ledger.release(placement.cost)
+        self.wake()
+
+    def wake(self) -> None:
+        """Wake every request waiting for a release (``on_release``): resources came back."""
+        released, self._released = self._released, self.env.event()
+        released.succeed()
+
+    def _end_one(self) -> None:
+        self._ended += 1
+        if self._ended == self.world.scenario.workload.requests:
+            self._all_ended.succeed()
+
+    def _fail(self, request: Request, attempts: int, restarts: int, reason: str, start: float) -> None:
+        """End ``request`` as failed: a device it used went down during its service."""
+        self._counts["failed"] += 1
+        self._counts["attempts"] += attempts
+        self._last_end = max(self._last_end, self.env.now)
+        energy = self.meter.finish_request(request.id)
+        self._requests_energy_j += energy.compute_j + energy.radio_j
+        nan = math.nan
+        self.sink.add(
+            RequestRecord(
+                request_id=request.id,
+                source=self.world.fleet.names[request.source],
+                cnn=request.cnn,
+                arrival_at=request.arrival_at,
+                start_at=start,
+                finish_at=self.env.now,
+                latency_s=nan,
+                queue_s=start - request.arrival_at,
+                compute_s=nan,
+                transfer_s=nan,
+                wait_s=nan,
+                attempts=attempts,
+                rejected=False,
+                dropped=False,
+                drop_reason="",
+                last_rejection="",
+                shared_bytes=0,
+                devices_used=0,
+                energy_compute_j=energy.compute_j,
+                energy_radio_j=energy.radio_j,
+                restarts=restarts,
+                failed=True,
+                failure=reason,
+            )
+        )
+        self._end_one()
+
+    def _drop(self, request: Request, attempts: int, why: str, last: Rejection, restarts: int = 0) -> None:
         key = {"fleet_too_small": "dropped_fleet_too_small", "unreachable": "dropped_unreachable"}.get(
             why, "dropped_max_attempts"
         )
         self._counts[key] += 1
         self._counts["attempts"] += attempts
         self._last_end = max(self._last_end, self.env.now)
+        # A request restarted after a failure, then dropped, drew energy in its failed attempts.
+        energy = self.meter.finish_request(request.id)
+        self._requests_energy_j += energy.compute_j + energy.radio_j
         nan = math.nan
         self.sink.add(
             RequestRecord(
@@ -365,8 +483,12 @@ class Simulation:
                 last_rejection=last.reason,
                 shared_bytes=0,
                 devices_used=0,
+                energy_compute_j=energy.compute_j,
+                energy_radio_j=energy.radio_j,
+                restarts=restarts,
             )
         )
+        self._end_one()
 
     def _account(self, placement: Placement) -> None:
         cost = placement.cost
@@ -382,24 +504,36 @@ class Simulation:
         self.env.process(self._arrivals())
         limit = self.world.scenario.simulation.max_wall_s
         complete = True
-        if limit is None:
+        if limit is None and self.dynamics is None:
             self.env.run()
+        elif limit is None:
+            # Churn processes never end by themselves: stop when the last request has ended.
+            self.env.run(until=self._all_ended)
         else:
             complete = self._run_until_wall(time.perf_counter() + limit)
         if complete and not self.ledger.is_idle():
             raise AssertionError("budgets not restored after the run")
+        if complete and self.ledger.in_flight != 0:
+            raise AssertionError(f"{self.ledger.in_flight} placements still held after the run")
+        self._close_energy()
         return replace(self._summary(), complete=complete)
 
     def _run_until_wall(self, deadline: float) -> bool:
         """Step the simulation until it ends (True) or the wall clock passes ``deadline`` (False)."""
         env = self.env
         while True:
+            if self.dynamics is not None and self._all_ended.triggered:
+                return True  # churn would go on forever: the run ends with its last request
             if time.perf_counter() >= deadline:
                 return env.peek() == math.inf
             try:
                 env.step()
             except simpy.core.EmptySchedule:
                 return True
+
+    def _close_energy(self) -> None:
+        """Idle power runs from 0 to the end of the run (the last request's end): integrate up to it."""
+        self.meter.close()
 
     def _summary(self) -> Summary:
         scenario = self.world.scenario
@@ -450,12 +584,26 @@ class Simulation:
             dropped_unreachable=c["dropped_unreachable"],
             exposure_attack=self.world.mechanism.exposure_attack,
             accuracy_mean_pct=float(np.mean(self._accuracies)) if self._accuracies else nan,
+            failed=c["failed"],
+            restarts=c["restarts"],
+            energy_j=float(self.meter.total_j.sum()),
+            energy_requests_j=self._requests_energy_j,
+            energy_per_served_j=self._served_energy_j / served if served else nan,
+            battery_deaths=0 if self.dynamics is None else int(self.dynamics.dead.sum()),
+            first_death_at=nan if self.dynamics is None else self.dynamics.first_death_at,
+            lifetime_at=nan if self.dynamics is None else self.dynamics.lifetime_at,
+            availability_mean=1.0 if self.dynamics is None else self.dynamics.availability_mean(self._last_end),
         )
 
     def device_records(self) -> list[DeviceRecord]:
         """Per-device totals (call after :meth:`run`)."""
         fleet = self.world.fleet
         span = self._last_end if self._last_end > 0 else 1.0
+        meter = self.meter
+        total = meter.total_j
+        died = np.full(fleet.size, math.nan) if self.dynamics is None else self.dynamics.died_at
+        capacity = meter.model.battery_j
+        left_wh = np.where(np.isfinite(capacity), (capacity - total) / J_PER_WH, math.nan)
         return [
             DeviceRecord(
                 device=fleet.names[i],
@@ -468,6 +616,13 @@ class Simulation:
                 utilisation=float(self._busy_s[i] / span),
                 sent_bytes=int(self._sent[i]),
                 received_bytes=int(self._received[i]),
+                energy_j=float(total[i]),
+                idle_energy_j=float(total[i] - meter.compute_j[i] - meter.radio_j[i]),
+                compute_energy_j=float(meter.compute_j[i]),
+                radio_energy_j=float(meter.radio_j[i]),
+                up_s=float(meter.up_s[i]),
+                battery_left_wh=float(left_wh[i]),
+                died_at=float(died[i]),
             )
             for i in range(fleet.size)
         ]

@@ -101,6 +101,10 @@ class ClusterView:
         self.compute_mults = compute_mults
         self.memory_bytes = memory_bytes
         self.bandwidth_bytes = bandwidth_bytes
+        #: Devices in the fleet now (read-only bool per device id), or None when every device is.
+        #: A departed device also shows zero residuals (docs/dynamics.md); a scheduler that can
+        #: place segments needing nothing should skip devices marked False here.
+        self.available: npt.NDArray[np.bool_] | None = None
 
     @classmethod
     def idle(cls, world: World) -> ClusterView:

@@ -1,0 +1,347 @@
+"""Energy: a power model per device and a meter that integrates it over the run (docs/energy.md).
+
+Every device draws ``idle_w`` while it is up, plus ``compute_w`` while it
+computes, ``tx_w`` while its radio transmits and ``rx_w`` while it receives
+(the three are *above* idle). Watts come from the catalogue
+(``data/devices.yaml``, ``power:``), overridable per type in the scenario.
+
+How activity is timed depends on the timing model:
+
+* ``analytic`` has no schedule inside a request, only its Eq. 5 latency. A
+  request charges each device it uses the energy of its analytic phase times
+  (compute ``c_j / e_j`` s at ``compute_w``; every transfer of Eq. 6, hop by hop,
+  ``8 O / rho_u`` s at ``tx_w`` on the sender of the hop and ``rx_w`` on its
+  receiver), drawn at constant power over the request's service time. A request
+  that completes is charged exactly that energy.
+* ``contention`` reports its actual busy intervals: each CPU batch and each hop
+  transmission begins and ends on the meter (:meth:`Meter.begin`,
+  :meth:`Meter.end`), at ``compute_w`` or ``tx_w``/``rx_w`` for as long as it
+  really takes (a hop slowed by a shared channel draws power longer).
+
+Power is piecewise constant, so the meter integrates it exactly; a battery
+empties at the instant the integral reaches its capacity (:class:`Meter`
+schedules that instant and calls back).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import simpy
+
+from distsim import catalog
+from distsim.model.cost import layer_transfers
+from distsim.scheduling.base import Placement
+from distsim.world import World
+
+FloatArray = npt.NDArray[np.float64]
+
+#: Joules per watt-hour.
+J_PER_WH = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class PowerModel:
+    """Watts per device id (participants then sources) and battery capacity, J (inf: mains powered)."""
+
+    idle_w: FloatArray
+    compute_w: FloatArray
+    tx_w: FloatArray
+    rx_w: FloatArray
+    battery_j: FloatArray
+
+
+def power_model(world: World) -> PowerModel:
+    """The power model of every device of ``world``: catalogue values, scenario overrides on top.
+
+    Batteries apply to participants only, and only when ``energy.batteries`` is true.
+    """
+    scenario = world.scenario
+    specs = catalog.power_models()
+    fleet = world.fleet
+    rows: dict[str, tuple[float, float, float, float, float]] = {}
+    for kind in sorted(set(fleet.types)):
+        spec = specs[kind]
+        values = {"idle_w": spec.idle_w, "compute_w": spec.compute_w, "tx_w": spec.tx_w, "rx_w": spec.rx_w}
+        battery = spec.battery_wh
+        override = scenario.devices.get(kind)
+        if override is not None:
+            if override.power is not None:
+                for key, value in override.power.model_dump().items():
+                    if value is not None:
+                        values[key] = float(value)
+            if override.battery_wh is not None:
+                battery = override.battery_wh
+        battery_j = battery * J_PER_WH if (battery is not None and scenario.energy.batteries) else math.inf
+        rows[kind] = (values["idle_w"], values["compute_w"], values["tx_w"], values["rx_w"], battery_j)
+    table = np.array([rows[kind] for kind in fleet.types], dtype=np.float64).reshape(fleet.size, 5)
+    battery = table[:, 4].copy()
+    battery[fleet.participants :] = math.inf
+    return PowerModel(table[:, 0].copy(), table[:, 1].copy(), table[:, 2].copy(), table[:, 3].copy(), battery)
+
+
+def hop_list(world: World, sender: int, receiver: int) -> tuple[tuple[int, int], ...]:
+    """The hops a transfer takes: one on a full mesh, the route's over a topology."""
+    hops: Callable[[int, int], tuple[tuple[int, int], ...]] | None = getattr(world.links, "hops", None)
+    return ((sender, receiver),) if hops is None else hops(sender, receiver)
+
+
+@dataclass(frozen=True, slots=True)
+class PhaseTimes:
+    """A placement's analytic phase times per device, s: computing, transmitting, receiving."""
+
+    compute_s: FloatArray
+    tx_s: FloatArray
+    rx_s: FloatArray
+
+
+def phase_times(world: World, placement: Placement) -> PhaseTimes:
+    """Analytic busy time of every device for ``placement`` (Eq. 7 compute, Eq. 6 transfers hop by hop)."""
+    fleet = world.fleet
+    n = fleet.size
+    compute = placement.cost.compute_mults / fleet.mults_per_s
+    tx = np.zeros(n)
+    rx = np.zeros(n)
+    spb = fleet.sec_per_byte
+    direct = getattr(world.links, "hops", None) is None
+    prev = None
+    for layer, cur in zip(world.cnns[placement.cnn].layers, placement.assignments, strict=True):
+        flows = layer_transfers(layer, prev, cur, n)
+        prev = cur
+        if not len(flows.senders):
+            continue
+        if direct:
+            seconds = flows.bytes * spb[flows.senders]
+            np.add.at(tx, flows.senders, seconds)
+            np.add.at(rx, flows.receivers, seconds)
+            continue
+        for i, j, nbytes in zip(flows.senders.tolist(), flows.receivers.tolist(), flows.bytes.tolist(), strict=True):
+            for u, v in hop_list(world, i, j):
+                seconds = nbytes * float(spb[u])
+                tx[u] += seconds
+                rx[v] += seconds
+    return PhaseTimes(compute, tx, rx)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestEnergy:
+    """Energy a request's service drew above idle, J."""
+
+    compute_j: float
+    radio_j: float
+
+
+class Meter:
+    """Integrates every device's power over time; charges activity to requests; empties batteries.
+
+    Power changes only at instants the simulation knows (a request starting or
+    ending, a job starting or ending, a device going down or up), so the
+    integral is exact. ``on_empty(device)`` is called at the instant a battery's
+    integral reaches its capacity.
+    """
+
+    def __init__(self, env: simpy.Environment, world: World, on_empty: Callable[[int], None] | None = None) -> None:
+        self.env = env
+        self.world = world
+        self.model = power_model(world)
+        n = world.fleet.size
+        self.up = np.ones(n, dtype=bool)
+        self._power = self.model.idle_w.copy()
+        self._energy = np.zeros(n)
+        self._updated = np.zeros(n)
+        self.compute_j = np.zeros(n)
+        self.radio_j = np.zeros(n)
+        self.up_s = np.zeros(n)
+        self._on_empty = on_empty
+        self._battery = np.isfinite(self.model.battery_j)
+        self._version = np.zeros(n, dtype=np.int64)
+        # request id -> [compute J, radio J] so far; analytic draws: request id -> (devices, compute W, radio W, since).
+        self._charged: dict[int, list[float]] = {}
+        self._draws: dict[int, tuple[npt.NDArray[np.int64], FloatArray, FloatArray, float]] = {}
+        self._jobs: dict[int, tuple[int, int, float, float, bool]] = {}
+        self._next_token = 0
+        self.empty_at = np.full(n, math.nan)
+        for device in np.flatnonzero(self._battery).tolist():
+            self._schedule(device)
+
+    # -- power bookkeeping ---------------------------------------------------
+    def _advance(self, device: int) -> None:
+        now = self.env.now
+        elapsed = now - self._updated[device]
+        if elapsed > 0:
+            self._energy[device] += self._power[device] * elapsed
+            if self.up[device]:
+                self.up_s[device] += elapsed
+        self._updated[device] = now
+
+    def _add(self, device: int, watts: float) -> None:
+        self._advance(device)
+        self._power[device] += watts
+        if self._battery[device]:
+            self._schedule(device)
+
+    def _schedule(self, device: int) -> None:
+        self._version[device] += 1
+        power = self._power[device]
+        if power <= 0 or not self.up[device]:
+            return
+        left = self.model.battery_j[device] - self._energy[device]
+        timer = self.env.timeout(max(0.0, left / power))
+        version = int(self._version[device])
+        timer.callbacks.append(lambda _event: self._empty(device, version))
+
+    def _empty(self, device: int, version: int) -> None:
+        if version != self._version[device] or not self.up[device]:
+            return
+        self._advance(device)
+        # The timer fired at the crossing instant; clamp float rounding to the capacity.
+        self._energy[device] = self.model.battery_j[device]
+        self.empty_at[device] = self.env.now
+        if self._on_empty is not None:
+            self._on_empty(device)
+
+    def energy_j(self, device: int) -> float:
+        """Energy ``device`` has drawn so far, J."""
+        self._advance(device)
+        return float(self._energy[device])
+
+    def set_up(self, device: int, up: bool) -> None:
+        """A device leaves (draws nothing) or joins (draws idle) the fleet."""
+        if bool(self.up[device]) == up:
+            return
+        self._advance(device)
+        self.up[device] = up
+        self._power[device] += self.model.idle_w[device] if up else -self.model.idle_w[device]
+        if self._battery[device]:
+            self._schedule(device)
+
+    # -- analytic draws ------------------------------------------------------
+    def start_request(self, request_id: int, placement: Placement, service_s: float) -> None:
+        """Draw ``placement``'s analytic phase energy at constant power over ``service_s`` from now."""
+        times = phase_times(self.world, placement)
+        model = self.model
+        compute_j = model.compute_w * times.compute_s
+        radio_j = model.tx_w * times.tx_s + model.rx_w * times.rx_s
+        devices = np.flatnonzero((compute_j > 0) | (radio_j > 0))
+        self._charged[request_id] = [0.0, 0.0]
+        if service_s <= 0 or not len(devices):
+            # Nothing to draw over time (or zero time): charge at once.
+            self._charge_now(request_id, devices, compute_j[devices], radio_j[devices])
+            return
+        compute_w = compute_j[devices] / service_s
+        radio_w = radio_j[devices] / service_s
+        for device, watts in zip(devices.tolist(), (compute_w + radio_w).tolist(), strict=True):
+            self._add(device, watts)
+        self._draws[request_id] = (devices, compute_w, radio_w, self.env.now)
+
+    def _charge_now(
+        self, request_id: int, devices: npt.NDArray[np.int64], compute: FloatArray, radio: FloatArray
+    ) -> None:
+        for device, c, r in zip(devices.tolist(), compute.tolist(), radio.tolist(), strict=True):
+            self._advance(device)
+            self._energy[device] += c + r
+            self.compute_j[device] += c
+            self.radio_j[device] += r
+            if self._battery[device]:
+                self._schedule(device)
+        charged = self._charged[request_id]
+        charged[0] += float(compute.sum())
+        charged[1] += float(radio.sum())
+
+    def _stop_draw(self, request_id: int) -> None:
+        draw = self._draws.pop(request_id, None)
+        if draw is None:
+            return
+        devices, compute_w, radio_w, since = draw
+        elapsed = self.env.now - since
+        charged = self._charged[request_id]
+        for device, c, r in zip(devices.tolist(), compute_w.tolist(), radio_w.tolist(), strict=True):
+            self._add(device, -(c + r))
+            self.compute_j[device] += c * elapsed
+            self.radio_j[device] += r * elapsed
+        charged[0] += float(compute_w.sum()) * elapsed
+        charged[1] += float(radio_w.sum()) * elapsed
+
+    # -- contention jobs -----------------------------------------------------
+    def begin(self, request_id: int, device: int, kind: str) -> int:
+        """A job of ``request_id`` starts on ``device``: ``cpu``, ``tx`` or ``rx``. Returns a token for :meth:`end`."""
+        model = self.model
+        table = model.compute_w if kind == "cpu" else model.tx_w if kind == "tx" else model.rx_w
+        watts = float(table[device])
+        self._charged.setdefault(request_id, [0.0, 0.0])
+        token = self._next_token
+        self._next_token += 1
+        self._jobs[token] = (request_id, device, watts, self.env.now, kind == "cpu")
+        if watts:
+            self._add(device, watts)
+        return token
+
+    def end(self, token: int) -> None:
+        """The job of ``token`` ended now."""
+        job = self._jobs.pop(token, None)
+        if job is None:
+            return
+        request_id, device, watts, since, is_cpu = job
+        if watts:
+            self._add(device, -watts)
+        joules = watts * (self.env.now - since)
+        # A job still running when its request ended (failed) charges its device only.
+        charged = self._charged.get(request_id)
+        if is_cpu:
+            self.compute_j[device] += joules
+        else:
+            self.radio_j[device] += joules
+        if charged is not None:
+            charged[0 if is_cpu else 1] += joules
+
+    def open_request(self, request_id: int) -> None:
+        """The request's service starts: jobs reported from now on are charged to it."""
+        self._charged.setdefault(request_id, [0.0, 0.0])
+
+    def charge(self, request_id: int, device: int, kind: str, seconds: float) -> None:
+        """Charge ``seconds`` of a ``cpu``/``tx``/``rx`` job of ``request_id`` on ``device`` at once, now.
+
+        For timing models that know a job's duration only after the fact; the
+        battery integral takes it as one step, so an empty instant can be late by
+        at most that job's duration.
+        """
+        table = self.model.compute_w if kind == "cpu" else self.model.tx_w if kind == "tx" else self.model.rx_w
+        joules = float(table[device]) * seconds
+        if not joules:
+            return
+        self._advance(device)
+        self._energy[device] += joules
+        if kind == "cpu":
+            self.compute_j[device] += joules
+        else:
+            self.radio_j[device] += joules
+        charged = self._charged.get(request_id)
+        if charged is not None:
+            charged[0 if kind == "cpu" else 1] += joules
+        if self._battery[device]:
+            self._schedule(device)
+
+    # -- per request ---------------------------------------------------------
+    def stop_request(self, request_id: int) -> None:
+        """An attempt of the request ended (done or failed): stop its analytic draws, keep its total."""
+        self._stop_draw(request_id)
+
+    def finish_request(self, request_id: int) -> RequestEnergy:
+        """The request ended for good: the energy all its attempts drew above idle, J."""
+        self._stop_draw(request_id)
+        charged = self._charged.pop(request_id, [0.0, 0.0])
+        return RequestEnergy(charged[0], charged[1])
+
+    def close(self) -> None:
+        """Bring every device's integral up to now (call at the end of the run)."""
+        for device in range(self.world.fleet.size):
+            self._advance(device)
+
+    @property
+    def total_j(self) -> FloatArray:
+        """Energy drawn per device so far, J (after :meth:`close`)."""
+        return self._energy.copy()
