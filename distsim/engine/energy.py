@@ -79,9 +79,9 @@ def power_model(world: World) -> PowerModel:
         battery_j = battery * J_PER_WH if (battery is not None and scenario.energy.batteries) else math.inf
         rows[kind] = (values["idle_w"], values["compute_w"], values["tx_w"], values["rx_w"], battery_j)
     table = np.array([rows[kind] for kind in fleet.types], dtype=np.float64).reshape(fleet.size, 5)
-    battery = table[:, 4].copy()
-    battery[fleet.participants :] = math.inf
-    return PowerModel(table[:, 0].copy(), table[:, 1].copy(), table[:, 2].copy(), table[:, 3].copy(), battery)
+    capacity = table[:, 4].copy()
+    capacity[fleet.participants :] = math.inf
+    return PowerModel(table[:, 0].copy(), table[:, 1].copy(), table[:, 2].copy(), table[:, 3].copy(), capacity)
 
 
 def hop_list(world: World, sender: int, receiver: int) -> tuple[tuple[int, int], ...]:
