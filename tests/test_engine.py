@@ -231,5 +231,6 @@ def test_property_invariants(
     )
     summary, sink, _ = run_checked(world)
     assert 0.0 <= summary.load_rejection_rate <= summary.rejection_rate <= 1.0
-    assert all(1 <= r.attempts <= 4 for r in sink.records)
+    # max_attempts counts again from each restart (docs/dynamics.md).
+    assert all(1 <= r.attempts <= 4 * (r.restarts + 1) for r in sink.records)
     assert summary.shared_bytes == sum(r.shared_bytes for r in sink.records)
