@@ -18,7 +18,7 @@ import json
 import math
 import time
 from collections.abc import Generator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import IO, Any
 
 import numpy as np
@@ -28,7 +28,7 @@ from distsim.engine.dynamics import DeviceFailure, Dynamics, needs_dynamics
 from distsim.engine.energy import J_PER_WH, Meter
 from distsim.engine.ledger import Ledger
 from distsim.engine.records import DeviceRecord, RecordSink, RequestRecord, Summary
-from distsim.engine.timing import make_timing
+from distsim.engine.timing import ServiceTiming, make_timing
 from distsim.engine.trace import Timeline
 from distsim.errors import InputError
 from distsim.privacy.exposure import Exposure, received_maps, relayed_maps
@@ -77,6 +77,18 @@ def placement_line(request: Request, placement: Placement, world: World, relays:
         )
     record = {"request_id": request.id, "source": names[request.source], "cnn": request.cnn, "layers": layers}
     return json.dumps(record, separators=(",", ":"))
+
+
+@dataclass(slots=True)
+class _Progress:
+    """A request's attempts so far (mutable while it is served)."""
+
+    attempts: int = 0
+    since_restart: int = 0
+    restarts: int = 0
+    rejected_first: bool = False
+    last: Rejection | None = None
+    failed: bool = False
 
 
 class Simulation:
@@ -289,65 +301,88 @@ class Simulation:
             self._arrived += 1
             self.env.process(self._serve(request))
 
-    def _serve(self, request: Request) -> Generator[simpy.Event, Any, None]:
-        attempts = 0
-        since_restart = 0
-        restarts = 0
-        rejected_first = False
-        last: Rejection | None = None
+    def _place(self, request: Request, progress: _Progress) -> Generator[simpy.Event, Any, Placement | None]:
+        """Attempt placements by the retry policy; the placement, or None once the request is dropped."""
         while True:
-            while True:
-                attempts += 1
-                since_restart += 1
-                if attempts == 1:
-                    too_small = self._idle_rejection(request)
-                    if too_small is not None:
-                        self._counts["rejected"] += 1
-                        self._drop(request, attempts, str(too_small.constraint), too_small, restarts)
-                        return
-                decision = self._decide(request)
-                if isinstance(decision, Placement):
-                    break
-                last = decision
-                if attempts == 1:
-                    rejected_first = True
+            progress.attempts += 1
+            progress.since_restart += 1
+            if progress.attempts == 1:
+                too_small = self._idle_rejection(request)
+                if too_small is not None:
                     self._counts["rejected"] += 1
-                    self._counts["load_rejected"] += 1
-                if since_restart >= self.retry.max_attempts:
-                    self._drop(request, attempts, "max_attempts", last, restarts)
-                    return
-                if self.retry.mode == "on_release" and self.ledger.in_flight > 0:
-                    yield self._released
-                else:
-                    # With nothing in flight no release will come: fall back to the interval.
-                    yield self.env.timeout(self.retry.interval_s)
-            placement = decision
-            self.ledger.reserve(placement.cost)
-            start = self.env.now
-            if not self._job_metered:
-                self.meter.start_request(request.id, placement, placement.cost.latency_s)
-            if self.dynamics is not None:
-                process = self.env.active_process
-                assert process is not None
-                self.dynamics.register(request.id, process, placement)
-            try:
-                timing = yield from self.timing.execute(request, placement)
-            except simpy.Interrupt as stop:
-                # A device this request uses went down: release what it holds, once.
-                self._release(placement)
-                cancel = getattr(self.timing, "cancel", None)
-                if cancel is not None:
-                    cancel(request.id)
-                self.meter.stop_request(request.id)
-                reason = stop.cause.reason if isinstance(stop.cause, DeviceFailure) else str(stop.cause)
-                if self.world.scenario.churn.policy == "fail":
-                    self._fail(request, attempts, restarts, reason, start)
-                    return
-                restarts += 1
+                    self._drop(request, progress.attempts, str(too_small.constraint), too_small, progress.restarts)
+                    return None
+            decision = self._decide(request)
+            if isinstance(decision, Placement):
+                return decision
+            progress.last = decision
+            if progress.attempts == 1:
+                progress.rejected_first = True
+                self._counts["rejected"] += 1
+                self._counts["load_rejected"] += 1
+            if progress.since_restart >= self.retry.max_attempts:
+                self._drop(request, progress.attempts, "max_attempts", decision, progress.restarts)
+                return None
+            if self.retry.mode == "on_release" and self.ledger.in_flight > 0:
+                yield self._released
+            else:
+                # With nothing in flight no release will come: fall back to the interval.
+                yield self.env.timeout(self.retry.interval_s)
+
+    def _execute(
+        self, request: Request, placement: Placement, progress: _Progress
+    ) -> Generator[simpy.Event, Any, ServiceTiming | None]:
+        """Reserve and run ``placement``; its timing, or None if a device it used went down (docs/dynamics.md).
+
+        On a failure what it holds is released once; under ``churn.policy: fail``
+        the request is recorded as failed (``progress.failed``), else it restarts.
+        """
+        self.ledger.reserve(placement.cost)
+        start = self.env.now
+        if not self._job_metered:
+            self.meter.start_request(request.id, placement, placement.cost.latency_s)
+        if self.dynamics is not None:
+            process = self.env.active_process
+            assert process is not None
+            self.dynamics.register(request.id, process, placement)
+        try:
+            timing: ServiceTiming = yield from self.timing.execute(request, placement)
+        except simpy.Interrupt as stop:
+            self._release(placement)
+            cancel = getattr(self.timing, "cancel", None)
+            if cancel is not None:
+                cancel(request.id)
+            self.meter.stop_request(request.id)
+            reason = stop.cause.reason if isinstance(stop.cause, DeviceFailure) else str(stop.cause)
+            if self.world.scenario.churn.policy == "fail":
+                self._fail(request, progress.attempts, progress.restarts, reason, start)
+                progress.failed = True
+            else:
+                progress.restarts += 1
                 self._counts["restarts"] += 1
-                since_restart = 0
-                continue
-            break
+                progress.since_restart = 0
+            return None
+        return timing
+
+    def _serve(self, request: Request) -> Generator[simpy.Event, Any, None]:
+        progress = _Progress()
+        while True:
+            placed = yield from self._place(request, progress)
+            if placed is None:
+                return
+            placement = placed
+            start = self.env.now
+            timing = yield from self._execute(request, placement, progress)
+            if timing is not None:
+                break
+            if progress.failed:
+                return
+        attempts, restarts, rejected_first, last = (
+            progress.attempts,
+            progress.restarts,
+            progress.rejected_first,
+            progress.last,
+        )
         if self.dynamics is not None:
             self.dynamics.unregister(request.id)
         self._release(placement)
