@@ -54,6 +54,8 @@ class RunResult:
         out_dir: where files were written, or None.
         wall_s: wall-clock duration of the simulation, s.
         timeline: busy spans and queue lengths per device when traced (``trace=True``), else None.
+        fleet: with churn or batteries, ``(instant s, participants up)`` at 0 and after every change
+            (written as ``fleet.csv``), else None.
     """
 
     summary: Summary
@@ -62,6 +64,16 @@ class RunResult:
     out_dir: Path | None
     wall_s: float
     timeline: Timeline | None = None
+    fleet: list[tuple[float, int]] | None = None
+
+
+#: Written beside OUTPUT_FILES when the run has them: ``fleet.csv`` with churn or batteries.
+OPTIONAL_FILES = ("fleet.csv",)
+
+
+def fleet_csv(series: list[tuple[float, int]]) -> str:
+    """The fleet availability series as CSV: ``at`` (s), ``participants_up``."""
+    return "at,participants_up\n" + "".join(f"{at!r},{up}\n" for at, up in series)
 
 
 def package_versions() -> dict[str, str]:
@@ -125,7 +137,7 @@ def simulate(
         _publish(staging, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return RunResult(result.summary, result.devices, None, target, result.wall_s, result.timeline)
+    return RunResult(result.summary, result.devices, None, target, result.wall_s, result.timeline, result.fleet)
 
 
 def _with_placements(
@@ -188,9 +200,12 @@ def _simulate(world: World, sink: RecordSink, seed: int | None, staging: Path | 
     summary = sim.run()
     wall = time.perf_counter() - started
     devices = sim.device_records()
+    fleet = None if sim.dynamics is None else list(sim.dynamics.series)
     if staging is not None:
         scenario = world.scenario
         (staging / "devices.csv").write_text(rows_to_csv(DeviceRecord, list(devices)), encoding="utf-8")
+        if fleet is not None:
+            (staging / "fleet.csv").write_text(fleet_csv(fleet), encoding="utf-8")
         (staging / "summary.json").write_text(summary_json(summary), encoding="utf-8")
         effective = scenario.model_copy(
             update={"simulation": scenario.simulation.model_copy(update={"seed": sim.seed})}
@@ -203,7 +218,7 @@ def _simulate(world: World, sink: RecordSink, seed: int | None, staging: Path | 
             "complete": summary.complete,
             "versions": package_versions(),
             "wall_s": wall,
-            "files": list(OUTPUT_FILES),
+            "files": list(OUTPUT_FILES) + ([] if fleet is None else ["fleet.csv"]),
             "columns": {
                 "requests.csv": [f.name for f in fields(RequestRecord)],
                 "devices.csv": [f.name for f in fields(DeviceRecord)],
@@ -211,7 +226,7 @@ def _simulate(world: World, sink: RecordSink, seed: int | None, staging: Path | 
         }
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     records = sink.records if isinstance(sink, MemorySink) else None
-    return RunResult(summary, devices, records, None, wall, sim.timeline)
+    return RunResult(summary, devices, records, None, wall, sim.timeline, fleet)
 
 
 def _publish(staging: Path, target: Path) -> None:
@@ -227,5 +242,8 @@ def _publish(staging: Path, target: Path) -> None:
         target.mkdir(parents=True, exist_ok=True)
         for name in OUTPUT_FILES:
             os.replace(staging / name, target / name)
+        for name in OPTIONAL_FILES:
+            if (staging / name).exists():
+                os.replace(staging / name, target / name)
     except OSError as exc:
         raise InputError(f"cannot write results: {exc.strerror or exc}", file=str(target)) from None

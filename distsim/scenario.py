@@ -214,6 +214,9 @@ class Simulation(_Strict):
     seed: Seed = 0
     retry: Retry = Field(default_factory=Retry)
     max_wall_s: DurationS | None = None
+    #: Periodic re-optimisation (docs/dynamics.md): requests arriving in a window of this
+    #: many seconds are placed together at its end, in arrival order; None places each on arrival.
+    placement_period_s: DurationS | None = None
 
 
 class Network(_Strict):

@@ -225,3 +225,36 @@ def test_churn_input_errors() -> None:
         make_world(churn={"random": {"rpi9": {"up_mean_s": 1, "down_mean_s": 1}}})
     with pytest.raises(InputError, match=r"churn\.schedule\.0\.device"):
         make_world(churn={"schedule": [{"device": "s0", "down_at": 1}]})
+
+
+def test_periodic_placement_places_a_window_together_at_its_end() -> None:
+    period = 0.5
+    world = make_world(
+        simulation={"seed": 3, "placement_period_s": period}, workload={"requests": 40, "rate_per_s": 6.0}
+    )
+    summary, sink, _ = run_checked(world)
+    assert summary.served == summary.requests
+    for record in sink.records:
+        # Placed at the end of the window it arrived in (or a later one after a rejection).
+        windows = record.start_at / period
+        assert abs(windows - round(windows)) < 1e-9
+        assert record.start_at > record.arrival_at
+        if not record.rejected:
+            assert round(windows) == math.floor(record.arrival_at / period) + 1
+    on_arrival, _, _ = run_checked(make_world(simulation={"seed": 3}, workload={"requests": 40, "rate_per_s": 6.0}))
+    assert summary.latency_mean_s > on_arrival.latency_mean_s  # waiting for the window costs latency
+
+
+def test_fleet_series_file(tmp_path: Any) -> None:
+    world = make_world(
+        churn={"schedule": [{"device": "p1", "down_at": 1.0, "up_at": 2.0}, {"device": "p2", "down_at": 1.5}]},
+        workload={"requests": 20, "rate_per_s": 5.0},
+    )
+    result = simulate(world, out_dir=tmp_path / "out")
+    lines = (tmp_path / "out" / "fleet.csv").read_text().splitlines()
+    assert lines[0] == "at,participants_up"
+    rows = [(float(a), int(b)) for a, b in (line.split(",") for line in lines[1:])]
+    assert rows[:4] == [(0.0, 12), (1.0, 11), (1.5, 10), (2.0, 11)]
+    assert result.fleet == rows
+    plain = simulate(make_world(workload={"requests": 5, "rate_per_s": 5.0}), out_dir=tmp_path / "plain")
+    assert plain.fleet is None and not (tmp_path / "plain" / "fleet.csv").exists()

@@ -375,3 +375,27 @@ def test_cli_plot_every_kind(sweep_dir: Path, tmp_path: Path, capsys: pytest.Cap
     assert main(["plot", str(tmp_path)]) == 2
     assert "not a sweep output directory" in capsys.readouterr().err
     assert main(["plot", str(sweep_dir), "--x", "nope"]) == 2
+
+
+def test_fleet_plot_kinds_draw_sweeps(tmp_path: Path) -> None:
+    """energy, lifetime and churn kinds (docs/energy.md, docs/dynamics.md) on a tiny sweep pass the referee."""
+    from distsim.experiments.runner import run_sweep
+    from distsim.experiments.spec import load_sweep
+    from distsim.plots.checks import referee
+    from distsim.plots.kinds import KINDS, PlotRequest
+    from distsim.plots.style import FigureOptions
+
+    sweep = tmp_path / "s.yaml"
+    sweep.write_text(
+        "name: s\nbase:\n  name: s\n  sources: [{cnn: lenet}]\n  participants: {groups: [{type: rpi3, count: 8}]}\n"
+        "  devices: {rpi3: {battery_wh: 0.0002, power: {idle_w: 0.0}}}\n  energy: {batteries: true}\n"
+        "  churn: {random: {rpi3: {up_mean_s: 5.0, down_mean_s: 1.0}}}\n"
+        "  workload: {requests: 60, rate_per_s: 10.0}\n  privacy: {max_ssim: 0.6}\n"
+        "grid:\n  privacy.max_ssim: [0.4, 0.8]\nreplications: 2\n"
+        f"output: {{dir: {tmp_path / 'out'}}}\n",
+        encoding="utf-8",
+    )
+    run_sweep(load_sweep(sweep), jobs=1)
+    for kind in ("energy", "lifetime", "churn"):
+        fig = KINDS[kind].load()(PlotRequest([tmp_path / "out"], FigureOptions(formats=("png",))))
+        assert referee(fig) == [], kind

@@ -144,6 +144,9 @@ class Simulation:
             self.dynamics = Dynamics(self, self.meter, self.streams["churn"])
         self._ended = 0
         self._all_ended = self.env.event()
+        #: Periodic placement (``simulation.placement_period_s``): window index -> its end event.
+        self._period = scenario.simulation.placement_period_s
+        self._windows: dict[int, simpy.Event] = {}
         self._served_energy_j = 0.0
         self._requests_energy_j = 0.0
         n = world.fleet.size
@@ -302,8 +305,14 @@ class Simulation:
             self.env.process(self._serve(request))
 
     def _place(self, request: Request, progress: _Progress) -> Generator[simpy.Event, Any, Placement | None]:
-        """Attempt placements by the retry policy; the placement, or None once the request is dropped."""
+        """Attempt placements by the retry policy; the placement, or None once the request is dropped.
+
+        With ``simulation.placement_period_s`` every attempt waits for the end of
+        the current window (docs/dynamics.md), instead of the retry policy's wait.
+        """
         while True:
+            if self._period is not None:
+                yield self._window_end()
             progress.attempts += 1
             progress.since_restart += 1
             if progress.attempts == 1:
@@ -323,11 +332,29 @@ class Simulation:
             if progress.since_restart >= self.retry.max_attempts:
                 self._drop(request, progress.attempts, "max_attempts", decision, progress.restarts)
                 return None
+            if self._period is not None:
+                continue
             if self.retry.mode == "on_release" and self.ledger.in_flight > 0:
                 yield self._released
             else:
                 # With nothing in flight no release will come: fall back to the interval.
                 yield self.env.timeout(self.retry.interval_s)
+
+    def _window_end(self) -> simpy.Event:
+        """The event at the end of the current placement window (one per window, shared).
+
+        Requests waiting on it resume at the same instant in the order they began
+        waiting, i.e. in arrival order (retries behind the requests already waiting).
+        """
+        assert self._period is not None
+        now = self.env.now
+        k = math.floor(now / self._period) + 1
+        event = self._windows.get(k)
+        if event is None:
+            event = self.env.timeout(k * self._period - now)
+            self._windows = {key: ev for key, ev in self._windows.items() if key >= k}
+            self._windows[k] = event
+        return event
 
     def _execute(
         self, request: Request, placement: Placement, progress: _Progress

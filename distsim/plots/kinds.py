@@ -79,5 +79,8 @@ for _kind in (
         "latency vs exposure vs accuracy of privacy mechanisms (a sweep over privacy)",
         "distsim.plots.mechanisms:build_mechanisms",
     ),
+    Kind("energy", "energy above idle per served request vs tau (docs/energy.md)", "distsim.plots.fleet:build_energy"),
+    Kind("lifetime", "first battery death and fleet lifetime vs tau", "distsim.plots.fleet:build_lifetime"),
+    Kind("churn", "latency, failed requests and restarts vs a churn parameter", "distsim.plots.fleet:build_churn"),
 ):
     register(_kind)

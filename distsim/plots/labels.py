@@ -77,6 +77,9 @@ PARAMETERS: dict[str, Quantity] = {
     "network.area_m": Quantity("area side", "m", symbol="area"),
     "network.shared_channel": Quantity("shared radio channel", _CAT),
     "network.mac_efficiency": Quantity("MAC efficiency", "", domain="fraction", symbol="MAC eff."),
+    "churn.policy": Quantity("failure policy", _CAT),
+    "churn.random.nexus5.up_mean_s": Quantity("mean up-time (1 / churn rate)", "s", symbol="up-time"),
+    "simulation.placement_period_s": Quantity("placement period", "s", symbol="period"),
 }
 
 #: Summary metrics (``summary.json`` fields, ``results.csv`` columns).
@@ -107,6 +110,15 @@ METRICS: dict[str, Quantity] = {
     "exposure_above_tau_share": Quantity("served requests exposed above τ", "%", 100.0, "fraction"),
     "accuracy_mean_pct": Quantity("accuracy the mechanism leaves", "%"),
     "dropped_unreachable": Quantity("dropped: unreachable", "count"),
+    "failed": Quantity("requests failed", "count"),
+    "restarts": Quantity("attempts restarted after a failure", "count"),
+    "energy_j": Quantity("energy of the fleet", "kJ", 1e-3),
+    "energy_requests_j": Quantity("energy above idle of all requests", "J"),
+    "energy_per_served_j": Quantity("energy above idle per served request", "J"),
+    "battery_deaths": Quantity("batteries emptied", "count"),
+    "first_death_at": Quantity("first battery empty at", "s"),
+    "lifetime_at": Quantity("fleet lifetime (half the batteries empty)", "s"),
+    "availability_mean": Quantity("participant time up", "%", 100.0, "fraction"),
 }
 
 _SUFFIX_UNITS: tuple[tuple[str, str], ...] = (
