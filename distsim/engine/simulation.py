@@ -8,8 +8,17 @@ attempt; a request that cannot fit even an idle fleet is dropped at once
 (``fleet_too_small``).
 
 Random streams: one ``numpy.random.Generator`` seeded from the run seed,
-spawned into independent children for arrivals, source choice, the scheduler
-and the timing model, so changing one component's draws never shifts another's.
+spawned into independent children for arrivals, source choice, the scheduler,
+the timing model and churn, so changing one component's draws never shifts another's.
+
+Energy (:mod:`distsim.engine.energy`) is metered for every run; churn and
+battery deaths (:mod:`distsim.engine.dynamics`) interrupt the requests they
+hit, which then restart or fail (docs/dynamics.md).
+
+This module is over 600 lines because a request's whole life (placement
+attempts, periodic windows, execution, failure and restart, drop, its record
+and the run summary) shares one set of counters and the SimPy environment;
+split up, every piece would pass that state around.
 """
 
 from __future__ import annotations
@@ -480,74 +489,62 @@ class Simulation:
     def _fail(self, request: Request, attempts: int, restarts: int, reason: str, start: float) -> None:
         """End ``request`` as failed: a device it used went down during its service."""
         self._counts["failed"] += 1
-        self._counts["attempts"] += attempts
-        self._last_end = max(self._last_end, self.env.now)
-        energy = self.meter.finish_request(request.id)
-        self._requests_energy_j += energy.compute_j + energy.radio_j
-        nan = math.nan
-        self.sink.add(
-            RequestRecord(
-                request_id=request.id,
-                source=self.world.fleet.names[request.source],
-                cnn=request.cnn,
-                arrival_at=request.arrival_at,
-                start_at=start,
-                finish_at=self.env.now,
-                latency_s=nan,
-                queue_s=start - request.arrival_at,
-                compute_s=nan,
-                transfer_s=nan,
-                wait_s=nan,
-                attempts=attempts,
-                rejected=False,
-                dropped=False,
-                drop_reason="",
-                last_rejection="",
-                shared_bytes=0,
-                devices_used=0,
-                energy_compute_j=energy.compute_j,
-                energy_radio_j=energy.radio_j,
-                restarts=restarts,
-                failed=True,
-                failure=reason,
-            )
+        self._unserved(
+            request,
+            attempts,
+            restarts,
+            start_at=start,
+            queue_s=start - request.arrival_at,
+            rejected=False,
+            failed=True,
+            failure=reason,
         )
-        self._end_one()
 
     def _drop(self, request: Request, attempts: int, why: str, last: Rejection, restarts: int = 0) -> None:
         key = {"fleet_too_small": "dropped_fleet_too_small", "unreachable": "dropped_unreachable"}.get(
             why, "dropped_max_attempts"
         )
         self._counts[key] += 1
+        self._unserved(request, attempts, restarts, dropped=True, drop_reason=why, last_rejection=last.reason)
+
+    def _unserved(self, request: Request, attempts: int, restarts: int, **outcome: Any) -> None:
+        """Record a request that ended without being served (dropped or failed) and count it ended.
+
+        ``outcome`` sets the record fields that differ between the two; a request
+        restarted after a failure, then dropped, drew energy in its failed attempts.
+        """
         self._counts["attempts"] += attempts
         self._last_end = max(self._last_end, self.env.now)
-        # A request restarted after a failure, then dropped, drew energy in its failed attempts.
         energy = self.meter.finish_request(request.id)
         self._requests_energy_j += energy.compute_j + energy.radio_j
         nan = math.nan
+        fields: dict[str, Any] = {
+            "start_at": nan,
+            "queue_s": nan,
+            "rejected": True,
+            "dropped": False,
+            "drop_reason": "",
+            "last_rejection": "",
+            **outcome,
+        }
         self.sink.add(
             RequestRecord(
                 request_id=request.id,
                 source=self.world.fleet.names[request.source],
                 cnn=request.cnn,
                 arrival_at=request.arrival_at,
-                start_at=nan,
                 finish_at=self.env.now,
                 latency_s=nan,
-                queue_s=nan,
                 compute_s=nan,
                 transfer_s=nan,
                 wait_s=nan,
                 attempts=attempts,
-                rejected=True,
-                dropped=True,
-                drop_reason=why,
-                last_rejection=last.reason,
                 shared_bytes=0,
                 devices_used=0,
                 energy_compute_j=energy.compute_j,
                 energy_radio_j=energy.radio_j,
                 restarts=restarts,
+                **fields,
             )
         )
         self._end_one()
