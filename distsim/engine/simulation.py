@@ -377,6 +377,8 @@ class Simulation:
         start = self.env.now
         if not self._job_metered:
             self.meter.start_request(request.id, placement, placement.cost.latency_s)
+        else:
+            self.meter.open_request(request.id)
         if self.dynamics is not None:
             process = self.env.active_process
             assert process is not None
