@@ -6,22 +6,19 @@
 40
 
 ``simulate`` keeps records in memory when no output directory is given; with
-one, records stream to ``requests.csv`` and every file appears atomically
-(written aside, then moved into place), beside the resolved scenario and a
-manifest of the seed and package versions.
+one, records stream to ``requests.csv`` in a staging folder that holds the
+whole run (``devices.csv``, ``summary.json``, a self-contained
+``scenario.yaml`` with copies of the files it references, and
+``manifest.json`` with the SHA-256 of every file and the provenance); the
+folder is then published in one atomic step (:func:`distsim.io.publish_dir`),
+so a reader sees the previous run or this one, never a mix.
 """
 
 from __future__ import annotations
 
-import json
-import math
-import os
-import platform
 import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass, fields
-from importlib import metadata
 from pathlib import Path
 from typing import IO, Any
 
@@ -37,10 +34,14 @@ from distsim.engine.records import (
 from distsim.engine.simulation import Simulation
 from distsim.engine.trace import Timeline
 from distsim.errors import InputError
-from distsim.scenario import Scenario, scenario_to_yaml
+from distsim.io import json_text, publish_dir, stage_dir, step, write_bytes, write_manifest, write_text
+from distsim.provenance import package_versions, provenance
+from distsim.scenario import Scenario, referenced_files, scenario_to_yaml, with_file_references
 from distsim.world import World, build_world
 
+#: Files every run folder holds (plus a copy of each file the scenario references).
 OUTPUT_FILES = ("requests.csv", "devices.csv", "summary.json", "scenario.yaml", "manifest.json")
+__all__ = ["OUTPUT_FILES", "RunResult", "package_versions", "simulate", "summary_json"]
 
 
 @dataclass(frozen=True)
@@ -76,21 +77,9 @@ def fleet_csv(series: list[tuple[float, int]]) -> str:
     return "at,participants_up\n" + "".join(f"{at!r},{up}\n" for at, up in series)
 
 
-def package_versions() -> dict[str, str]:
-    """Versions of distsim, Python and the runtime dependencies."""
-    out = {"python": platform.python_version()}
-    for name in ("distsim", "simpy", "numpy", "networkx", "pydantic", "pyyaml", "matplotlib", "ortools"):
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return out
-
-
 def summary_json(summary: Summary) -> str:
-    """The summary as JSON (NaN written as null)."""
-    data = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in asdict(summary).items()}
-    return json.dumps(data, indent=2) + "\n"
+    """The summary as strict JSON (NaN and infinities written as null, see :mod:`distsim.io`)."""
+    return json_text(asdict(summary))
 
 
 def simulate(
@@ -122,19 +111,14 @@ def simulate(
     if out_dir is None:
         return _simulate(world, MemorySink() if keep else _LatencyOnlySink(), seed, None, trace)
     target = Path(out_dir)
-    parent = target.parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=parent))
-    except OSError as exc:
-        raise InputError(f"cannot create the output directory: {exc.strerror or exc}", file=str(target)) from None
+    staging = stage_dir(target)
     try:
         sink = CsvSink(staging / "requests.csv")
         try:
-            result = _simulate(world, sink, seed, staging, trace)
+            result = _simulate(world, sink, seed, staging, trace, file)
         finally:
             sink.close()
-        _publish(staging, target)
+        publish_dir(staging, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return RunResult(result.summary, result.devices, None, target, result.wall_s, result.timeline, result.fleet)
@@ -151,7 +135,7 @@ def _with_placements(
 ) -> RunResult:
     """:func:`simulate` with the placements written through a staged file, renamed in only when complete."""
     try:
-        handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed and renamed below)
+        handle = tempfile.NamedTemporaryFile(
             "w", encoding="utf-8", dir=target.parent, prefix=f".{target.name}.", suffix=".tmp", delete=False
         )
     except OSError as exc:
@@ -194,7 +178,14 @@ class _LatencyOnlySink:
         pass
 
 
-def _simulate(world: World, sink: RecordSink, seed: int | None, staging: Path | None, trace: bool = False) -> RunResult:
+def _simulate(
+    world: World,
+    sink: RecordSink,
+    seed: int | None,
+    staging: Path | None,
+    trace: bool = False,
+    file: str | None = None,
+) -> RunResult:
     started = time.perf_counter()
     sim = Simulation(world, sink, seed=seed, trace=trace, placements=_PLACEMENTS[-1] if _PLACEMENTS else None)
     summary = sim.run()
@@ -202,48 +193,65 @@ def _simulate(world: World, sink: RecordSink, seed: int | None, staging: Path | 
     devices = sim.device_records()
     fleet = None if sim.dynamics is None else list(sim.dynamics.series)
     if staging is not None:
-        scenario = world.scenario
-        (staging / "devices.csv").write_text(rows_to_csv(DeviceRecord, list(devices)), encoding="utf-8")
-        if fleet is not None:
-            (staging / "fleet.csv").write_text(fleet_csv(fleet), encoding="utf-8")
-        (staging / "summary.json").write_text(summary_json(summary), encoding="utf-8")
-        effective = scenario.model_copy(
-            update={"simulation": scenario.simulation.model_copy(update={"seed": sim.seed})}
-        )
-        (staging / "scenario.yaml").write_text(scenario_to_yaml(effective), encoding="utf-8")
-        manifest = {
-            "scenario": scenario.name,
-            "seed": sim.seed,
-            # False when simulation.max_wall_s stopped the run: the files hold what had finished.
-            "complete": summary.complete,
-            "versions": package_versions(),
-            "wall_s": wall,
-            "files": list(OUTPUT_FILES) + ([] if fleet is None else ["fleet.csv"]),
-            "columns": {
-                "requests.csv": [f.name for f in fields(RequestRecord)],
-                "devices.csv": [f.name for f in fields(DeviceRecord)],
-            },
-        }
-        (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        step("wrote requests.csv")
+        _write_outputs(staging, world, sim.seed, summary, devices, wall, file, fleet)
     records = sink.records if isinstance(sink, MemorySink) else None
     return RunResult(summary, devices, records, None, wall, sim.timeline, fleet)
 
 
-def _publish(staging: Path, target: Path) -> None:
-    """Move finished files into ``target``: each appears whole or not at all."""
-    if not target.exists():
+def copied_name(field: str, source: Path) -> str:
+    """File name a referenced input gets in a run folder: ``privacy.ssim_table`` -> ``privacy.ssim_table.csv``."""
+    return field + source.suffix
+
+
+def _write_outputs(
+    staging: Path,
+    world: World,
+    seed: int,
+    summary: Summary,
+    devices: list[DeviceRecord],
+    wall: float,
+    file: str | None,
+    fleet: list[tuple[float, int]] | None = None,
+) -> None:
+    """Everything but ``requests.csv`` (already streamed) into the staging folder, the manifest last."""
+    scenario = world.scenario
+    write_text(staging / "devices.csv", rows_to_csv(DeviceRecord, list(devices)))
+    if fleet is not None:
+        write_text(staging / "fleet.csv", fleet_csv(fleet))
+    step("wrote devices.csv")
+    write_text(staging / "summary.json", summary_json(summary))
+    step("wrote summary.json")
+    # Self-contained: every file the scenario references is copied beside scenario.yaml,
+    # which names the copy by a relative path (resolved against scenario.yaml's folder).
+    references = referenced_files(scenario)
+    copies: dict[str, str] = {}
+    for field, source in references.items():
+        name = copied_name(field, source)
         try:
-            os.replace(staging, target)
-            staging.mkdir()  # the caller's cleanup expects the folder
-            return
-        except OSError:
-            pass
-    try:
-        target.mkdir(parents=True, exist_ok=True)
-        for name in OUTPUT_FILES:
-            os.replace(staging / name, target / name)
-        for name in OPTIONAL_FILES:
-            if (staging / name).exists():
-                os.replace(staging / name, target / name)
-    except OSError as exc:
-        raise InputError(f"cannot write results: {exc.strerror or exc}", file=str(target)) from None
+            write_bytes(staging / name, source.read_bytes())
+        except OSError as exc:
+            raise InputError(f"cannot read: {exc.strerror or exc}", file=str(source), field=field) from None
+        copies[field] = name
+    effective = with_file_references(
+        scenario.model_copy(update={"simulation": scenario.simulation.model_copy(update={"seed": seed})}), copies
+    )
+    write_text(staging / "scenario.yaml", scenario_to_yaml(effective))
+    step("wrote scenario.yaml")
+    inputs: dict[str, str | Path] = dict(references)
+    if file is not None and Path(file).is_file():
+        inputs["scenario"] = file
+    manifest = {
+        "kind": "run",
+        "scenario": scenario.name,
+        # False when simulation.max_wall_s stopped the run: the files hold what had finished.
+        "complete": summary.complete,
+        **provenance(seed, inputs),
+        "wall_s": wall,
+        "columns": {
+            "requests.csv": [f.name for f in fields(RequestRecord)],
+            "devices.csv": [f.name for f in fields(DeviceRecord)],
+        },
+    }
+    write_manifest(staging, manifest)
+    step("wrote manifest.json")

@@ -10,6 +10,7 @@ See ``docs/scenarios.md`` for every field with its default.
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -159,6 +160,15 @@ class Workload(_Strict):
 
     requests: RequestCount
     rate_per_s: Rate
+
+    @field_validator("rate_per_s")
+    @classmethod
+    def _finite_gap(cls, value: float) -> float:
+        # A subnormal rate has an infinite mean inter-arrival time: the run would never end
+        # and its summary would hold infinities that strict JSON cannot carry.
+        if not math.isfinite(1.0 / value):
+            raise ValueError(f"expected a rate whose mean inter-arrival time 1/rate is finite, got {value!r}")
+        return value
 
 
 class Privacy(_Strict):
@@ -450,6 +460,27 @@ def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario YAML file (field errors name the file and path)."""
     data = read_yaml(path)
     return scenario_from_dict(data, file=str(path), base_dir=Path(path).parent)
+
+
+def referenced_files(scenario: Scenario) -> dict[str, Path]:
+    """Files a scenario reads besides itself, by field path (``privacy.ssim_table``).
+
+    Provenance hashes them, sweep resume keys include their contents, and a run
+    folder's ``scenario.yaml`` carries copies of them. A new scenario field that
+    names a file must be listed here.
+    """
+    out: dict[str, Path] = {}
+    if scenario.privacy.ssim_table is not None:
+        out["privacy.ssim_table"] = Path(scenario.privacy.ssim_table)
+    return out
+
+
+def with_file_references(scenario: Scenario, paths: dict[str, str]) -> Scenario:
+    """The scenario with the files of :func:`referenced_files` replaced by ``paths`` (same field paths)."""
+    if "privacy.ssim_table" in paths:
+        privacy = scenario.privacy.model_copy(update={"ssim_table": paths["privacy.ssim_table"]})
+        scenario = scenario.model_copy(update={"privacy": privacy})
+    return scenario
 
 
 def scenario_to_yaml(scenario: Scenario) -> str:

@@ -274,6 +274,11 @@ def test_plot_on_broken_folders_is_one_line(corrupt: str, tmp_path: Path, capsys
     run_dir.mkdir()
     (run_dir / "requests.csv").write_text("latency_s,dropped\nabc,false\n", encoding="utf-8")
     status, _, err = run_cli(["plot", str(run_dir), "--kind", "cdf"], capsys)
+    assert_one_line(status, err, "no manifest.json")
+    from distsim.io import write_manifest
+
+    write_manifest(run_dir, {"kind": "run"})  # a manifest that matches: the row itself is refused
+    status, _, err = run_cli(["plot", str(run_dir), "--kind", "cdf"], capsys)
     assert_one_line(status, err, "malformed row")
     assert not (folder / "plots").exists() and not (run_dir / "plots").exists()
 

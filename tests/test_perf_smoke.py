@@ -42,7 +42,7 @@ def test_quick_runner_writes_tables_and_plots(tmp_path: Path) -> None:
     assert {row["cnn"] for row in decisions} == set(perf.QUICK.cnns)
     timed = [row for row in decisions if row.get("reference_s")]
     assert timed, "the reference should run at the quick sizes"
-    assert all(row["same_decision"] == "True" for row in timed)
+    assert all(row["same_decision"] == "true" for row in timed)
     with open(tmp_path / "scaling.csv", newline="") as handle:
         scaling = list(csv.DictReader(handle))
     assert [int(row["requests"]) for row in scaling] == list(perf.QUICK.scaling_requests)

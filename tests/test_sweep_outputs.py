@@ -24,13 +24,13 @@ from distsim.errors import InputError
 from distsim.experiments import load_sweep, read_manifest, read_results, run_sweep
 from distsim.experiments import runner as sweep_runner
 from distsim.experiments.table import (
-    FILE_MODE,
     cell,
     result_columns,
     summary_columns,
     write_csv_atomic,
     write_parquet_atomic,
 )
+from distsim.io import file_mode
 from distsim.plots.io import cdf_from_run_dirs, cdf_from_sweep, load_summary, make_figure
 from distsim.run import simulate
 from distsim.scenario import load_scenario
@@ -98,7 +98,7 @@ def test_results_csv_reads_back_with_the_types_it_was_written_with(tmp_path: Pat
     (back,) = rows
     assert math.isnan(back.pop("latency_mean_s")) and math.isnan(row.pop("latency_mean_s"))
     assert back == row
-    assert (out / "results.csv").stat().st_mode & 0o777 == FILE_MODE
+    assert (out / "results.csv").stat().st_mode & 0o777 == file_mode()
     assert sorted(p.name for p in out.iterdir()) == ["results.csv", "sweep.json"]  # no temporary file left
 
 
@@ -131,7 +131,7 @@ def test_parquet_keeps_one_type_per_column(tmp_path: Path) -> None:
     assert table["count"] == [1, 2, 3]
     assert table["rate"][:2] == [1.0, 2.5] and math.isnan(table["rate"][2])  # ints and floats: floats, None: NaN
     assert table["mixed"] == ["x", "3", ""]  # anything else: the CSV cell text
-    assert path.stat().st_mode & 0o777 == FILE_MODE
+    assert path.stat().st_mode & 0o777 == file_mode()
 
 
 def test_a_parquet_write_that_fails_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

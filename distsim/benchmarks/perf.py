@@ -33,8 +33,6 @@ report; each measurement is a short function of its own.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 import os
@@ -52,6 +50,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from distsim.io import csv_text, write_text
 
 #: Folder holding the ``distsim`` package: children import this very copy (checkout or wheel).
 PACKAGE_PARENT = Path(__file__).resolve().parent.parent.parent
@@ -617,11 +617,7 @@ def _csv_text(rows: list[dict[str, Any]]) -> str:
     keys: list[str] = []
     for row in rows:
         keys += [k for k in row if k not in keys]
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=keys, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()
+    return csv_text(keys, rows)
 
 
 DECISION_COLUMNS = [
@@ -735,9 +731,7 @@ def plot(decisions: list[dict[str, Any]], scaling: list[dict[str, Any]], out: Pa
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    write_text(path, text)
 
 
 def _force_kernels() -> None:

@@ -16,8 +16,6 @@ atomically into the output directory.
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import os
 import platform
@@ -25,11 +23,12 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 
 import numpy as np
 
+from distsim.io import atomic_path, csv_text, write_text
 from distsim.scenario import Scenario
 from distsim.scheduling.base import ClusterView, Placement, Request
 from distsim.scheduling.exact import ExactParams, solve_batch, solve_request
@@ -351,14 +350,7 @@ def _with_sources(world: World, count: int) -> World:
 
 # -- reporting -----------------------------------------------------------------
 def _csv(rows: Sequence[object], cls: type) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    names = [f.name for f in fields(cls)]
-    writer.writerow(names)
-    for row in rows:
-        data = asdict(row)  # type: ignore[call-overload]
-        writer.writerow(["" if isinstance(data[n], float) and math.isnan(data[n]) else data[n] for n in names])
-    return buffer.getvalue()
+    return csv_text([f.name for f in fields(cls)], (astuple(row) for row in rows))  # type: ignore[call-overload]
 
 
 def _mean(values: Sequence[float]) -> float:
@@ -496,21 +488,22 @@ def run(out_dir: str | Path, *, quick: bool = False, progress: Callable[[str], N
     target_rows = run_target(exact, 1 if quick else 5)
     say(f"per-request target timed ({time.perf_counter() - started:.0f} s)")
     target = Path(out_dir)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    target.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
-        (staging / "schedulers.csv").write_text(_csv(rows, Row), encoding="utf-8")
-        (staging / "batch.csv").write_text(_csv(batch, BatchRow), encoding="utf-8")
-        (staging / "target.csv").write_text(_csv(target_rows, TargetRow), encoding="utf-8")
+        write_text(staging / "schedulers.csv", _csv(rows, Row))
+        write_text(staging / "batch.csv", _csv(batch, BatchRow))
+        write_text(staging / "target.csv", _csv(target_rows, TargetRow))
         header = (
             f"# Scheduler benchmark ({'quick' if quick else 'full'} suite)\n\n"
             f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
             f"CP-SAT {exact.workers} workers, time limit {exact.time_limit_s} s per request; "
             f"total {time.perf_counter() - started:.0f} s.\n\n"
         )
-        (staging / "schedulers.md").write_text(header + summary_markdown(rows, batch, target_rows), encoding="utf-8")
-        plot(rows, staging / "schedulers.png")
-        target.mkdir(parents=True, exist_ok=True)
+        write_text(staging / "schedulers.md", header + summary_markdown(rows, batch, target_rows))
+        with atomic_path(staging / "schedulers.png", suffix=".png") as tmp:
+            plot(rows, tmp)
+        # The folder may hold other files (figures the docs show), so files are replaced one by one.
         for name in ("schedulers.csv", "batch.csv", "target.csv", "schedulers.md", "schedulers.png"):
             os.replace(staging / name, target / name)
     finally:

@@ -16,18 +16,17 @@ from __future__ import annotations
 
 import argparse
 import csv
-import io
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
 
-from distsim.engine.trace import write_atomic
+from distsim.io import csv_text, write_text
 from distsim.run import simulate
 from distsim.scenario import Scenario, load_scenario
 
@@ -113,12 +112,7 @@ def figure(rows: list[Row]) -> Figure:
 
 
 def rows_csv(rows: list[Row]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([f.name for f in fields(Row)])
-    for row in rows:
-        writer.writerow([repr(v) if isinstance(v, float) else v for v in asdict(row).values()])
-    return buffer.getvalue()
+    return csv_text([f.name for f in fields(Row)], (astuple(row) for row in rows))
 
 
 def measure(
@@ -151,7 +145,8 @@ def run(out: Path, *, quick: bool = False, progress: Callable[[str], None] = pri
     rates, seeds, requests = ((1.0, 4.0), 1, 30) if quick else (RATES, 3, 160)
     rows = measure(base, rates, seeds, requests, progress)
     out = Path(out)
-    write_atomic(out / "timing_divergence.csv", rows_csv(rows))
+    out.mkdir(parents=True, exist_ok=True)
+    write_text(out / "timing_divergence.csv", rows_csv(rows))
     save_figure(rows, out / "timing_divergence.png")
     return out / "timing_divergence.csv"
 
@@ -183,7 +178,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     base = load_scenario(args.scenario or packaged_scenario("paper"))
     rows = measure(base, args.rates, args.seeds, args.requests, lambda line: print(line, flush=True))
-    write_atomic(out / "timing_divergence.csv", rows_csv(rows))
+    out.mkdir(parents=True, exist_ok=True)
+    write_text(out / "timing_divergence.csv", rows_csv(rows))
     save_figure(rows, target)
     print(f"wrote {out / 'timing_divergence.csv'} and {target}")
     return 0

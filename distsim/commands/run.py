@@ -92,7 +92,9 @@ def _run(args: argparse.Namespace) -> int:
         raise InputError(f"expected finite START_S < END_S, got {window[0]} {window[1]}", field="--window")
     _check_files(args)
     try:
-        result = simulate(world, out_dir=out, seed=args.seed, trace=trace, placements=args.placements)
+        result = simulate(
+            world, out_dir=out, seed=args.seed, trace=trace, placements=args.placements, file=args.scenario
+        )
     except InputError as exc:
         raise exc.located(file=args.scenario) from None
     print(summary_table(result.summary))

@@ -18,6 +18,8 @@ from typing import IO, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from distsim.io import CsvWriter
+
 
 @dataclass(frozen=True, slots=True)
 class RequestRecord:
@@ -227,25 +229,16 @@ class Summary:
     availability_mean: float = 1.0
 
 
-def _cell(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return "" if math.isnan(value) else repr(value)
-    return str(value)
-
-
 def header(record_type: type) -> list[str]:
     """Column names of a record type."""
     return [f.name for f in fields(record_type)]
 
 
 def write_rows(handle: IO[str], record_type: type, rows: list[object]) -> None:
-    """Write records as CSV with a header (floats in shortest round-trip form)."""
-    writer = csv.writer(handle, lineterminator="\n")
-    writer.writerow(header(record_type))
+    """Write records as CSV with a header (cells as :func:`distsim.io.cell` formats them)."""
+    writer = CsvWriter(handle, header(record_type))
     for row in rows:
-        writer.writerow([_cell(v) for v in astuple(row)])  # type: ignore[call-overload]
+        writer.row(astuple(row))  # type: ignore[call-overload]
 
 
 class RecordSink(Protocol):
@@ -286,12 +279,11 @@ class CsvSink:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._handle: IO[str] = open(path, "w", newline="", encoding="utf-8")  # noqa: SIM115
-        self._writer = csv.writer(self._handle, lineterminator="\n")
-        self._writer.writerow(header(RequestRecord))
+        self._writer = CsvWriter(self._handle, header(RequestRecord))
         self._latency_col = header(RequestRecord).index("latency_s")
 
     def add(self, record: RequestRecord) -> None:
-        self._writer.writerow([_cell(v) for v in astuple(record)])
+        self._writer.row(astuple(record))
 
     def latencies(self) -> npt.NDArray[np.float64]:
         self._handle.flush()

@@ -19,14 +19,11 @@ Units: seconds (Chrome traces use microseconds, converted on export).
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-import os
-import tempfile
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 from typing import Any
+
+from distsim.io import compact_json, csv_text, write_text
 
 #: Thread id of the radio track in Chrome traces (CPU cores use 0, 1, ...).
 RADIO_TID = 1000
@@ -228,49 +225,22 @@ class Timeline:
 
     def series_csv(self) -> str:
         """The samples as CSV (``at,device,lane,busy,queued``)."""
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow([f.name for f in fields(Sample)])
-        for s in self.samples:
-            writer.writerow([repr(v) if isinstance(v, float) else v for v in astuple(s)])
-        return buffer.getvalue()
+        return csv_text([f.name for f in fields(Sample)], (astuple(s) for s in self.samples))
 
     def utilisation_csv(self, until: float | None = None) -> str:
         """:meth:`utilisation` as CSV."""
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow([f.name for f in fields(Utilisation)])
-        for u in self.utilisation(until):
-            writer.writerow([repr(v) if isinstance(v, float) else v for v in astuple(u)])
-        return buffer.getvalue()
+        return csv_text([f.name for f in fields(Utilisation)], (astuple(u) for u in self.utilisation(until)))
 
     def write_chrome_trace(self, path: str | Path) -> Path:
         """Write :meth:`chrome_trace` to ``path`` atomically; return the path."""
-        return write_atomic(path, json.dumps(self.chrome_trace(), separators=(",", ":")))
+        return _write(path, compact_json(self.chrome_trace()))
 
     def write_series(self, path: str | Path) -> Path:
         """Write :meth:`series_csv` to ``path`` atomically; return the path."""
-        return write_atomic(path, self.series_csv())
+        return _write(path, self.series_csv())
 
 
-def write_atomic(path: str | Path, text: str) -> Path:
-    """Write ``text`` to a temporary file beside ``path``, then move it into place."""
+def _write(path: str | Path, text: str) -> Path:
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        publish(Path(tmp), target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
-
-
-def publish(tmp: Path, target: Path) -> None:
-    """Give ``tmp`` ordinary permissions (mkstemp makes it owner-only) and move it onto ``target``."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
-    os.replace(tmp, target)
+    return write_text(target, text)

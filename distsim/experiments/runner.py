@@ -24,7 +24,6 @@ import math
 import multiprocessing
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -37,13 +36,13 @@ from distsim.errors import InputError
 from distsim.experiments.aggregate import aggregate, write_summary_csv
 from distsim.experiments.spec import Sweep
 from distsim.experiments.table import (
-    FILE_MODE,
     FIXED_COLUMNS,
     SWEEP_MANIFEST,
     result_columns,
     write_csv_atomic,
     write_parquet_atomic,
 )
+from distsim.io import write_json
 
 RUNS_DIR = "runs"
 
@@ -145,16 +144,8 @@ def run_task(task: Task) -> dict[str, Any]:
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON beside ``path`` then move it into place."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, separators=(",", ":"))
-        os.chmod(tmp, FILE_MODE)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write strict compact JSON beside ``path`` then move it into place."""
+    write_json(path, data, compact=True)
 
 
 def read_run(path: Path) -> dict[str, Any] | None:

@@ -13,8 +13,6 @@ import csv
 import io
 import json
 import math
-import os
-import tempfile
 import typing
 from collections.abc import Iterable, Sequence
 from dataclasses import fields
@@ -23,6 +21,7 @@ from typing import Any
 
 from distsim.engine.records import Summary
 from distsim.errors import InputError
+from distsim.io import atomic_path, cell, write_csv
 from distsim.reading import MAX_RESULT_BYTES, read_text
 
 #: Columns every results table starts with.
@@ -48,55 +47,9 @@ def result_columns(params: Iterable[str]) -> list[str]:
     return [*FIXED_COLUMNS, *params, *summary_columns()]
 
 
-def cell(value: Any) -> str:
-    """A CSV cell: JSON for mappings/lists, ``true``/``false``, empty for NaN/None."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return "" if math.isnan(value) else repr(value)
-    if isinstance(value, dict | list):
-        return json.dumps(value)
-    return str(value)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-#: Permissions of published files: what ``open()`` would give (``mkstemp`` makes them 0600).
-FILE_MODE = 0o666 & ~_umask()
-
-
-def _atomic_text(path: Path, text: str) -> Path:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        os.chmod(tmp, FILE_MODE)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def csv_text(columns: Sequence[str], rows: Iterable[dict[str, Any]]) -> str:
-    """Rows as CSV text with a header."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow([cell(row.get(c)) for c in columns])
-    return buffer.getvalue()
-
-
 def write_csv_atomic(path: Path, columns: Sequence[str], rows: Iterable[dict[str, Any]]) -> Path:
     """Write a CSV table aside, then move it into place."""
-    return _atomic_text(path, csv_text(columns, rows))
+    return write_csv(path, columns, rows)
 
 
 def _arrow_column(values: list[Any]) -> list[Any]:
@@ -120,15 +73,8 @@ def write_parquet_atomic(path: Path, columns: Sequence[str], rows: list[dict[str
     except ImportError:
         return None
     table = pa.table({c: _arrow_column([row.get(c) for row in rows]) for c in columns})
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         pq.write_table(table, tmp)
-        os.chmod(tmp, FILE_MODE)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 

@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 from distsim.errors import InputError
 from distsim.experiments.aggregate import aggregate
 from distsim.experiments.table import read_manifest, read_results
+from distsim.io import verify_manifest
 from distsim.plots import style
 from distsim.plots.cdf import latency_cdf
 from distsim.plots.figures import TAU, fig3, single_metric, tradeoff
@@ -82,6 +83,7 @@ def cdf_from_run_dirs(dirs: Sequence[str | Path]) -> dict[str, npt.NDArray[np.fl
         reader = csv.DictReader(io.StringIO(read_text(path, limit=MAX_RESULT_BYTES, what="requests.csv")))
         if "latency_s" not in (reader.fieldnames or ()):
             raise InputError("not a requests table of distsim run: no column 'latency_s'", file=str(path))
+        verify_manifest(d)
         try:
             values = [
                 float(row["latency_s"]) for row in reader if row.get("dropped") != "true" and row.get("latency_s")

@@ -31,8 +31,6 @@ other modules add) is built inside :func:`styled` and saved with
 from __future__ import annotations
 
 import contextlib
-import os
-import tempfile
 import textwrap
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -320,22 +318,15 @@ def save_one(fig: Figure, path: str | Path, opts: FigureOptions | None = None, *
 def write_atomic(path: str | Path, write: Callable[[str], None]) -> Path:
     """Create ``path``'s folder, let ``write`` fill a temporary file beside it, then move it into place
     (the file appears whole or not at all, readable like any file ``open()`` makes); return the path."""
-    from distsim.experiments.table import FILE_MODE
+    from distsim.io import atomic_path
 
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f"cannot create the output directory: {exc.strerror or exc}", file=str(path)) from None
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, FILE_MODE)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path, suffix=path.suffix) as tmp:
+        write(str(tmp))
     return path
 
 

@@ -79,9 +79,11 @@ def load_policy(path: str | Path) -> dict[str, Any]:
 
 def save_policy(path: str | Path, data: dict[str, Any]) -> Path:
     """Write a policy file atomically (``format`` added)."""
-    from distsim.engine.trace import write_atomic
+    from distsim.io import json_text, write_text
 
-    return write_atomic(path, json.dumps({"format": FORMAT, **data}, indent=2, sort_keys=True) + "\n")
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return write_text(target, json_text({"format": FORMAT, **data}, sort_keys=True))
 
 
 def linear_pick(
