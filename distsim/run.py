@@ -34,7 +34,7 @@ from distsim.engine.records import (
 from distsim.engine.simulation import Simulation
 from distsim.engine.trace import Timeline
 from distsim.errors import InputError
-from distsim.io import json_text, publish_dir, stage_dir, step, write_bytes, write_manifest, write_text
+from distsim.io import atomic_path, json_text, publish_dir, stage_dir, step, write_bytes, write_manifest, write_text
 from distsim.provenance import package_versions, provenance
 from distsim.scenario import Scenario, referenced_files, scenario_to_yaml, with_file_references
 from distsim.world import World, build_world
@@ -135,13 +135,7 @@ def _with_placements(
 ) -> RunResult:
     """:func:`simulate` with the placements written through a staged file, renamed in only when complete."""
     try:
-        handle = tempfile.NamedTemporaryFile(
-            "w", encoding="utf-8", dir=target.parent, prefix=f".{target.name}.", suffix=".tmp", delete=False
-        )
-    except OSError as exc:
-        raise InputError(f"cannot write the placements: {exc.strerror or exc}", file=str(target)) from None
-    try:
-        with handle:
+        with atomic_path(target) as tmp, open(tmp, "w", encoding="utf-8") as handle:
             _PLACEMENTS.append(handle)
             try:
                 result = simulate(
@@ -149,9 +143,8 @@ def _with_placements(
                 )
             finally:
                 _PLACEMENTS.remove(handle)
-        os.replace(handle.name, target)
-    finally:
-        Path(handle.name).unlink(missing_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot write the placements: {exc.strerror or exc}", file=str(target)) from None
     return result
 
 
