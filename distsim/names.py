@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from distsim.errors import InputError
 from distsim.plugins import Registry
 
 #: Schedulers (``scheduler.name``): built-ins as ``name -> "module:class"``.
@@ -36,7 +37,10 @@ SCHEDULERS: Registry[type] = Registry(
         "policy": "distsim.rl.policy:Policy",
         "source_only": "distsim.scheduling.baselines.source_only:SourceOnly",
     },
+    entry_points="distsim.schedulers",
 )
+#: Entry-point group through which installed packages offer schedulers (``name = "module:Class"``).
+ENTRY_POINT_GROUP = "distsim.schedulers"
 #: Timing models (``simulation.timing``): built-ins as ``name -> "module:factory"``.
 TIMINGS: Registry[Callable[..., Any]] = Registry(
     "timing mode",
@@ -58,19 +62,45 @@ def register_scheduler(cls: type) -> type:
 
 
 def scheduler_names() -> list[str]:
-    """Every scheduler name, sorted."""
+    """Every scheduler name (built-in, registered, installed through entry points), sorted.
+
+    Import paths (``mypkg.sched:MyScheduler``) are accepted too but not listed.
+    """
     return SCHEDULERS.names()
 
 
 def scheduler_class(name: str) -> type:
-    """The class registered as ``name`` (KeyError if unknown)."""
+    """The class of scheduler ``name``: registered, built-in, an import path or installed (KeyError if unknown)."""
     return SCHEDULERS.get(name)
 
 
+def contract_problems(cls: Any) -> list[str]:
+    """What ``cls`` lacks of the scheduler contract (:class:`distsim.scheduling.base.Scheduler`)."""
+    from pydantic import BaseModel
+
+    if not isinstance(cls, type):
+        return [f"expected a class, got {type(cls).__name__}"]
+    problems = []
+    if not isinstance(getattr(cls, "name", None), str):
+        problems.append("a class attribute 'name' (str)")
+    params = getattr(cls, "Params", None)
+    if not (isinstance(params, type) and issubclass(params, BaseModel)):
+        problems.append("a class attribute 'Params' (a pydantic model, e.g. a SchedulerParams subclass)")
+    if not callable(getattr(cls, "place", None)):
+        problems.append("a method 'place(request, view)'")
+    return problems
+
+
 def check_scheduler(name: str, params: dict[str, Any], *, file: str | None = None) -> Any:
-    """Validate a scheduler name and its parameters; return the parameter model."""
-    SCHEDULERS.check(name, file=file)
-    cls: Any = scheduler_class(name)
+    """Validate a scheduler name (or import path) and its parameters; return the parameter model."""
+    cls: Any = SCHEDULERS.resolve(name, file=file)
+    problems = contract_problems(cls)
+    if problems:
+        raise InputError(
+            f"{name!r} is not a scheduler: it lacks {'; '.join(problems)} (see docs/extending.md)",
+            file=file,
+            field="scheduler.name",
+        )
     try:
         return cls.Params.model_validate(params)
     except ValidationError as exc:

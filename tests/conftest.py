@@ -41,6 +41,22 @@ BASE: dict[str, Any] = {
 }
 
 
+#: Plug-in schedulers the conformance tests check besides every registered one (``scheduler_names()``,
+#: which includes schedulers installed through the ``distsim.schedulers`` entry-point group).
+EXAMPLE_SCHEDULERS = ("examples.fastest_first:FastestFirst",)
+
+
+def conformance_schedulers() -> list[str]:
+    """Every scheduler the conformance tests run: registered, installed, the examples, and the import
+    paths listed (comma-separated) in the environment variable ``DISTSIM_TEST_SCHEDULERS``."""
+    import os
+
+    from distsim.scheduling.registry import scheduler_names
+
+    extra = [name.strip() for name in os.environ.get("DISTSIM_TEST_SCHEDULERS", "").split(",") if name.strip()]
+    return [*scheduler_names(), *EXAMPLE_SCHEDULERS, *extra]
+
+
 def scenario_dict(**overrides: Any) -> dict[str, Any]:
     """A copy of BASE with top-level sections replaced."""
     data = copy.deepcopy(BASE)

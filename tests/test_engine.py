@@ -28,7 +28,6 @@ class Checked:
         self.inner = inner
         self.world = world
         self.name = inner.name
-        self.deterministic = getattr(inner, "deterministic", True)
         self.placements = 0
 
     def place(self, request: Request, view: ClusterView) -> Any:

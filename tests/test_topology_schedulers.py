@@ -21,10 +21,10 @@ from distsim.run import simulate
 from distsim.scenario import scenario_from_dict
 from distsim.scheduling.base import ClusterView, Constraint, Placement, Rejection, Request
 from distsim.scheduling.exact import ExactParams, precheck, solve_request, usable_participants
-from distsim.scheduling.registry import make_scheduler, scheduler_names
+from distsim.scheduling.registry import make_scheduler
 from distsim.scheduling.validate import validate_placement, validation_flags
 from distsim.world import World
-from tests.conftest import make_world, scenario_dict, write_scenario
+from tests.conftest import conformance_schedulers, make_world, scenario_dict, write_scenario
 
 #: Short CP-SAT runs: a placement with status ``feasible`` is as good as ``optimal`` here.
 EXACT_PARAMS: dict[str, Any] = {"time_limit_s": 1.0}
@@ -77,7 +77,7 @@ def test_layouts_have_unreachable_pairs() -> None:
     assert not usable_participants(ClusterView.idle(cut), cut.fleet.participants).any()
 
 
-@pytest.mark.parametrize("name", scheduler_names())
+@pytest.mark.parametrize("name", conformance_schedulers())
 def test_every_scheduler_avoids_unreachable_pairs(name: str) -> None:
     placed = 0
     for seed in SEEDS:
@@ -193,7 +193,7 @@ def contention_spec(name: str, network: dict[str, Any]) -> dict[str, Any]:
     )
 
 
-@pytest.mark.parametrize("name", scheduler_names())
+@pytest.mark.parametrize("name", conformance_schedulers())
 def test_every_scheduler_under_contention_on_a_full_mesh(name: str) -> None:
     result = simulate(scenario_from_dict(contention_spec(name, {"topology": "full"})))
     summary = result.summary
@@ -208,7 +208,7 @@ def test_every_scheduler_under_contention_on_a_full_mesh(name: str) -> None:
         )
 
 
-@pytest.mark.parametrize("name", scheduler_names())
+@pytest.mark.parametrize("name", conformance_schedulers())
 def test_distsim_run_with_contention_and_a_topology(tmp_path: Path, name: str) -> None:
     spec = contention_spec(name, {"topology": "geometric", "range_m": 40.0, "seed": 3})
     path = write_scenario(tmp_path / "s.yaml", spec)

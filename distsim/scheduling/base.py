@@ -133,24 +133,54 @@ class SchedulerParams(BaseModel):
 
 @runtime_checkable
 class Scheduler(Protocol):
-    """Places one request at a time against the residual budgets.
+    """The whole contract between a scheduler and distsim (``docs/extending.md`` has an example).
 
-    Optional class attributes the engine reads:
+    A scheduler is a class; ``scheduler: {name: ...}`` names it by its
+    registered ``name``, by an entry point of the group ``distsim.schedulers``
+    or by an import path ``module.path:ClassName``. distsim reads nothing else
+    than what is listed here.
 
-    * ``deterministic`` (default True): False for randomised schedulers.
-    * ``repeatable`` (default False): True promises that ``place`` keeps no
-      state between calls and that its decision depends only on
-      ``request.source`` (hence ``request.cnn``) and the view's residuals, with
-      ``request.id`` only copied into the result. The engine then reuses the
-      last rejection of a source while the ledger is unchanged instead of
-      calling ``place`` again.
-    * ``honours_privacy`` (default True): False for baselines that lift the
-      privacy caps by design (the validator and the exposure invariant read it).
-    * ``min_participants(cnn) -> int`` (optional method): the fewest
-      participants it needs on an idle fleet; without it, the privacy
-      mechanism's minimum when it honours privacy, else 0 (see
-      :func:`min_participants`). The engine drops a request as
-      ``fleet_too_small`` at once when the fleet is smaller.
+    Required:
+
+    * ``name: ClassVar[str]``: the name results and tables show.
+    * ``Params: ClassVar[type[SchedulerParams]]``: the pydantic model of
+      ``scheduler.params`` (a :class:`SchedulerParams` subclass, so unknown
+      fields are errors). It is validated before anything runs and errors
+      name ``scheduler.params.<field>``; use the types of
+      :mod:`distsim.fields` (finite floats, bounded counts).
+    * ``__init__(self, params: Params, world: World, rng: numpy.random.Generator)``:
+      built once per run, after validation. ``world`` is the static
+      :class:`~distsim.world.World` (fleet, links, CNNs, privacy limits);
+      ``rng`` is the scheduler's own child stream of the run seed: draw every
+      random number from it (no global random state), so runs are
+      reproducible.
+    * ``place(self, request, view) -> Placement | Rejection``: decide one
+      request against the view's residual budgets. Never mutate the view
+      (its arrays are read-only); build placements with
+      :meth:`ClusterView.make_placement` so the one cost model prices them;
+      return a :class:`Rejection` naming the binding :class:`Constraint` when
+      nothing fits. The engine reserves what a placement holds, validates it
+      in tests (:func:`distsim.scheduling.validate.check_placement`) and
+      retries rejected requests under the scenario's retry policy.
+
+    Optional class attributes (default in brackets):
+
+    * ``repeatable`` [False]: True promises that ``place`` keeps no state
+      between calls and that its decision depends only on ``request.source``
+      (hence ``request.cnn``) and the view's residuals, with ``request.id``
+      only copied into the result. The engine then reuses the last rejection
+      of a source while the ledger is unchanged instead of calling ``place``
+      again, and may probe the scheduler on an idle fleet.
+    * ``honours_privacy`` [True]: False for baselines that lift the privacy
+      caps by design (the validator and the exposure invariant read it; the
+      run is then not privacy-certified).
+    * ``participants_only`` [True]: False when segments may run on the
+      source cameras themselves (the validator's role check reads it).
+    * ``min_participants(cnn) -> int`` (method): the fewest participants it
+      needs on an idle fleet; without it, the privacy mechanism's minimum
+      when it honours privacy, else 0 (see :func:`min_participants`). The
+      engine drops a request as ``fleet_too_small`` at once when the fleet
+      is smaller.
     """
 
     name: ClassVar[str]

@@ -4,7 +4,7 @@ Honours ``Nf`` and every budget (same conditions as DistPrivacy), placing runs
 of interchangeable segments at once (:mod:`._runs`, rejection sampling with
 the per-segment process's distribution); draws from
 the numpy generator the engine gives it, so it is reproducible per run seed
-but not deterministic across calls (``deterministic = False``).
+but not repeatable across calls (``repeatable`` stays False).
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ class RandomFit:
 
     name: ClassVar[str] = "random"
     Params = RandomFitParams
-    deterministic: ClassVar[bool] = False
 
     def __init__(self, params: RandomFitParams, world: World, rng: np.random.Generator) -> None:
         self.params = params
