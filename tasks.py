@@ -59,7 +59,7 @@ def run(*args: str) -> int:
 
 
 #: What the static checks look at.
-LINTED = ("distsim", "tests", "benchmarks", "tasks.py")
+LINTED = ("distsim", "tests", "benchmarks", "examples", "tasks.py")
 
 
 def complexity() -> int:
