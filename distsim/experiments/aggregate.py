@@ -7,10 +7,8 @@ the half-width of the two-sided 95% Student-t interval of the mean:
 served nothing has NaN latency percentiles). With ``n = 1`` the half-width is
 NaN (empty cell). ``n_runs`` counts the replications of the point.
 
-The t quantiles come from a small table (scipy is not a dependency): exact
-for 1-30 degrees of freedom, then 40, 60, 120 and the normal 1.960; between
-tabulated values the next *smaller* degree of freedom is used, so the interval
-is never narrower than the exact one.
+The t quantiles are scipy's (``scipy.stats.t.ppf(0.975, n - 1)``), exact for
+every number of replications.
 """
 
 from __future__ import annotations
@@ -24,52 +22,14 @@ import numpy as np
 
 from distsim.experiments.table import numeric_metrics, write_csv_atomic
 
-#: Two-sided 95% Student-t quantiles t(0.975, df).
-T_975: dict[int, float] = {
-    1: 12.706,
-    2: 4.303,
-    3: 3.182,
-    4: 2.776,
-    5: 2.571,
-    6: 2.447,
-    7: 2.365,
-    8: 2.306,
-    9: 2.262,
-    10: 2.228,
-    11: 2.201,
-    12: 2.179,
-    13: 2.160,
-    14: 2.145,
-    15: 2.131,
-    16: 2.120,
-    17: 2.110,
-    18: 2.101,
-    19: 2.093,
-    20: 2.086,
-    21: 2.080,
-    22: 2.074,
-    23: 2.069,
-    24: 2.064,
-    25: 2.060,
-    26: 2.056,
-    27: 2.052,
-    28: 2.048,
-    29: 2.045,
-    30: 2.042,
-    40: 2.021,
-    60: 2.000,
-    120: 1.980,
-}
-_Z_975 = 1.960
-
 
 def t_quantile_975(df: int) -> float:
-    """t(0.975, df) from :data:`T_975` (next smaller tabulated df; 1.960 beyond 120)."""
+    """The two-sided 95% Student-t quantile t(0.975, df) from scipy (NaN for df < 1)."""
     if df < 1:
         return math.nan
-    if df > 120:
-        return _Z_975
-    return T_975[max(k for k in T_975 if k <= df)]
+    from scipy.stats import t  # here: scipy loads only when a sweep is aggregated
+
+    return float(t.ppf(0.975, df))
 
 
 def mean_ci95(values: Iterable[float]) -> tuple[float, float, int]:
