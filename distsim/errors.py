@@ -9,6 +9,17 @@ library users can catch it.
 from __future__ import annotations
 
 
+def one_line(text: str) -> str:
+    """``text`` with control characters (newlines, carriage returns, escapes) written as ``\\n``, ``\\x1b``...
+
+    A message quotes user input (field names, values), which may hold them; the
+    command line promises one line per error.
+    """
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
+
+
 class InputError(Exception):
     """Bad user input: ``file``, dotted ``field`` path and what was expected."""
 
@@ -20,7 +31,7 @@ class InputError(Exception):
 
     def _render(self) -> str:
         where = ": ".join(part for part in (self.file, self.field) if part)
-        return f"{where}: {self.detail}" if where else self.detail
+        return one_line(f"{where}: {self.detail}" if where else self.detail)
 
     def located(self, *, file: str | None = None, field_prefix: str | None = None) -> InputError:
         """Return a copy with a file name and/or a field-path prefix filled in."""

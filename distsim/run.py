@@ -16,9 +16,10 @@ so a reader sees the previous run or this one, never a mix.
 
 from __future__ import annotations
 
+import logging
 import shutil
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, astuple, dataclass, fields
 from pathlib import Path
 from typing import IO, Any
 
@@ -35,6 +36,7 @@ from distsim.engine.simulation import Simulation
 from distsim.engine.trace import Timeline
 from distsim.errors import InputError
 from distsim.io import atomic_path, json_text, publish_dir, stage_dir, step, write_bytes, write_manifest, write_text
+from distsim.progress import Progress
 from distsim.provenance import package_versions, provenance
 from distsim.scenario import Scenario, referenced_files, scenario_to_yaml, with_file_references
 from distsim.world import World, build_world
@@ -76,6 +78,32 @@ def fleet_csv(series: list[tuple[float, int]]) -> str:
     """The fleet availability series as CSV: ``at`` (s), ``participants_up``."""
     return "at,participants_up\n" + "".join(f"{at!r},{up}\n" for at, up in series)
 
+    def requests_frame(self) -> Any:
+        """One row per request (the columns of ``requests.csv``) as a pandas DataFrame.
+
+        From the records kept in memory, else read back from ``out_dir``;
+        needs pandas (``pip install 'distsim[frames]'``).
+        """
+        from distsim.optional import pandas
+
+        pd = pandas()
+        columns = [f.name for f in fields(RequestRecord)]
+        if self.records is not None:
+            return pd.DataFrame([astuple(r) for r in self.records], columns=columns)
+        if self.out_dir is not None:
+            return pd.read_csv(self.out_dir / "requests.csv")
+        raise ValueError("no records: simulate with keep_records=True or with an out_dir")
+
+    def devices_frame(self) -> Any:
+        """One row per device (the columns of ``devices.csv``) as a pandas DataFrame (needs pandas)."""
+        from distsim.optional import pandas
+
+        columns = [f.name for f in fields(DeviceRecord)]
+        return pandas().DataFrame([astuple(d) for d in self.devices], columns=columns)
+
+
+log = logging.getLogger(__name__)
+
 
 def summary_json(summary: Summary) -> str:
     """The summary as strict JSON (NaN and infinities written as null, see :mod:`distsim.io`)."""
@@ -91,6 +119,7 @@ def simulate(
     file: str | None = None,
     trace: bool = False,
     placements: str | Path | None = None,
+    progress: bool | None = False,
 ) -> RunResult:
     """Simulate a scenario (or an already built world).
 
@@ -103,19 +132,21 @@ def simulate(
         trace: record a per-device timeline (``contention`` timing only), returned as ``timeline``.
         placements: write one JSON line per served request (segments and relays per layer,
             docs/privacy.md) to this file: staged beside it, renamed into place when the run ends.
+        progress: show finished requests with an ETA on stderr (:class:`distsim.progress.Progress`):
+            False (default) never; None a bar on a terminal, a line every 30 s otherwise; True always.
     """
     if placements is not None:
-        return _with_placements(Path(placements), scenario, out_dir, seed, keep_records, file, trace)
+        return _with_placements(Path(placements), scenario, out_dir, seed, keep_records, file, trace, progress)
     world = scenario if isinstance(scenario, World) else build_world(scenario, file=file)
     keep = out_dir is None if keep_records is None else keep_records
     if out_dir is None:
-        return _simulate(world, MemorySink() if keep else _LatencyOnlySink(), seed, None, trace)
+        return _simulate(world, MemorySink() if keep else _LatencyOnlySink(), seed, None, trace, file, progress)
     target = Path(out_dir)
     staging = stage_dir(target)
     try:
         sink = CsvSink(staging / "requests.csv")
         try:
-            result = _simulate(world, sink, seed, staging, trace, file)
+            result = _simulate(world, sink, seed, staging, trace, file, progress)
         finally:
             sink.close()
         publish_dir(staging, target)
@@ -132,6 +163,7 @@ def _with_placements(
     keep_records: bool | None,
     file: str | None,
     trace: bool,
+    progress: bool | None = False,
 ) -> RunResult:
     """:func:`simulate` with the placements written through a staged file, renamed in only when complete."""
     try:
@@ -139,7 +171,13 @@ def _with_placements(
             _PLACEMENTS.append(handle)
             try:
                 result = simulate(
-                    scenario, out_dir=out_dir, seed=seed, keep_records=keep_records, file=file, trace=trace
+                    scenario,
+                    out_dir=out_dir,
+                    seed=seed,
+                    keep_records=keep_records,
+                    file=file,
+                    trace=trace,
+                    progress=progress,
                 )
             finally:
                 _PLACEMENTS.remove(handle)
@@ -171,6 +209,23 @@ class _LatencyOnlySink:
         pass
 
 
+class _Counting:
+    """A sink that forwards every record and advances a progress bar (one unit per finished request)."""
+
+    def __init__(self, inner: RecordSink, bar: Progress) -> None:
+        self.inner, self.bar = inner, bar
+
+    def add(self, record: RequestRecord) -> None:
+        self.inner.add(record)
+        self.bar.advance()
+
+    def latencies(self) -> Any:
+        return self.inner.latencies()
+
+    def close(self) -> None:
+        self.inner.close()
+
+
 def _simulate(
     world: World,
     sink: RecordSink,
@@ -178,11 +233,23 @@ def _simulate(
     staging: Path | None,
     trace: bool = False,
     file: str | None = None,
+    progress: bool | None = False,
 ) -> RunResult:
     started = time.perf_counter()
-    sim = Simulation(world, sink, seed=seed, trace=trace, placements=_PLACEMENTS[-1] if _PLACEMENTS else None)
-    summary = sim.run()
+    bar = Progress(world.scenario.workload.requests, unit="requests", desc=world.scenario.name, enabled=progress)
+    sim = Simulation(
+        world,
+        sink if progress is False else _Counting(sink, bar),
+        seed=seed,
+        trace=trace,
+        placements=_PLACEMENTS[-1] if _PLACEMENTS else None,
+    )
+    try:
+        summary = sim.run()
+    finally:
+        bar.close()
     wall = time.perf_counter() - started
+    log.info("%s: %d requests simulated in %.2f s", world.scenario.name, summary.requests, wall)
     devices = sim.device_records()
     fleet = None if sim.dynamics is None else list(sim.dynamics.series)
     if staging is not None:

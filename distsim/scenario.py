@@ -10,8 +10,10 @@ See ``docs/scenarios.md`` for every field with its default.
 
 from __future__ import annotations
 
+import copy
 import math
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -149,6 +151,28 @@ class DeviceOverride(_Strict):
     battery_wh: WattHours | None = None
 
 
+class RadioSpec(_Strict):
+    """A radio technology the scenario declares beside the catalogue's (``radios.<name>``)."""
+
+    rate_bps: Speed
+    description: str = ""
+
+
+class DeviceTypeSpec(_Strict):
+    """A device type the scenario declares beside the catalogue's (``device_types.<name>``).
+
+    ``radio`` names a catalogue radio or one under ``radios``. Budgets derive
+    from the budget window as for catalogue types (``devices.<name>``
+    overrides them); ``cores`` is its CPU cores in ``contention`` timing.
+    """
+
+    mults_per_s: Speed
+    memory_bytes: Annotated[Budget, Field(ge=1)]
+    radio: str
+    cores: Cores | None = None
+    description: str = ""
+
+
 class Budgets(_Strict):
     """Budget window ``W`` (s): default budgets are ``e * W`` mults and ``rho/8 * W`` bytes."""
 
@@ -179,8 +203,8 @@ class Privacy(_Strict):
     ``colluders`` is how many devices an attacker may pool when exposure is
     measured (>= 1).
 
-    ``ssim_table`` is a CSV path, relative to the scenario file; it replaces the
-    packaged table (the paper's Table I).
+    ``ssim_table`` is a CSV path, relative to the scenario file; its rows extend
+    the packaged table (the paper's Table I) or override it per (CNN, layer).
     """
 
     max_ssim: Fraction
@@ -330,6 +354,8 @@ class Scenario(_Strict):
     cnns: dict[str, dict[str, Any]] = Field(default_factory=dict)
     sources: list[SourceGroup] = Field(min_length=1)
     participants: Participants
+    device_types: dict[str, DeviceTypeSpec] = Field(default_factory=dict)
+    radios: dict[str, RadioSpec] = Field(default_factory=dict)
     devices: dict[str, DeviceOverride] = Field(default_factory=dict)
     budgets: Budgets = Field(default_factory=Budgets)
     workload: Workload
@@ -441,6 +467,58 @@ def read_yaml(path: str | Path, *, what: str = "YAML file") -> Any:
     return parse_yaml(read_text(path, what=what), file=str(path))
 
 
+def set_path(data: dict[str, Any], path: str, value: Any) -> None:
+    """Replace the value at dotted ``path`` in ``data`` (in place).
+
+    Raises ``KeyError`` with a message when a segment cannot be followed (an
+    integer segment into something that is not a list, or out of range).
+    """
+    parts = path.split(".")
+    node: Any = data
+    for depth, part in enumerate(parts):
+        last = depth == len(parts) - 1
+        where = ".".join(parts[: depth + 1])
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise KeyError(f"{where}: expected a list index below {len(node)}")
+            key: Any = int(part)
+        elif isinstance(node, dict):
+            key = part
+            if not last and key not in node:
+                node[key] = {}
+        else:
+            raise KeyError(f"{'.'.join(parts[:depth])}: is a {type(node).__name__}, cannot hold field {part!r}")
+        if last:
+            node[key] = copy.deepcopy(value)
+        else:
+            node = node[key]
+
+
+def parse_override(text: str, *, option: str = "--set") -> tuple[str, Any]:
+    """``dotted.path=value`` as ``(path, value)``; the value is YAML (``0.4``, ``true``, ``[1, 2]``, ``{rpi3: 1}``)."""
+    path, sep, raw = text.partition("=")
+    path = path.strip()
+    if not sep or not path or any(not part for part in path.split(".")):
+        raise InputError(f"expected dotted.path=value (e.g. privacy.max_ssim=0.4), got {text!r}", field=option)
+    value = parse_yaml(raw, file=None) if raw.strip() else ""
+    return path, value
+
+
+def apply_overrides(data: Any, overrides: Sequence[tuple[str, Any]], *, file: str | None = None) -> Any:
+    """A copy of the scenario mapping ``data`` with every ``(dotted path, value)`` set, in order."""
+    if not overrides:
+        return data
+    if not isinstance(data, dict):
+        return data  # scenario_from_dict reports the file's shape
+    out = copy.deepcopy(data)
+    for path, value in overrides:
+        try:
+            set_path(out, path, value)
+        except KeyError as exc:
+            raise InputError(str(exc.args[0]), file=file, field="--set") from None
+    return out
+
+
 def scenario_from_dict(data: Any, *, file: str | None = None, base_dir: Path | None = None) -> Scenario:
     """Validate a scenario mapping; relative ``privacy.ssim_table`` resolves against ``base_dir``."""
     if not isinstance(data, dict):
@@ -456,9 +534,13 @@ def scenario_from_dict(data: Any, *, file: str | None = None, base_dir: Path | N
     return scenario
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario YAML file (field errors name the file and path)."""
-    data = read_yaml(path)
+def load_scenario(path: str | Path, overrides: Sequence[tuple[str, Any]] = ()) -> Scenario:
+    """Read and validate a scenario YAML file (field errors name the file and path).
+
+    ``overrides`` are ``(dotted path, value)`` pairs set before validation,
+    as ``--set`` gives them (:func:`parse_override`).
+    """
+    data = apply_overrides(read_yaml(path), overrides, file=str(path))
     return scenario_from_dict(data, file=str(path), base_dir=Path(path).parent)
 
 

@@ -7,6 +7,7 @@ privacy limits. It is built once and shared by schedulers and the engine.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,12 +18,21 @@ from distsim import catalog
 from distsim.errors import InputError
 from distsim.fields import MAX_BUDGET
 from distsim.model.cnn import CNN, build_cnn
-from distsim.model.devices import DeviceType, Fleet, FullMesh, Links, build_fleet
-from distsim.model.privacy import PrivacyLimits, SsimTable, UnmeasuredPolicy, load_ssim_table
+from distsim.model.devices import DeviceType, Fleet, FullMesh, Links, Radio, build_fleet
+from distsim.model.privacy import (
+    PrivacyLimits,
+    SsimTable,
+    UnmeasuredPolicy,
+    check_rows,
+    load_ssim_table,
+    merge_tables,
+)
 from distsim.names import check_scheduler, check_timing
 from distsim.privacy.base import MechanismSettings, PrivacyMechanism
 from distsim.privacy.registry import make_mechanism
 from distsim.scenario import Network, Scenario
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -74,8 +84,49 @@ def apportion(total: int, weights: dict[str, float]) -> dict[str, int]:
     return counts
 
 
+def scenario_radios(scenario: Scenario, file: str | None = None) -> dict[str, Radio]:
+    """The catalogue's radios and those the scenario declares under ``radios``, by name."""
+    out = dict(catalog.radios())
+    for name, spec in sorted(scenario.radios.items()):
+        if name in out:
+            raise InputError(
+                f"{name!r} is a built-in radio; give yours another name (or override a device type's radio)",
+                file=file,
+                field=f"radios.{name}",
+            )
+        out[name] = Radio(name=name, rate_bps=float(spec.rate_bps), description=spec.description)
+    return out
+
+
+def scenario_device_models(scenario: Scenario, file: str | None = None) -> dict[str, catalog.DeviceModel]:
+    """The catalogue's device types and those the scenario declares under ``device_types``, by name."""
+    out = dict(catalog.device_models())
+    radios = scenario_radios(scenario, file)
+    for name, spec in sorted(scenario.device_types.items()):
+        if name in out:
+            raise InputError(
+                f"{name!r} is a built-in device type; give yours another name, or override it under devices.{name}",
+                file=file,
+                field=f"device_types.{name}",
+            )
+        if spec.radio not in radios:
+            raise InputError(
+                f"unknown radio {spec.radio!r}; expected one of {', '.join(radios)} or one declared under 'radios'",
+                file=file,
+                field=f"device_types.{name}.radio",
+            )
+        out[name] = catalog.DeviceModel(
+            name=name,
+            mults_per_s=float(spec.mults_per_s),
+            memory_bytes=int(spec.memory_bytes),
+            radio=radios[spec.radio],
+            description=spec.description,
+        )
+    return out
+
+
 def _device_type(name: str, scenario: Scenario, field: str, file: str | None) -> DeviceType:
-    models = catalog.device_models()
+    models = scenario_device_models(scenario, file)
     if name not in models:
         raise InputError(f"unknown device type {name!r}; expected one of {', '.join(models)}", file=file, field=field)
     override = scenario.devices.get(name)
@@ -84,7 +135,7 @@ def _device_type(name: str, scenario: Scenario, field: str, file: str | None) ->
         return _bounded(models[name].with_budgets(window), file)
     radio = None
     if override.radio is not None:
-        radios = catalog.radios()
+        radios = scenario_radios(scenario, file)
         if override.radio not in radios:
             raise InputError(
                 f"unknown radio {override.radio!r}; expected one of {', '.join(radios)}",
@@ -130,7 +181,7 @@ def _check_overrides(scenario: Scenario, file: str | None) -> None:
     if spec.groups is not None:
         used = {group.type for group in spec.groups}
     else:
-        used = set(spec.mix) if spec.mix is not None else set(catalog.device_models())
+        used = set(spec.mix) if spec.mix is not None else set(scenario_device_models(scenario, file))
     used |= {group.device for group in scenario.sources}
     for name in sorted(scenario.devices):
         if name not in used:
@@ -152,12 +203,35 @@ def participant_types(scenario: Scenario, file: str | None = None) -> list[Devic
             out.extend([kind] * group.count)
         return out
     assert spec.total is not None
-    mix = spec.mix if spec.mix is not None else {name: 1.0 for name in catalog.device_models()}
+    mix = spec.mix if spec.mix is not None else {name: 1.0 for name in scenario_device_models(scenario, file)}
     for name in sorted(mix):
         _device_type(name, scenario, f"participants.mix.{name}", file)
     for name, count in apportion(spec.total, mix).items():
         out.extend([_device_type(name, scenario, f"participants.mix.{name}", file)] * count)
     return out
+
+
+def scenario_ssim_table(scenario: Scenario, cnns: dict[str, CNN]) -> SsimTable:
+    """The paper's Table I extended (or overridden per CNN and layer) by ``privacy.ssim_table``.
+
+    The user's rows are checked against ``cnns`` (:func:`~distsim.model.privacy.check_rows`);
+    suspicious ones are logged as warnings.
+    """
+    table = catalog.builtin_ssim_table()
+    if scenario.privacy.ssim_table is None:
+        return table
+    try:
+        own = load_ssim_table(Path(scenario.privacy.ssim_table))
+    except InputError as exc:
+        raise InputError(exc.detail, file=exc.file, field=exc.field or "privacy.ssim_table") from None
+    for warning in check_rows(own, cnns):
+        log.warning("%s", warning)
+    return merge_tables(table, own)
+
+
+def scenario_cnns(scenario: Scenario, file: str | None = None) -> dict[str, CNN]:
+    """The built-in CNNs and those the scenario declares under ``cnns``, by name."""
+    return _cnn_catalogue(scenario, file)
 
 
 def _cnn_catalogue(scenario: Scenario, file: str | None) -> dict[str, CNN]:
@@ -177,11 +251,14 @@ def _cnn_catalogue(scenario: Scenario, file: str | None) -> dict[str, CNN]:
 
 
 def device_cores(scenario: Scenario, fleet: Fleet) -> tuple[int, ...]:
-    """CPU cores of every device in id order: ``devices.<type>.cores`` of the scenario, default 1."""
+    """CPU cores of every device in id order: ``devices.<type>.cores``, else ``device_types.<type>.cores``, else 1."""
     out = []
     for kind in fleet.types:
         override = scenario.devices.get(kind)
+        declared = scenario.device_types.get(kind)
         cores = override.cores if override is not None else None
+        if cores is None and declared is not None:
+            cores = declared.cores
         out.append(int(cores) if cores is not None else 1)
     return tuple(out)
 
@@ -231,15 +308,8 @@ def build_world(scenario: Scenario, *, file: str | None = None) -> World:
     """
     check_scheduler(scenario.scheduler.name, scenario.scheduler.params, file=file)
     check_timing(scenario.simulation.timing, file=file)
-    cnns = _cnn_catalogue(scenario, file)
-    table: SsimTable
-    if scenario.privacy.ssim_table is not None:
-        try:
-            table = load_ssim_table(Path(scenario.privacy.ssim_table))
-        except InputError as exc:
-            raise InputError(exc.detail, file=exc.file, field=exc.field or "privacy.ssim_table") from None
-    else:
-        table = catalog.builtin_ssim_table()
+    cnns = scenario_cnns(scenario, file)
+    table = scenario_ssim_table(scenario, cnns)
 
     helpers = participant_types(scenario, file)
     _check_overrides(scenario, file)

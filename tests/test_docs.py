@@ -53,3 +53,22 @@ def test_module_doctests(monkeypatch: pytest.MonkeyPatch) -> None:
     result = doctest.testmod(distsim.run, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
     assert os.path.exists(ROOT / "scenarios" / "quickstart.yaml")
+
+
+def test_no_doc_points_outside_the_repository() -> None:
+    """Docs are complete in the repository: no path to a file outside it, and every relative link resolves."""
+    pages = [*PAGES, *(p for p in (ROOT / "CONTRIBUTING.md", ROOT / "CHANGELOG.md") if p.exists())]
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        for outside in ("../shared", "/work/", "shared/SPEC", "papers/distprivacy"):
+            assert outside not in text, f"{page.name} cites {outside!r}"
+        for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", text):
+            resolved = (page.parent / target).resolve()
+            assert resolved.is_relative_to(ROOT) and resolved.exists(), f"{page.name}: broken link {target}"
+
+
+def test_the_paper_is_cited_in_full() -> None:
+    for page in (ROOT / "README.md", ROOT / "docs" / "model.md"):
+        text = " ".join(page.read_text(encoding="utf-8").split())
+        for part in ("Baccour", "Erbad", "Mohamed", "Hamdi", "Guizani", "DistPrivacy: Privacy-Aware Distributed"):
+            assert part in text, (page.name, part)

@@ -35,8 +35,16 @@ PACKAGE = ROOT / "distsim"
 #: Layer name -> module prefixes (``distsim.x`` covers ``distsim.x`` and ``distsim.x.*``), lowest layer first.
 LAYERS: dict[str, tuple[str, ...]] = {
     # Leaf utilities anyone may import: the one exception type, all atomic writers and CSV cells, name tables,
-    # provenance.
-    "util": ("distsim.errors", "distsim.io", "distsim.reading", "distsim.plugins", "distsim.provenance"),
+    # progress bars, optional dependencies.
+    "util": (
+        "distsim.errors",
+        "distsim.io",
+        "distsim.reading",
+        "distsim.plugins",
+        "distsim.provenance",
+        "distsim.progress",
+        "distsim.optional",
+    ),
     # The pure model: numpy and stdlib only, plain data in and out.
     "model": ("distsim.model",),
     # Packaged catalogues (devices, radios, CNNs, SSIM table) read into model objects.

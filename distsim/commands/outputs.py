@@ -9,11 +9,37 @@ instead of an error after the results were published. Writers stay atomic
 
 from __future__ import annotations
 
+import argparse
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from distsim.errors import InputError
+
+
+def add_set_argument(parser: argparse.ArgumentParser, where: str = "in the scenario") -> None:
+    """``--set dotted.path=value`` (repeatable), applied before validation."""
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
+        help=f"set a field {where} before validation, e.g. --set privacy.max_ssim=0.4 "
+        "--set participants.mix='{rpi3: 1}' (value read as YAML; repeatable, applied in order)",
+    )
+
+
+def overrides_of(args: argparse.Namespace) -> list[tuple[str, Any]]:
+    """The parsed ``--set`` options of ``args``."""
+    from distsim.scenario import parse_override
+
+    return [parse_override(text) for text in getattr(args, "set", None) or []]
+
+
+def progress_choice(args: argparse.Namespace) -> bool | None:
+    """False with ``--no-progress`` or ``-q``; else None (a bar on a terminal, periodic lines otherwise)."""
+    return False if getattr(args, "no_progress", False) or getattr(args, "quiet", False) else None
 
 
 def _nearest_existing(path: Path) -> Path:

@@ -8,7 +8,13 @@ import sys
 
 from distsim.commands.figure_args import add_figure_arguments, figure_options
 from distsim.commands.format import summary_table
-from distsim.commands.outputs import check_output_dir, check_output_file
+from distsim.commands.outputs import (
+    add_set_argument,
+    check_output_dir,
+    check_output_file,
+    overrides_of,
+    progress_choice,
+)
 from distsim.errors import InputError
 from distsim.fields import MAX_SEED
 from distsim.run import simulate
@@ -22,9 +28,13 @@ INCOMPLETE_EXIT = 3
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run = sub.add_parser("run", help="simulate a scenario, print the summary, write results")
     run.add_argument("scenario", help="scenario YAML file")
+    add_set_argument(run)
     run.add_argument("--out", help="output directory (default: the scenario's output.dir or results/<name>)")
     run.add_argument("--seed", type=int, help="override simulation.seed")
     run.add_argument("--no-write", action="store_true", help="print the summary only, write no files")
+    run.add_argument(
+        "--no-progress", action="store_true", help="no progress (default: a bar on a terminal, a line every 30 s else)"
+    )
     run.add_argument("--timing", help="override simulation.timing (analytic, contention)")
     run.add_argument(
         "--placements",
@@ -57,6 +67,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run.set_defaults(func=_run)
     check = sub.add_parser("validate", help="check a scenario without running it")
     check.add_argument("scenario", help="scenario YAML file")
+    add_set_argument(check)
     check.set_defaults(func=_validate)
 
 
@@ -75,7 +86,7 @@ def _check_files(args: argparse.Namespace) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    scenario = load_scenario(args.scenario)
+    scenario = load_scenario(args.scenario, overrides_of(args))
     if args.timing is not None:
         scenario = scenario.model_copy(
             update={"simulation": scenario.simulation.model_copy(update={"timing": args.timing})}
@@ -93,7 +104,13 @@ def _run(args: argparse.Namespace) -> int:
     _check_files(args)
     try:
         result = simulate(
-            world, out_dir=out, seed=args.seed, trace=trace, placements=args.placements, file=args.scenario
+            world,
+            out_dir=out,
+            seed=args.seed,
+            trace=trace,
+            placements=args.placements,
+            file=args.scenario,
+            progress=progress_choice(args),
         )
     except InputError as exc:
         raise exc.located(file=args.scenario) from None
@@ -137,7 +154,7 @@ def _gantt_rows(text: str) -> int | None:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    scenario = load_scenario(args.scenario)
+    scenario = load_scenario(args.scenario, overrides_of(args))
     world = build_world(scenario, file=args.scenario)
     fleet = world.fleet
     print(

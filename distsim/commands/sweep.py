@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from distsim.commands.outputs import check_output_dir
+from distsim.commands.outputs import add_set_argument, check_output_dir, overrides_of, progress_choice
 from distsim.errors import InputError
 
 
@@ -16,6 +16,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "the output directory are skipped, so an interrupted sweep resumes.",
     )
     sweep.add_argument("sweep", help="sweep YAML file (see docs/sweeps.md)")
+    add_set_argument(sweep, "in the base scenario of every point")
     sweep.add_argument("--jobs", "-j", type=int, help="local worker processes (default: CPU count; 1: in-process)")
     sweep.add_argument("--dask", metavar="ADDRESS", help="run on a Dask cluster, e.g. tcp://host:8786")
     sweep.add_argument("--out", help="output directory (default: the sweep's output.dir or results/sweeps/<name>)")
@@ -32,12 +33,12 @@ def _sweep(args: argparse.Namespace) -> int:
         from distsim.experiments.runner import check_dask_address
 
         check_dask_address(args.dask)
-    sweep = load_sweep(args.sweep, out_dir=args.out)
+    sweep = load_sweep(args.sweep, out_dir=args.out, overrides=overrides_of(args))
     check_output_dir(sweep.out_dir, "--out" if args.out else "output.dir")
     runs = len(sweep.points) * sweep.replications
     where = f"Dask at {args.dask}" if args.dask else f"{args.jobs or 'all'} local job(s)"
     print(f"{args.sweep}: {len(sweep.points)} points x {sweep.replications} replications = {runs} runs on {where}")
-    result = run_sweep(sweep, jobs=args.jobs, dask_address=args.dask, progress=False if args.no_progress else None)
+    result = run_sweep(sweep, jobs=args.jobs, dask_address=args.dask, progress=progress_choice(args))
     print(f"{result.executed} runs executed, {result.skipped} already finished (resumed)")
     print(
         f"results in {result.out_dir}/ ({', '.join(p.name for p in result.files)}); "

@@ -7,6 +7,7 @@ See ``docs/sweeps.md``.
 """
 
 from distsim.experiments.aggregate import aggregate, mean_ci95, t_quantile_975
+from distsim.experiments.frames import load_table
 from distsim.experiments.runner import SweepResult, connect_dask, make_tasks, run_sweep, run_task
 from distsim.experiments.spec import Point, Sweep, SweepSpec, load_sweep, replication_seed, sweep_from_dict
 from distsim.experiments.table import read_manifest, read_results
@@ -19,6 +20,7 @@ __all__ = [
     "aggregate",
     "connect_dask",
     "load_sweep",
+    "load_table",
     "make_tasks",
     "mean_ci95",
     "read_manifest",

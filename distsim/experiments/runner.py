@@ -20,16 +20,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import multiprocessing
 import os
-import sys
-import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from distsim.engine.records import Summary
 from distsim.errors import InputError
@@ -43,6 +42,7 @@ from distsim.experiments.table import (
     write_parquet_atomic,
 )
 from distsim.io import write_json
+from distsim.progress import Progress
 
 RUNS_DIR = "runs"
 
@@ -75,6 +75,9 @@ class Task:
     def file_name(self) -> str:
         """Name of the run's file under ``runs/``."""
         return run_file_name(self.point, self.replication)
+
+
+log = logging.getLogger(__name__)
 
 
 def run_file_name(point: int, replication: int) -> str:
@@ -155,56 +158,6 @@ def read_run(path: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
-
-
-class Progress:
-    """A one-line progress bar with ETA on a stream; draws only when the stream is a terminal."""
-
-    def __init__(self, total: int, done: int = 0, stream: TextIO | None = None, enabled: bool | None = None) -> None:
-        self.stream = stream if stream is not None else sys.stderr
-        self.enabled = self.stream.isatty() if enabled is None else enabled
-        self.total = total
-        self.done = done
-        self._start_done = done
-        self._started = time.monotonic()
-        self._last_draw = 0.0
-
-    def advance(self, n: int = 1) -> None:
-        """Count ``n`` more finished runs and redraw (at most 10 times a second)."""
-        self.done += n
-        now = time.monotonic()
-        if self.enabled and (now - self._last_draw >= 0.1 or self.done >= self.total):
-            self._last_draw = now
-            self.stream.write("\r" + self.line(now))
-            self.stream.flush()
-
-    def line(self, now: float | None = None) -> str:
-        """The bar's text."""
-        now = time.monotonic() if now is None else now
-        elapsed = now - self._started
-        fresh = self.done - self._start_done
-        left = self.total - self.done
-        eta = elapsed / fresh * left if fresh > 0 else math.nan
-        width = 30
-        filled = int(width * self.done / self.total) if self.total else width
-        pct = 100.0 * self.done / self.total if self.total else 100.0
-        return (
-            f"[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} runs {pct:5.1f}% "
-            f"elapsed {_clock(elapsed)} ETA {_clock(eta)}"
-        )
-
-    def close(self) -> None:
-        """End the line."""
-        if self.enabled:
-            self.stream.write("\n")
-            self.stream.flush()
-
-
-def _clock(seconds: float) -> str:
-    if not math.isfinite(seconds):
-        return "--:--"
-    s = round(seconds)
-    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60:02d}:{s % 60:02d}"
 
 
 @dataclass(frozen=True)
@@ -345,11 +298,16 @@ def run_sweep(
         jobs: local worker processes (default ``os.cpu_count()``); 1 runs in this process.
         client: a ``dask.distributed.Client`` to submit runs to (wins over ``jobs``).
         dask_address: connect a client to this scheduler address (``tcp://host:8786``).
-        progress: draw the progress bar on stderr (default: when stderr is a terminal).
+        progress: True/False: progress on stderr always/never; None (default): a bar on a
+            terminal, a line every 30 s otherwise (:class:`distsim.progress.Progress`).
         on_run: called with each newly finished run record (after it is persisted).
     """
     if jobs is not None and jobs < 1:
         raise InputError(f"expected a job count >= 1, got {jobs}", field="--jobs")
+    own_client = None
+    if client is None and dask_address is not None:
+        # Before anything is written: an unreachable scheduler leaves no half-made output folder.
+        client = own_client = connect_dask(dask_address)
     out = sweep.out_dir
     runs_dir = out / RUNS_DIR
     try:
@@ -364,10 +322,8 @@ def run_sweep(
         if existing is None or existing.get("key") != task.key:
             todo.append(task)
     skipped = len(tasks) - len(todo)
-    bar = Progress(len(tasks), skipped, enabled=progress)
-    own_client = None
-    if client is None and dask_address is not None:
-        client = own_client = connect_dask(dask_address)
+    bar = Progress(len(tasks), skipped, unit="runs", desc=sweep.name, enabled=progress)
+    log.info("%s: %d runs, %d already finished", sweep.name, len(tasks), skipped)
     executed = 0
     try:
         stream: Iterable[dict[str, Any]]

@@ -38,6 +38,7 @@ from __future__ import annotations
 import copy
 import itertools
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -47,7 +48,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from distsim.errors import InputError
 from distsim.fields import Count, Seed, StrictBool
-from distsim.scenario import read_yaml, safe_name, scenario_from_dict, validation_to_input_error
+from distsim.scenario import (
+    apply_overrides,
+    read_yaml,
+    safe_name,
+    scenario_from_dict,
+    set_path,
+    validation_to_input_error,
+)
 from distsim.world import build_world
 
 #: Grid keys a sweep refuses: the sweep owns the seeds.
@@ -138,33 +146,6 @@ def replication_seed(seed: int, replication: int) -> int:
     return (int(words[0]) << 31) ^ int(words[1])
 
 
-def set_path(data: dict[str, Any], path: str, value: Any) -> None:
-    """Replace the value at dotted ``path`` in ``data`` (in place).
-
-    Raises ``KeyError`` with a message when a segment cannot be followed (an
-    integer segment into something that is not a list, or out of range).
-    """
-    parts = path.split(".")
-    node: Any = data
-    for depth, part in enumerate(parts):
-        last = depth == len(parts) - 1
-        where = ".".join(parts[: depth + 1])
-        if isinstance(node, list):
-            if not part.isdigit() or int(part) >= len(node):
-                raise KeyError(f"{where}: expected a list index below {len(node)}")
-            key: Any = int(part)
-        elif isinstance(node, dict):
-            key = part
-            if not last and key not in node:
-                node[key] = {}
-        else:
-            raise KeyError(f"{'.'.join(parts[:depth])}: is a {type(node).__name__}, cannot hold field {part!r}")
-        if last:
-            node[key] = copy.deepcopy(value)
-        else:
-            node = node[key]
-
-
 def _read_base(spec: SweepSpec, file: str | None, sweep_dir: Path) -> tuple[dict[str, Any], Path]:
     if isinstance(spec.base, dict):
         return copy.deepcopy(spec.base), sweep_dir
@@ -240,7 +221,12 @@ def _culprit(field: str | None, keys: list[str]) -> str | None:
 
 
 def sweep_from_dict(
-    data: Any, *, file: str | None = None, sweep_dir: Path | None = None, out_dir: str | Path | None = None
+    data: Any,
+    *,
+    file: str | None = None,
+    sweep_dir: Path | None = None,
+    out_dir: str | Path | None = None,
+    overrides: Sequence[tuple[str, Any]] = (),
 ) -> Sweep:
     """Validate a sweep mapping and expand its grid.
 
@@ -249,6 +235,8 @@ def sweep_from_dict(
         file: its name, for messages.
         sweep_dir: directory the base path is relative to (default: the working directory).
         out_dir: overrides ``output.dir``.
+        overrides: ``(dotted path, value)`` pairs set in the base scenario for every point
+            (``--set``); a path that is also a grid key is an error.
     """
     if not isinstance(data, dict):
         raise InputError("expected a mapping with 'base', 'grid', 'replications', 'seed'", file=file)
@@ -258,6 +246,10 @@ def sweep_from_dict(
         raise validation_to_input_error(exc, file) from None
     here = sweep_dir if sweep_dir is not None else Path(".")
     base, base_dir = _read_base(spec, file, here)
+    for path, _ in overrides:
+        if path in spec.grid:
+            raise InputError(f"{path} is a grid key of the sweep; --set cannot fix it too", field="--set")
+    base = apply_overrides(base, overrides, file=file)
     points = expand(spec, base, file=file, base_dir=base_dir)
     name = spec.name or (Path(file).stem if file else "sweep")
     target = (
@@ -268,6 +260,10 @@ def sweep_from_dict(
     return Sweep(name=name, file=file, base_dir=base_dir, spec=spec, points=points, out_dir=target)
 
 
-def load_sweep(path: str | Path, *, out_dir: str | Path | None = None) -> Sweep:
+def load_sweep(
+    path: str | Path, *, out_dir: str | Path | None = None, overrides: Sequence[tuple[str, Any]] = ()
+) -> Sweep:
     """Read, validate and expand a sweep file (errors name the file and the field path)."""
-    return sweep_from_dict(read_yaml(path), file=str(path), sweep_dir=Path(path).parent, out_dir=out_dir)
+    return sweep_from_dict(
+        read_yaml(path), file=str(path), sweep_dir=Path(path).parent, out_dir=out_dir, overrides=overrides
+    )

@@ -124,6 +124,59 @@ def load_ssim_table(path: str | Path) -> SsimTable:
     return SsimTable(tuple(rows), name)
 
 
+def merge_tables(base: SsimTable, extra: SsimTable) -> SsimTable:
+    """``base`` with ``extra``'s rows: a (CNN, layer) measured in ``extra`` replaces ``base``'s row, others are added.
+
+    Rows keep ``base``'s order, overridden ones in place, new ones after it in
+    ``extra``'s order, so a user table extends the paper's Table I instead of
+    replacing it.
+    """
+    own = {(row.cnn, row.layer): row for row in extra.rows}
+    rows = [own.pop((row.cnn, row.layer), row) for row in base.rows]
+    rows.extend(row for row in extra.rows if (row.cnn, row.layer) in own)
+    return SsimTable(tuple(rows), f"{base.source} + {extra.source}")
+
+
+def check_rows(table: SsimTable, cnns: dict[str, CNN]) -> list[str]:
+    """Check ``table``'s rows of the CNNs in ``cnns``; return warnings (rows of other CNNs are not checked).
+
+    Raises :class:`InputError` (field ``cnn/layer``) when a row names a layer its
+    CNN does not have, or measures more maps per device than the layer outputs.
+    Warns where the SSIM *rises* as the maps per device fall (fewer maps should
+    never reconstruct the image better: a typo, or a noisy measurement).
+    """
+    warnings = []
+    for row in table.rows:
+        cnn = cnns.get(row.cnn)
+        if cnn is None:
+            continue
+        at = cnn.index_of(row.layer)
+        where = f"{row.cnn}/{row.layer}"
+        if at is None:
+            names = ", ".join(layer.name for layer in cnn.layers)
+            raise InputError(
+                f"CNN {row.cnn!r} has no layer {row.layer!r}; expected one of {names}",
+                file=table.source,
+                field=where,
+            )
+        maps = cnn.layer(at).out_maps
+        if row.counts[-1] > maps:
+            raise InputError(
+                f"maps_per_device {row.counts[-1]} exceeds the {maps} maps layer {row.layer!r} outputs",
+                file=table.source,
+                field=where,
+            )
+        for (n_small, s_small), (n_big, s_big) in zip(
+            zip(row.counts, row.ssim, strict=True), zip(row.counts[1:], row.ssim[1:], strict=True), strict=False
+        ):
+            if s_small > s_big:
+                warnings.append(
+                    f"{table.source}: {where}: SSIM rises as maps per device fall "
+                    f"({s_big} at {n_big} maps, {s_small} at {n_small}); check the measurement"
+                )
+    return warnings
+
+
 def _largest_safe_count(row: SsimRow, tau: float) -> int | None:
     """Largest measured n with every measured count <= n at SSIM <= tau."""
     best = None
