@@ -5,6 +5,9 @@ from __future__ import annotations
 import doctest
 import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -25,15 +28,14 @@ def python_blocks() -> list[tuple[str, list[str]]]:
 
 
 @pytest.mark.parametrize(("page", "blocks"), python_blocks(), ids=lambda v: v if isinstance(v, str) else "")
-def test_python_blocks_run(page: str, blocks: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    """A page's blocks run as a reader pastes them: in order, into one fresh session started at the
-    repository root, with nothing defined beforehand (no injected names)."""
-    monkeypatch.chdir(ROOT)
-    monkeypatch.setenv("MPLBACKEND", "Agg")
-    monkeypatch.syspath_prepend(str(ROOT))  # ``python`` started at the root has it on sys.path
-    namespace: dict[str, object] = {"__name__": "__main__"}
-    for index, code in enumerate(blocks):
-        exec(compile(code, f"{page}[{index}]", "exec"), namespace)
+def test_python_blocks_run(page: str, blocks: list[str], tmp_path: Path) -> None:
+    """A page's blocks run as a reader pastes them: in order, into one fresh Python started at the
+    repository root, with nothing defined beforehand (no injected names, no state from other pages)."""
+    script = tmp_path / "page.py"
+    script.write_text("\n".join(blocks), encoding="utf-8")
+    env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, str(script)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, f"{page}:\n{done.stderr[-3000:]}"
 
 
 def test_readme_has_two_commands() -> None:
