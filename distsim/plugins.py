@@ -96,8 +96,9 @@ class Registry(Generic[T]):
             ) from None
 
     def check(self, name: str, *, file: str | None = None) -> None:
-        """Raise :class:`InputError` on :attr:`field` when ``name`` names nothing that loads."""
-        self.resolve(name, file=file)
+        """Raise :class:`InputError` on :attr:`field` when ``name`` names nothing (import paths are loaded to check)."""
+        if name not in self.builtin and name not in self.registered:
+            self.resolve(name, file=file)
 
 
 def is_import_path(name: str) -> bool:
