@@ -69,15 +69,6 @@ class RunResult:
     timeline: Timeline | None = None
     fleet: list[tuple[float, int]] | None = None
 
-
-#: Written beside OUTPUT_FILES when the run has them: ``fleet.csv`` with churn or batteries.
-OPTIONAL_FILES = ("fleet.csv",)
-
-
-def fleet_csv(series: list[tuple[float, int]]) -> str:
-    """The fleet availability series as CSV: ``at`` (s), ``participants_up``."""
-    return "at,participants_up\n" + "".join(f"{at!r},{up}\n" for at, up in series)
-
     def requests_frame(self) -> Any:
         """One row per request (the columns of ``requests.csv``) as a pandas DataFrame.
 
@@ -100,6 +91,15 @@ def fleet_csv(series: list[tuple[float, int]]) -> str:
 
         columns = [f.name for f in fields(DeviceRecord)]
         return pandas().DataFrame([astuple(d) for d in self.devices], columns=columns)
+
+
+#: Written beside OUTPUT_FILES when the run has them: ``fleet.csv`` with churn or batteries.
+OPTIONAL_FILES = ("fleet.csv",)
+
+
+def fleet_csv(series: list[tuple[float, int]]) -> str:
+    """The fleet availability series as CSV: ``at`` (s), ``participants_up``."""
+    return "at,participants_up\n" + "".join(f"{at!r},{up}\n" for at, up in series)
 
 
 log = logging.getLogger(__name__)

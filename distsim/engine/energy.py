@@ -65,9 +65,15 @@ def power_model(world: World) -> PowerModel:
     fleet = world.fleet
     rows: dict[str, tuple[float, float, float, float, float]] = {}
     for kind in sorted(set(fleet.types)):
-        spec = specs[kind]
-        values = {"idle_w": spec.idle_w, "compute_w": spec.compute_w, "tx_w": spec.tx_w, "rx_w": spec.rx_w}
-        battery = spec.battery_wh
+        spec = specs.get(kind)
+        # A type declared in the scenario (``device_types:``) has no catalogue power model: it
+        # draws nothing until the scenario gives ``devices.<type>.power`` (docs/energy.md), as
+        # for the catalogue values no source gives.
+        values = {"idle_w": 0.0, "compute_w": 0.0, "tx_w": 0.0, "rx_w": 0.0}
+        battery = None
+        if spec is not None:
+            values = {"idle_w": spec.idle_w, "compute_w": spec.compute_w, "tx_w": spec.tx_w, "rx_w": spec.rx_w}
+            battery = spec.battery_wh
         override = scenario.devices.get(kind)
         if override is not None:
             if override.power is not None:
