@@ -12,9 +12,6 @@ it too and adds its table to ``perf.md``.
 
 from __future__ import annotations
 
-import csv
-import io
-import os
 import time
 from collections.abc import Callable
 from functools import partial
@@ -22,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from distsim.io import write_csv, write_text
 
 SCHEDULERS = ("distprivacy", "random", "round_robin", "layerwise")
 #: (cnn, participants, topology range in m or None for a full mesh).
@@ -130,12 +129,6 @@ def run(out: Path, *, quick: bool = False, progress: Callable[[str], None] = pri
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rows = measure_baseline_decisions(quick, progress)
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    for name, text in (("baselines.csv", buffer.getvalue()), ("baselines.md", markdown(rows))):
-        tmp = out / f".{name}.tmp"
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, out / name)
+    write_csv(out / "baselines.csv", list(rows[0]), rows)
+    write_text(out / "baselines.md", markdown(rows))
     return out / "baselines.md"

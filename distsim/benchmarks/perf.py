@@ -730,10 +730,6 @@ def plot(decisions: list[dict[str, Any]], scaling: list[dict[str, Any]], out: Pa
     ]
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    write_text(path, text)
-
-
 def _force_kernels() -> None:
     """Time the kernels from the first call: ``auto`` would leave the first second to the Python path."""
     from distsim.model import compiled
@@ -754,9 +750,9 @@ def run(out: Path = DEFAULT_OUT, *, quick: bool = False, progress: Callable[[str
     runs = measure_runs(plan, progress)
     scaling = measure_scaling(plan, progress)
     info_end = machine()
-    _write_atomic(out / "decisions.csv", _csv_text(decisions))
-    _write_atomic(out / "runs.csv", _csv_text(runs))
-    _write_atomic(out / "scaling.csv", _csv_text(scaling))
+    write_text(out / "decisions.csv", _csv_text(decisions))
+    write_text(out / "runs.csv", _csv_text(runs))
+    write_text(out / "scaling.csv", _csv_text(scaling))
     with tempfile.TemporaryDirectory(dir=out, prefix=".plots-") as tmp:
         for path in plot(decisions, scaling, Path(tmp)):
             os.replace(path, out / path.name)
@@ -765,7 +761,7 @@ def run(out: Path = DEFAULT_OUT, *, quick: bool = False, progress: Callable[[str
     from distsim.benchmarks.baselines import markdown, measure_baseline_decisions
 
     text += "\n## Baseline decisions beside DistPrivacy's\n\n" + markdown(measure_baseline_decisions(quick, progress))
-    _write_atomic(out / "perf.md", text)
+    write_text(out / "perf.md", text)
     return out / "perf.md"
 
 
