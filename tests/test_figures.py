@@ -309,7 +309,28 @@ def test_run_report_is_self_contained(tmp_path: Path) -> None:
     text = target.read_text(encoding="utf-8")
     assert "requests.csv" in text and "Scenario as run" in text
     assert main(["report", str(tmp_path)]) == 2
+    # The hashes come from the run's manifest, not recomputed by the page.
+    for name in ("requests.csv", "devices.csv", "summary.json", "scenario.yaml"):
+        assert f'{name}</td><td class="l"><code>' in text
+        row = text.split(f"{name}</td>", 1)[1].split("</tr>", 1)[0]
+        assert row.endswith(">manifest</td>"), row
     dom = _render(target, tmp_path)
     if dom is None:
         pytest.skip("no headless browser on this machine (the parse checks above ran)")
     assert "distsim run report" in dom
+
+
+def test_report_refuses_a_run_folder_that_does_not_match_its_manifest(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from distsim import simulate
+    from distsim.scenario import scenario_from_dict
+    from distsim.world import build_world
+
+    simulate(build_world(scenario_from_dict(BASE)), out_dir=tmp_path / "run")
+    with open(tmp_path / "run" / "requests.csv", "a", encoding="utf-8") as handle:
+        handle.write("tampered\n")
+    assert main(["report", str(tmp_path / "run"), "--out", str(tmp_path / "r.html")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "requests.csv does not match its SHA-256" in err[0]
+    assert not (tmp_path / "r.html").exists()

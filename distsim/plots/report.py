@@ -110,10 +110,15 @@ def _figure_html(fig: Figure, caption: str) -> str:
 def _hashes(root: Path, names: Sequence[str], manifest: Mapping[str, Any]) -> list[tuple[str, str, str]]:
     """(file, sha256, source) for the files the manifest hashes, else for ``names`` found under ``root``."""
     recorded: dict[str, str] = {}
-    for key in ("sha256", "hashes", "files_sha256", "inputs"):
+    for key in ("sha256", "hashes", "files_sha256", "files", "inputs"):
         block = manifest.get(key)
         if isinstance(block, dict):
-            recorded.update({str(k): str(v) for k, v in block.items() if isinstance(v, str) and len(v) == 64})
+            for name, value in block.items():
+                # distsim.io's manifest: ``files: {name: {sha256, bytes}}``, ``inputs: {field: {path, sha256}}``.
+                if isinstance(value, dict):
+                    name, value = str(value.get("path", name)), value.get("sha256")
+                if isinstance(value, str) and len(value) == 64:
+                    recorded[str(name)] = value
     out = [(name, digest, "manifest") for name, digest in sorted(recorded.items())]
     for name in names:
         path = root / name
@@ -230,9 +235,12 @@ def run_report(out_dir: str | Path, opts: FigureOptions | None = None) -> str:
 
     root = Path(out_dir)
     opts = opts or FigureOptions()
+    from distsim.io import verify_manifest
+
     try:
+        # A folder whose files do not match their manifest (mixed from two runs, edited) is refused.
+        manifest = verify_manifest(root)
         summary = json.loads((root / "summary.json").read_text(encoding="utf-8"))
-        manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise InputError(f"not a run directory (no {Path(str(exc.filename)).name})", file=str(root)) from None
     except ValueError as exc:
