@@ -226,6 +226,7 @@ def test_privacy_free_baselines_are_not_held_to_the_privacy_minimum(name: str) -
         ({"max_ssim": 0.6, "mechanism": "magic"}, "privacy.mechanism"),
         ({"max_ssim": 0.6, "colluders": 0}, "privacy.colluders"),
         ({"max_ssim": 0.6, "mechanism": "none", "params": {"epsilon": 1}}, "privacy.params"),
+        ({"max_ssim": 0.6, "mechanism": "feature_split", "params": {"epsilon": 1}}, "privacy.params"),
     ],
 )
 def test_bad_privacy_settings_exit_2_with_one_line(

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
+from distsim.errors import InputError
 from distsim.model.cnn import CNN
 from distsim.model.privacy import PrivacyLimits, SsimTable, UnmeasuredPolicy
 from distsim.privacy.exposure import Exposure, LayerCounts
@@ -28,6 +29,14 @@ class MechanismSettings:
     table: SsimTable
     colluders: int = 1
     params: Mapping[str, Any] = field(default_factory=dict)
+
+    def refuse_params(self, mechanism: str) -> None:
+        """Refuse ``privacy.params`` for a mechanism that takes none (one-line :class:`InputError`)."""
+        if self.params:
+            raise InputError(
+                f"mechanism {mechanism!r} takes no parameters, got {', '.join(sorted(self.params))}",
+                field="privacy.params",
+            )
 
 
 @runtime_checkable

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from distsim.errors import InputError
 from distsim.model.cnn import CNN
 from distsim.model.privacy import PrivacyLimits, derive_limits
 from distsim.privacy.base import MechanismSettings
@@ -27,11 +26,7 @@ class FeatureSplit:
     certifies: ClassVar[bool] = True
 
     def __init__(self, settings: MechanismSettings, cnns: dict[str, CNN]) -> None:
-        if settings.params:
-            raise InputError(
-                f"mechanism {self.name!r} takes no parameters, got {', '.join(sorted(settings.params))}",
-                field="privacy.params",
-            )
+        settings.refuse_params(self.name)
         self.settings = settings
         self._limits = {
             name: derive_limits(cnn, settings.table, settings.tau, settings.policy) for name, cnn in cnns.items()

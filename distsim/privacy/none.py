@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 from typing import ClassVar
 
-from distsim.errors import InputError
 from distsim.model.cnn import CNN
 from distsim.model.privacy import PrivacyLimits, derive_limits
 from distsim.privacy.base import MechanismSettings
@@ -39,11 +38,7 @@ class NoProtection:
     certifies: ClassVar[bool] = False
 
     def __init__(self, settings: MechanismSettings, cnns: dict[str, CNN]) -> None:
-        if settings.params:
-            raise InputError(
-                f"mechanism {self.name!r} takes no parameters, got {', '.join(sorted(settings.params))}",
-                field="privacy.params",
-            )
+        settings.refuse_params(self.name)
         self.settings = settings
         # The table's governing rows (for exposure) at the finest policy: no scenario is refused for its tau.
         self._measured = {
