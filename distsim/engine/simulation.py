@@ -39,11 +39,13 @@ from distsim.engine.ledger import Ledger
 from distsim.engine.records import DeviceRecord, RecordSink, RequestRecord, Summary
 from distsim.engine.timing import ServiceTiming, make_timing
 from distsim.engine.trace import Timeline
+from distsim.engine.windows import Windows, batch_placer
 from distsim.errors import InputError
 from distsim.privacy.exposure import Exposure, received_maps, relayed_maps
 from distsim.scheduling.base import (
     ClusterView,
     Constraint,
+    Decision,
     Placement,
     Rejection,
     Request,
@@ -156,6 +158,9 @@ class Simulation:
         #: Periodic placement (``simulation.placement_period_s``): window index -> its end event.
         self._period = scenario.simulation.placement_period_s
         self._windows: dict[int, simpy.Event] = {}
+        #: With a period and a batch-capable scheduler, each window is placed in one call (engine/windows.py).
+        place_batch = batch_placer(self.scheduler) if self._period is not None else None
+        self.batch_windows: Windows | None = None if place_batch is None else Windows(place_batch)
         self._served_energy_j = 0.0
         self._requests_energy_j = 0.0
         n = world.fleet.size
@@ -268,22 +273,37 @@ class Simulation:
                 )
         return exposure
 
-    def _decide(self, request: Request) -> Placement | Rejection:
+    def _view(self) -> ClusterView:
+        """The residual budgets now (without departed devices under churn)."""
+        return self.ledger.view() if self.dynamics is None else self.dynamics.view(self.ledger)
+
+    def _admitted(self, request: Request) -> bool:
+        """True unless the request is dropped before any decision (``fleet_too_small``)."""
+        return self._idle_rejection(request) is None
+
+    def _decide(self, request: Request, window: int | None = None) -> Placement | Rejection:
         """The scheduler's decision on the current ledger.
 
-        A scheduler declaring ``repeatable = True`` decides from the request's
+        In a periodic ``window`` with a batch-capable scheduler the decision is
+        this request's part of the window's joint placement (:mod:`distsim.engine.windows`).
+        Else, a scheduler declaring ``repeatable = True`` decides from the request's
         source (hence CNN) and the residual budgets alone. So when the last
         decision for this source was a rejection and the ledger has not changed
         since (same :attr:`Ledger.version`), that rejection is what the
         scheduler would return again: it is reused, with this request's id,
         instead of re-running the scheduler (most retries of a busy run).
         """
-        if self._repeatable:
-            cached = self._last_rejection.get(request.source)
-            if cached is not None and cached[0] == self.ledger.version:
-                return replace(cached[1], request_id=request.id)
-        view = self.ledger.view() if self.dynamics is None else self.dynamics.view(self.ledger)
-        decision = self.scheduler.place(request, view)
+        decision: Decision
+        batched = self.batch_windows is not None and window is not None
+        if batched:
+            assert self.batch_windows is not None and window is not None
+            decision = self.batch_windows.decision(window, request, self._admitted, self._view)
+        else:
+            if self._repeatable:
+                cached = self._last_rejection.get(request.source)
+                if cached is not None and cached[0] == self.ledger.version:
+                    return replace(cached[1], request_id=request.id)
+            decision = self.scheduler.place(request, self._view())
         if self.dynamics is not None and isinstance(decision, Placement):
             departed = self.dynamics.departed_in(decision)
             if departed is not None:
@@ -294,7 +314,7 @@ class Simulation:
                     Constraint.NO_PARTICIPANTS,
                     f"the placement uses departed device {self.world.fleet.names[departed]}",
                 )
-        if self._repeatable and isinstance(decision, Rejection):
+        if self._repeatable and isinstance(decision, Rejection) and not batched:
             self._last_rejection[request.source] = (self.ledger.version, decision)
         return decision
 
@@ -317,11 +337,16 @@ class Simulation:
         """Attempt placements by the retry policy; the placement, or None once the request is dropped.
 
         With ``simulation.placement_period_s`` every attempt waits for the end of
-        the current window (docs/dynamics.md), instead of the retry policy's wait.
+        the current window (docs/dynamics.md), instead of the retry policy's wait,
+        and, with a batch-capable scheduler, is decided with the whole window.
         """
         while True:
+            window: int | None = None
             if self._period is not None:
-                yield self._window_end()
+                window, end = self._window_end()
+                if self.batch_windows is not None:
+                    self.batch_windows.wait(window, request)
+                yield end
             progress.attempts += 1
             progress.since_restart += 1
             if progress.attempts == 1:
@@ -330,7 +355,7 @@ class Simulation:
                     self._counts["rejected"] += 1
                     self._drop(request, progress.attempts, str(too_small.constraint), too_small, progress.restarts)
                     return None
-            decision = self._decide(request)
+            decision = self._decide(request, window)
             if isinstance(decision, Placement):
                 return decision
             progress.last = decision
@@ -349,8 +374,8 @@ class Simulation:
                 # With nothing in flight no release will come: fall back to the interval.
                 yield self.env.timeout(self.retry.interval_s)
 
-    def _window_end(self) -> simpy.Event:
-        """The event at the end of the current placement window (one per window, shared).
+    def _window_end(self) -> tuple[int, simpy.Event]:
+        """The current placement window's index and the event at its end (one per window, shared).
 
         Requests waiting on it resume at the same instant in the order they began
         waiting, i.e. in arrival order (retries behind the requests already waiting).
@@ -363,7 +388,7 @@ class Simulation:
             event = self.env.timeout(k * self._period - now)
             self._windows = {key: ev for key, ev in self._windows.items() if key >= k}
             self._windows[k] = event
-        return event
+        return k, event
 
     def _execute(
         self, request: Request, placement: Placement, progress: _Progress

@@ -181,6 +181,11 @@ class Scheduler(Protocol):
       when it honours privacy, else 0 (see :func:`min_participants`). The
       engine drops a request as ``fleet_too_small`` at once when the fleet
       is smaller.
+    * ``place_batch(requests, view)`` (method) returning an object whose
+      ``decisions`` hold one decision per request in order: under
+      ``simulation.placement_period_s`` the engine places each window's
+      waiting requests in one call (``distsim/engine/windows.py``); an
+      attribute ``joint_windows = False`` opts out.
     """
 
     name: ClassVar[str]

@@ -41,6 +41,9 @@ class ExactParams(SchedulerParams):
             :func:`minmax_hint`'s (and skip the search when it meets the per-layer lower bounds).
         symmetry_breaking: order identical participants by the segments they hold (off by
             default: CP-SAT's own symmetry detection did better on the benchmark instances).
+        joint_windows: under ``simulation.placement_period_s``, place each window's requests
+            jointly with :func:`~distsim.scheduling.exact.solve_batch` (one decision budget per
+            window); False places them one at a time in arrival order like any scheduler.
     """
 
     work_limit: WorkLimit | None = None
@@ -52,6 +55,7 @@ class ExactParams(SchedulerParams):
     seed: Seed = 0
     hint: StrictBool = True
     symmetry_breaking: StrictBool = False
+    joint_windows: StrictBool = True
 
     @property
     def reproducible(self) -> bool:

@@ -22,6 +22,9 @@ class Exact:
     deterministic work limit (and, for several workers, CP-SAT's interleaved
     search) gives the same decision for the same inputs and seed on any
     machine.
+
+    Under ``simulation.placement_period_s`` the engine hands each window to
+    :meth:`place_batch` (unless ``joint_windows`` is False).
     """
 
     name: ClassVar[str] = "exact"
@@ -31,6 +34,8 @@ class Exact:
         self.params = params
         self.world = world
         self.last_report: SolveReport | None = None
+        #: Read by the engine (distsim/engine/windows.py): place periodic windows jointly.
+        self.joint_windows = params.joint_windows
 
     def place(self, request: Request, view: ClusterView) -> Decision:
         decision, self.last_report = solve_request(request, view, self.world, self.params)
