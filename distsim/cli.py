@@ -5,16 +5,28 @@ was expected>`` on standard error and exit status 2, never a traceback.
 Subcommands live in their own modules; each exposes ``register(subparsers)``
 that adds its parser and sets ``func`` to a callable taking the parsed
 arguments and returning an exit status.
+
+Ctrl-C (SIGINT) and SIGTERM end a command the same way: the work in flight is
+abandoned (a sweep's busy workers exit without finishing their run), what was
+already saved stays (a sweep's finished runs, so the same command resumes),
+nothing half-written is left, and ``distsim`` prints one line (``interrupted``
+or ``terminated``) and exits with status 130 (SIGINT) or 143 (SIGTERM),
+``128 + signal number`` as shells report it. A second SIGTERM during that
+clean-up is ignored.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
 import os
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from types import FrameType
 
 from distsim.errors import InputError
 
@@ -51,14 +63,47 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Exit statuses of a command ended by Ctrl-C and by SIGTERM (128 + signal number).
+EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread where Ctrl-C raises ``KeyboardInterrupt``, so both unwind alike."""
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """While the block runs, SIGTERM raises :class:`Terminated` in the main thread (once; later ones are ignored).
+
+    Outside the main thread (where Python cannot set handlers) it does nothing.
+    The previous handler is restored afterwards.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum: int, frame: FrameType | None) -> None:
+        # The clean-up this starts must not itself be cut short by a repeated SIGTERM.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``distsim``; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
     configure_logging(args.verbose, args.quiet)
     try:
-        status: int = args.func(args)
-        sys.stdout.flush()
+        with sigterm_as_interrupt():
+            status: int = args.func(args)
+            sys.stdout.flush()
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -73,9 +118,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 2
+    except Terminated:
+        print("terminated", file=sys.stderr)
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     return status
 
 

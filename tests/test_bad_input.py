@@ -65,6 +65,25 @@ BAD: list[tuple[str, dict[str, Any], str, str]] = [
     ("name with separator", {"name": "a/b"}, "name", "path separators"),
     ("name with newline", {"name": "a\nb"}, "name", "control characters"),
     ("name option-like", {"name": "-rf"}, "name", "'-'"),
+    (
+        "nan solver time limit",
+        {"scheduler": {"name": "exact", "params": {"time_limit_s": NAN}}},
+        "scheduler.params.time_limit_s",
+        "finite",
+    ),
+    (
+        "infinite solver work limit",
+        {"scheduler": {"name": "exact", "params": {"work_limit": INF}}},
+        "scheduler.params.work_limit",
+        "finite",
+    ),
+    ("nan wall budget", {"simulation": {"seed": 3, "max_wall_s": NAN}}, "simulation.max_wall_s", "finite"),
+    (
+        "override for a type the fleet lacks",
+        {"participants": {"total": 4, "mix": {"rpi3": 1}}, "devices": {"nexus5": {"mults_per_s": 1e9}}},
+        "devices.nexus5",
+        "no device of type 'nexus5'",
+    ),
 ]
 
 
@@ -212,15 +231,95 @@ def test_run_refuses_bad_outputs_before_writing(
     assert _listing(tmp_path) == before, "nothing may be written"
 
 
-def test_read_only_folder_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def _as_nobody(argv: list[str]) -> tuple[int, str]:
+    """Run ``distsim argv`` in a forked child without root's privileges (uid/gid 65534); its (status, stderr).
+
+    Root may write into any folder whatever its mode, so as root the read-only
+    folder case is only a real case for an unprivileged user. The child is a
+    fork of this (already importing) interpreter, so it needs no access to
+    files root keeps private (such as an interpreter under /root).
+    """
+    import contextlib
+    import io
+    import json
     import os
 
-    if os.geteuid() == 0:
-        pytest.skip("root writes into read-only folders")
-    locked = tmp_path / "ro"
-    locked.mkdir(mode=0o555)
-    status, _, err = run_cli(["run", _scenario(tmp_path), "--out", str(locked / "out")], capsys)
-    assert_one_line(status, err, "permission denied")
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child; the parent asserts on what it reports
+        status, err = -1, ""
+        try:
+            os.close(reader)
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+            buffer = io.StringIO()
+            with contextlib.redirect_stderr(buffer), contextlib.redirect_stdout(io.StringIO()):
+                status = main(argv)
+            err = buffer.getvalue()
+        except BaseException as exc:
+            err = f"child failed: {exc!r}"
+        finally:
+            os.write(writer, json.dumps([status, err]).encode())
+            os._exit(0)
+    os.close(writer)
+    with os.fdopen(reader, "rb") as handle:
+        data = handle.read()
+    os.waitpid(pid, 0)
+    status, err = json.loads(data)
+    return int(status), str(err)
+
+
+def test_read_only_folder_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    """An output folder inside a folder nobody may write to: one line, exit 2, nothing written.
+
+    As root (CI containers) the command runs as an unprivileged user, because root writes anywhere.
+    """
+    import os
+    import shutil
+    import tempfile
+
+    root = os.geteuid() == 0
+    # A folder an unprivileged user can reach (pytest's own base folder is root's only).
+    top = Path(tempfile.mkdtemp(prefix="distsim-ro-"))
+    try:
+        top.chmod(0o755)
+        scenario = top / "s.yaml"
+        scenario.write_text(_yaml(QUICK), encoding="utf-8")
+        scenario.chmod(0o644)
+        argv = ["run", str(scenario), "--out", str(top / "ro" / "out")]
+        if root:
+            # Warm up: the child must find every module already imported (it may not read root's files).
+            status, _, err = run_cli(["run", str(scenario), "--out", str(top / "warm")], capsys)
+            assert status == 0, err
+        locked = top / "ro"
+        locked.mkdir()
+        locked.chmod(0o555)
+        if root:
+            status, err = _as_nobody(argv)
+        else:
+            status, _, err = run_cli(argv, capsys)
+        assert_one_line(status, err, f"{locked / 'out'}: --out: cannot write into {locked}: permission denied")
+        assert list(locked.iterdir()) == []
+    finally:
+        if (top / "ro").exists():
+            (top / "ro").chmod(0o755)
+        shutil.rmtree(top, ignore_errors=True)
+
+
+def test_proc_and_sys_outputs_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Outputs under /proc or /sys (not writable even to root): one line, exit 2."""
+    scenario = _scenario(tmp_path)
+    for argv in (
+        ["run", scenario, "--out", "/proc/distsim-out"],
+        ["run", scenario, "--no-write", "--trace", "/proc/distsim-trace.json"],
+        ["run", scenario, "--out", "/sys/distsim-out"],
+    ):
+        if not Path(argv[-1]).parent.is_dir():
+            continue  # no /proc or /sys on this system
+        status, _, err = run_cli(argv, capsys)
+        assert_one_line(status, err, argv[-1])
+        assert not Path(argv[-1]).exists()
 
 
 def test_full_disk_is_one_line(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,24 @@ def _nearest_existing(path: Path) -> Path:
     return probe
 
 
+def _check_writable(folder: Path, target: Path, option: str) -> None:
+    """Refuse ``folder`` unless a file can be created in it, by trying (the probe file is removed at once).
+
+    ``os.access`` alone is not enough: it says yes to root everywhere, also on
+    read-only file systems and in ``/proc`` or ``/sys``, where creating a file
+    fails anyway.
+    """
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise InputError(f"cannot write into {folder}: permission denied", file=str(target), field=option)
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".distsim-probe-", dir=folder)
+    except OSError as exc:
+        why = exc.strerror or str(exc)
+        raise InputError(f"cannot write into {folder}: {why}", file=str(target), field=option) from None
+    os.close(fd)
+    os.unlink(probe)
+
+
 def check_output_dir(path: str | Path, option: str) -> Path:
     """``path`` if it is a folder distsim may create or write into (parents are created)."""
     target = Path(path)
@@ -57,8 +76,7 @@ def check_output_dir(path: str | Path, option: str) -> Path:
     base = _nearest_existing(target)
     if not base.is_dir():
         raise InputError(f"cannot create a folder under {base}: it is a file", file=str(target), field=option)
-    if not os.access(base, os.W_OK | os.X_OK):
-        raise InputError(f"cannot write into {base}: permission denied", file=str(target), field=option)
+    _check_writable(base, target, option)
     return target
 
 
@@ -78,6 +96,5 @@ def check_output_file(path: str | Path, option: str, suffixes: Sequence[str] | N
     parent = target.parent
     if not parent.is_dir():
         raise InputError(f"the folder {parent} does not exist; create it first", file=str(target), field=option)
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise InputError(f"cannot write into {parent}: permission denied", file=str(target), field=option)
+    _check_writable(parent, target, option)
     return target

@@ -18,14 +18,13 @@ needs: parameter columns, grid, replications).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import math
-import multiprocessing
 import os
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -41,6 +40,7 @@ from distsim.experiments.table import (
     write_csv_atomic,
     write_parquet_atomic,
 )
+from distsim.experiments.workers import run_local
 from distsim.io import write_json
 from distsim.progress import Progress
 
@@ -181,31 +181,24 @@ class SweepResult:
     files: list[Path]
 
 
-def _execute_local(tasks: list[Task], jobs: int) -> Iterator[dict[str, Any]]:
+def _execute_local(tasks: list[Task], jobs: int) -> Generator[dict[str, Any], None, None]:
+    if not tasks:
+        return
     if jobs <= 1:
         for task in tasks:
             yield run_task(task)
         return
-    methods = multiprocessing.get_all_start_methods()
-    # forkserver/spawn: workers start clean (no inherited threads or open files of the parent).
-    context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-    pool = ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=context)
-    try:
-        pending: set[Future[dict[str, Any]]] = {pool.submit(run_task, task) for task in tasks}
-        while pending:
-            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-            # Deterministic hand-over order among runs that finished together.
-            for future in sorted(finished, key=lambda f: _order(f.result())):
-                yield future.result()
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    # Worker processes that die with this one and abandon their runs when the loop stops early.
+    yield from run_local(run_task, tasks, jobs, order=_order)
 
 
 def _order(record: dict[str, Any]) -> tuple[int, int]:
     return int(record["point"]), int(record["replication"])
 
 
-def _execute_dask(tasks: list[Task], client: Any) -> Iterator[dict[str, Any]]:
+def _execute_dask(tasks: list[Task], client: Any) -> Generator[dict[str, Any], None, None]:
+    if not tasks:
+        return
     from distributed import as_completed
 
     futures = [
@@ -325,20 +318,21 @@ def run_sweep(
     bar = Progress(len(tasks), skipped, unit="runs", desc=sweep.name, enabled=progress)
     log.info("%s: %d runs, %d already finished", sweep.name, len(tasks), skipped)
     executed = 0
+    stream: Generator[dict[str, Any], None, None]
+    if client is not None:
+        stream = _execute_dask(todo, client)
+    else:
+        stream = _execute_local(todo, jobs if jobs is not None else (os.cpu_count() or 1))
     try:
-        stream: Iterable[dict[str, Any]]
-        if not todo:
-            stream = ()
-        elif client is not None:
-            stream = _execute_dask(todo, client)
-        else:
-            stream = _execute_local(todo, jobs if jobs is not None else (os.cpu_count() or 1))
-        for record in stream:
-            write_json_atomic(runs_dir / run_file_name(record["point"], record["replication"]), record)
-            executed += 1
-            bar.advance()
-            if on_run is not None:
-                on_run(record)
+        # closing(): an interrupt (Ctrl-C, SIGTERM in the CLI) or an error while persisting ends the
+        # stream at once, which abandons the runs in flight; the runs persisted so far stay.
+        with contextlib.closing(stream):
+            for record in stream:
+                write_json_atomic(runs_dir / run_file_name(record["point"], record["replication"]), record)
+                executed += 1
+                bar.advance()
+                if on_run is not None:
+                    on_run(record)
     finally:
         bar.close()
         if own_client is not None:
