@@ -6,6 +6,11 @@ A scenario is a *specification*, kept apart from run state (see
 ``window_s``, ``interval_s``, ``*_bytes``, ``*_mults``.
 
 See ``docs/scenarios.md`` for every field with its default.
+
+Over 600 lines because it is the one schema of every scenario section (each
+pydantic model with its documented fields, units and validators) plus the YAML
+reading and override helpers they share, so that docs/scenarios.md, which
+follows it section by section, maps onto one module.
 """
 
 from __future__ import annotations
@@ -253,6 +258,43 @@ class Simulation(_Strict):
     placement_period_s: DurationS | None = None
 
 
+#: Metres per second: (0, 1e4] (no IoT device moves faster than 10 km/s).
+MetresPerS = Annotated[float, Number, Field(gt=0, le=1e4, allow_inf_nan=False)]
+#: Pause at a waypoint, s: [0, 1e9].
+PauseS = Annotated[float, Number, Field(ge=0, le=1e9, allow_inf_nan=False)]
+
+
+class Mobility(_Strict):
+    """Random-waypoint movement in a geometric topology (docs/dynamics.md, "Mobility").
+
+    Each moving participant walks straight to a waypoint drawn uniformly in the
+    square ``[0, network.area_m]^2`` at a speed drawn uniformly in
+    ``speed_mps`` (metres per second, ``[min, max]``), pauses ``pause_s``
+    seconds there, and goes on to the next. Positions (and with them links,
+    routes and distance-dependent rates) are updated every ``interval_s``
+    seconds. ``types``: the participant types that move (default: all);
+    sources and devices with a fixed ``network.positions`` entry never move.
+    """
+
+    speed_mps: tuple[MetresPerS, MetresPerS]
+    pause_s: PauseS = 0.0
+    interval_s: DurationS = 1.0
+    types: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Mobility:
+        if self.speed_mps[0] > self.speed_mps[1]:
+            raise ValueError("expected speed_mps as [min, max] with min <= max")
+        return self
+
+
+class RateStep(_Strict):
+    """One row of a distance-to-rate table: hops of at most ``up_to_m`` metres go at ``rate_bps``."""
+
+    up_to_m: Metres
+    rate_bps: Speed
+
+
 class Network(_Strict):
     """Links between devices and, in ``contention`` timing, channel sharing.
 
@@ -276,6 +318,10 @@ class Network(_Strict):
     shared_channel: StrictBool = False
     encrypted_links: StrictBool = False
     mac_efficiency: Fraction = 1.0
+    #: Random-waypoint movement (``topology: geometric`` only); None: devices stay put.
+    mobility: Mobility | None = None
+    #: Per radio name, a distance-to-rate step table (``topology: geometric`` only; docs/dynamics.md).
+    rate_tables: dict[str, list[RateStep]] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _consistent(self) -> Network:
@@ -287,6 +333,12 @@ class Network(_Strict):
             raise ValueError("topology 'geometric' expects 'range_m', the communication range in metres")
         if self.topology != "geometric" and (self.positions is not None or self.range_m is not None):
             raise ValueError("'positions' and 'range_m' are only used with topology 'geometric'")
+        if self.topology != "geometric" and (self.mobility is not None or self.rate_tables):
+            raise ValueError("'mobility' and 'rate_tables' are only used with topology 'geometric'")
+        for radio, rows in sorted(self.rate_tables.items()):
+            bounds = [row.up_to_m for row in rows]
+            if not rows or any(b >= a for a, b in zip(bounds[1:], bounds, strict=False)):
+                raise ValueError(f"rate_tables.{radio}: expected rows with strictly increasing up_to_m")
         return self
 
 

@@ -8,8 +8,9 @@ privacy limits. It is built once and shared by schedulers and the engine.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 import numpy.typing as npt
@@ -31,6 +32,28 @@ from distsim.names import check_scheduler, check_timing
 from distsim.privacy.base import MechanismSettings, PrivacyMechanism
 from distsim.privacy.registry import make_mechanism
 from distsim.scenario import Network, Scenario
+from distsim.settings import (
+    ChurnPlan,
+    EnergySettings,
+    MobilityPlan,
+    NetworkLayout,
+    RetryPolicy,
+    RunSettings,
+    layout_links,
+)
+
+__all__ = [
+    "ChurnPlan",
+    "EnergySettings",
+    "MobilityPlan",
+    "NetworkLayout",
+    "RetryPolicy",
+    "RunSettings",
+    "World",
+    "build_links",
+    "build_world",
+    "layout_links",
+]
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +75,13 @@ class World:
         mac_efficiency: fraction of a shared channel's data rate that carries payload, in (0, 1].
         mechanism: the privacy mechanism (``privacy.mechanism``); ``limits`` are its limits.
         encrypted_links: relays see nothing of what they forward (``network.encrypted_links``).
+        run: workload, seed, timing, retry and privacy settings of the run.
+        churn: churn of the participants.
+        energy: batteries and the lifetime definition.
+        power: the power model of every device in id order (catalogue values, scenario
+            overrides on top; docs/energy.md).
+        layout: what a topology's links are rebuilt from (None on a full mesh).
+        mobility: random-waypoint movement (None: devices stay put).
     """
 
     scenario: Scenario
@@ -64,6 +94,12 @@ class World:
     shared_channel: bool
     mac_efficiency: float
     mechanism: PrivacyMechanism
+    run: RunSettings
+    churn: ChurnPlan
+    energy: EnergySettings
+    power: tuple[catalog.PowerSpec, ...]
+    layout: NetworkLayout | None
+    mobility: MobilityPlan | None
     encrypted_links: bool = False
 
 
@@ -263,18 +299,15 @@ def device_cores(scenario: Scenario, fleet: Fleet) -> tuple[int, ...]:
     return tuple(out)
 
 
-def build_links(network: Network, fleet: Fleet, *, file: str | None = None) -> Links:
-    """The links a scenario's ``network`` section describes (:class:`FullMesh` for ``full``).
+def network_layout(network: Network, fleet: Fleet, *, file: str | None = None) -> NetworkLayout | None:
+    """What a scenario's topology is built (and rebuilt) from; None for ``full``.
 
-    Translates device ids to numbers and hands plain edges (or positions) to
-    :mod:`distsim.model.topology`, imported only here so a full-mesh run never
-    loads networkx. Raises :class:`InputError` naming the field when an edge or
-    a position names an unknown device id.
+    Translates device ids to numbers; raises :class:`InputError` naming the
+    field when an edge or a position names an unknown device id, or a rate
+    table an unknown radio.
     """
     if network.topology == "full":
-        return FullMesh(fleet)
-    from distsim.model.topology import Topology, geometric_edges, layout_positions
-
+        return None
     ids = {name: i for i, name in enumerate(fleet.names)}
 
     def device(name: str, field: str) -> int:
@@ -287,16 +320,84 @@ def build_links(network: Network, fleet: Fleet, *, file: str | None = None) -> L
 
     if network.topology == "edges":
         assert network.edges is not None
-        edges = [
+        edges = tuple(
             (device(u, f"network.edges.{k}"), device(v, f"network.edges.{k}")) for k, (u, v) in enumerate(network.edges)
-        ]
-        return Topology(fleet, edges)
+        )
+        return NetworkLayout(edges, None, 0.0, network.area_m, {})
+    from distsim.model.topology import layout_positions
+
     fixed = network.positions or {}
     for name in sorted(fixed):
         device(name, f"network.positions.{name}")
+    known_radios = sorted(set(catalog.radios()) | set(fleet.radios))
+    for radio in sorted(network.rate_tables):
+        if radio not in known_radios:
+            raise InputError(
+                f"unknown radio {radio!r}; expected one of {', '.join(known_radios)}",
+                file=file,
+                field=f"network.rate_tables.{radio}",
+            )
     assert network.range_m is not None
     positions = layout_positions(fleet.names, fixed, network.area_m, np.random.default_rng(network.seed))
-    return Topology(fleet, geometric_edges(positions, network.range_m))
+    positions.flags.writeable = False
+    tables = {
+        radio: tuple((float(row.up_to_m), float(row.rate_bps)) for row in rows)
+        for radio, rows in sorted(network.rate_tables.items())
+    }
+    return NetworkLayout(None, positions, float(network.range_m), float(network.area_m), tables)
+
+
+def build_links(network: Network, fleet: Fleet, *, file: str | None = None) -> Links:
+    """The links a scenario's ``network`` section describes (:class:`FullMesh` for ``full``)."""
+    layout = network_layout(network, fleet, file=file)
+    return FullMesh(fleet) if layout is None else layout_links(layout, fleet)
+
+
+def device_power(scenario: Scenario, fleet: Fleet) -> tuple[catalog.PowerSpec, ...]:
+    """The power model of every device in id order: the catalogue's, ``devices.<type>`` overrides on top.
+
+    A type declared in the scenario (``device_types:``) has no catalogue power
+    model: it draws nothing and has no battery until the scenario gives
+    ``devices.<type>.power`` / ``battery_wh`` (docs/energy.md).
+    """
+    specs = catalog.power_models()
+    by_type: dict[str, catalog.PowerSpec] = {}
+    for kind in sorted(set(fleet.types)):
+        spec = specs.get(kind) or catalog.PowerSpec(0.0, 0.0, 0.0, 0.0, None, {"all": "declared in the scenario"})
+        override = scenario.devices.get(kind)
+        if override is not None:
+            changes: dict[str, float] = {}
+            if override.power is not None:
+                changes = {key: float(v) for key, v in override.power.model_dump().items() if v is not None}
+            battery = spec.battery_wh if override.battery_wh is None else float(override.battery_wh)
+            sources = dict(spec.sources)
+            sources.update({key: "scenario override" for key in changes})
+            if override.battery_wh is not None:
+                sources["battery_wh"] = "scenario override"
+            spec = replace(spec, **changes, battery_wh=battery, sources=sources)
+        by_type[kind] = spec
+    return tuple(by_type[kind] for kind in fleet.types)
+
+
+def run_settings(scenario: Scenario) -> RunSettings:
+    """The run settings the engine reads, from the scenario's ``workload``, ``simulation`` and ``privacy``."""
+    sim = scenario.simulation
+    retry = RetryPolicy(sim.retry.mode, float(sim.retry.interval_s), int(sim.retry.max_attempts))
+    return RunSettings(
+        name=scenario.name,
+        seed=int(sim.seed),
+        timing=sim.timing,
+        requests=int(scenario.workload.requests),
+        rate_per_s=float(scenario.workload.rate_per_s),
+        retry=retry,
+        max_wall_s=sim.max_wall_s,
+        placement_period_s=sim.placement_period_s,
+        max_ssim=float(scenario.privacy.max_ssim),
+        colluders=int(scenario.privacy.colluders),
+        mechanism=scenario.privacy.mechanism,
+        scheduler=scenario.scheduler.name,
+        scheduler_params=MappingProxyType(dict(scenario.scheduler.params)),
+    )
 
 
 def build_world(scenario: Scenario, *, file: str | None = None) -> World:
@@ -344,10 +445,11 @@ def build_world(scenario: Scenario, *, file: str | None = None) -> World:
     limits: dict[str, PrivacyLimits] = {name: mechanism.limits(cnn) for name, cnn in chosen.items()}
     fleet = build_fleet(helpers, sources, source_cnns)
     w = np.array(weights, dtype=np.float64)
-    world = World(
+    layout = network_layout(scenario.network, fleet, file=file)
+    return World(
         scenario=scenario,
         fleet=fleet,
-        links=build_links(scenario.network, fleet, file=file),
+        links=FullMesh(fleet) if layout is None else layout_links(layout, fleet),
         cnns={name: used[name] for name in sorted(used)},
         limits=limits,
         source_weights=w / w.sum(),
@@ -356,15 +458,18 @@ def build_world(scenario: Scenario, *, file: str | None = None) -> World:
         cores=device_cores(scenario, fleet),
         shared_channel=scenario.network.shared_channel,
         mac_efficiency=scenario.network.mac_efficiency,
+        run=run_settings(scenario),
+        churn=churn_plan(scenario, fleet, file),
+        energy=EnergySettings(scenario.energy.batteries, float(scenario.energy.lifetime_fraction)),
+        power=device_power(scenario, fleet),
+        layout=layout,
+        mobility=mobility_plan(scenario, fleet, file),
     )
-    check_churn(world, file)
-    return world
 
 
-def check_churn(world: World, file: str | None = None) -> None:
-    """Refuse churn fields that name unknown device types or ids."""
-    scenario, fleet = world.scenario, world.fleet
-    known = catalog.device_models()
+def churn_plan(scenario: Scenario, fleet: Fleet, file: str | None = None) -> ChurnPlan:
+    """The churn of every participant; refuses churn fields that name unknown device types or ids."""
+    known = scenario_device_models(scenario, file)
     for kind in scenario.churn.random:
         if kind not in known:
             raise InputError(
@@ -373,6 +478,7 @@ def check_churn(world: World, file: str | None = None) -> None:
                 field=f"churn.random.{kind}",
             )
     names = {name: i for i, name in enumerate(fleet.names)}
+    schedule = []
     for k, outage in enumerate(scenario.churn.schedule):
         index = names.get(outage.device)
         if index is None or index >= fleet.participants:
@@ -381,9 +487,30 @@ def check_churn(world: World, file: str | None = None) -> None:
                 file=file,
                 field=f"churn.schedule.{k}.device",
             )
-    if (scenario.churn.random or scenario.churn.schedule) and scenario.network.topology != "full":
-        raise InputError(
-            "churn over a topology is not supported yet (routes through a departed relay are not recomputed)",
-            file=file,
-            field="churn",
-        )
+        up_at = None if outage.up_at is None else float(outage.up_at)
+        schedule.append((index, float(outage.down_at), up_at))
+    times: list[tuple[float, float] | None] = []
+    for kind in fleet.types[: fleet.participants]:
+        spec = scenario.churn.random.get(kind)
+        times.append(None if spec is None else (float(spec.up_mean_s), float(spec.down_mean_s)))
+    return ChurnPlan(tuple(times), tuple(schedule), scenario.churn.policy)
+
+
+def mobility_plan(scenario: Scenario, fleet: Fleet, file: str | None = None) -> MobilityPlan | None:
+    """Which participants move and how (``network.mobility``), or None when nothing moves."""
+    spec = scenario.network.mobility
+    if spec is None:
+        return None
+    known = scenario_device_models(scenario, file)
+    for k, kind in enumerate(spec.types or []):
+        if kind not in known:
+            raise InputError(
+                f"unknown device type {kind!r}; expected one of {', '.join(known)}",
+                file=file,
+                field=f"network.mobility.types.{k}",
+            )
+    kinds = set(spec.types) if spec.types is not None else set(fleet.types)
+    fixed = scenario.network.positions or {}
+    movers = tuple(i for i in range(fleet.participants) if fleet.types[i] in kinds and fleet.names[i] not in fixed)
+    speeds = (float(spec.speed_mps[0]), float(spec.speed_mps[1]))
+    return MobilityPlan(movers, speeds, float(spec.pause_s), float(spec.interval_s))

@@ -36,6 +36,43 @@ BAD: list[tuple[str, dict[str, Any], str, str]] = [
         "finite",
     ),
     ("infinite range", {"network": {"topology": "geometric", "range_m": INF}}, "network.range_m", "finite"),
+    ("mobility on a full mesh", {"network": {"mobility": {"speed_mps": [1, 2]}}}, "network", "geometric"),
+    (
+        "mobility speeds reversed",
+        {"network": {"topology": "geometric", "range_m": 10, "mobility": {"speed_mps": [2, 1]}}},
+        "network.mobility",
+        "min <= max",
+    ),
+    (
+        "zero mobility speed",
+        {"network": {"topology": "geometric", "range_m": 10, "mobility": {"speed_mps": [0, 1]}}},
+        "network.mobility.speed_mps.0",
+        "greater than 0",
+    ),
+    (
+        "rate table out of order",
+        {
+            "network": {
+                "topology": "geometric",
+                "range_m": 10,
+                "rate_tables": {"802.11n": [{"up_to_m": 5, "rate_bps": 1e6}, {"up_to_m": 5, "rate_bps": 2e6}]},
+            }
+        },
+        "network",
+        "strictly increasing",
+    ),
+    (
+        "rate table of an unknown radio",
+        {
+            "network": {
+                "topology": "geometric",
+                "range_m": 10,
+                "rate_tables": {"wifi7": [{"up_to_m": 5, "rate_bps": 1e6}]},
+            }
+        },
+        "network.rate_tables.wifi7",
+        "unknown radio",
+    ),
     ("bool as integer", {"workload": {"requests": True, "rate_per_s": 1.0}}, "workload.requests", "integer"),
     ("bool as count", {"sources": [{"cnn": "lenet", "count": True}]}, "sources.0.count", "integer"),
     ("bool as float", {"workload": {"requests": 3, "rate_per_s": True}}, "workload.rate_per_s", "number"),

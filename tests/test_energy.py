@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from distsim import catalog
-from distsim.engine.energy import J_PER_WH, power_model
+from distsim.engine.energy import J_PER_WH, Meter
 from distsim.errors import InputError
 from distsim.model.cost import layer_transfers
 from distsim.run import simulate
@@ -20,6 +20,13 @@ from tests.conftest import make_world
 from tests.test_engine import run_checked
 
 ONE = {"workload": {"requests": 1, "rate_per_s": 1.0}}
+
+
+def _watts(world: World) -> Any:
+    """The meter's power arrays by device id (from ``World.power``)."""
+    import simpy
+
+    return Meter(simpy.Environment(), world).model
 
 
 def _placement(world: World, source_name: str, cnn: str) -> Placement:
@@ -33,7 +40,7 @@ def _placement(world: World, source_name: str, cnn: str) -> Placement:
 
 def _expected_energy(world: World, placement: Placement) -> tuple[float, float]:
     """Power x analytic phase times, written out from Eq. 6 and Eq. 7 (full mesh)."""
-    model = power_model(world)
+    model = _watts(world)
     fleet = world.fleet
     compute = float((model.compute_w * placement.cost.compute_mults / fleet.mults_per_s).sum())
     radio = 0.0
@@ -64,7 +71,7 @@ def test_single_request_energy_is_power_times_analytic_phase_times(timing: str) 
 def test_device_energy_is_idle_over_the_run_plus_activity() -> None:
     world = make_world(workload={"requests": 20, "rate_per_s": 5.0})
     result = simulate(world)
-    model = power_model(world)
+    model = _watts(world)
     end = result.summary.makespan_s
     for i, device in enumerate(result.devices):
         assert device.idle_energy_j == pytest.approx(model.idle_w[i] * end, rel=1e-9, abs=1e-12)
@@ -90,7 +97,7 @@ def test_shared_channel_stretches_radio_energy() -> None:
     radio_shared = sum(r.energy_radio_j for r in shared.records)
     assert radio_shared > radio_alone
     # CPU batches run at full speed either way: compute energy is compute_w x busy time, device by device.
-    model = power_model(make_world(**common))
+    model = _watts(make_world(**common))
     for result in (alone, shared):
         for i, device in enumerate(result.devices):
             assert device.compute_energy_j == pytest.approx(model.compute_w[i] * device.busy_s, rel=1e-9, abs=1e-12)
@@ -103,11 +110,14 @@ def test_power_overrides_and_catalogue_sources() -> None:
         assert set(spec.sources) >= {"idle_w", "compute_w", "tx_w", "rx_w"}
         assert all(text for text in spec.sources.values())
     world = make_world(devices={"rpi3": {"power": {"idle_w": 0.5, "tx_w": 2.0}}})
-    model = power_model(world)
+    model = _watts(world)
     rpi = world.fleet.types.index("rpi3")
     assert model.idle_w[rpi] == 0.5 and model.tx_w[rpi] == 2.0
     assert model.compute_w[rpi] == specs["rpi3"].compute_w
     assert np.isinf(model.battery_j).all()  # batteries off by default
+    # One power record per device: the override is marked as such, the rest keep their sources.
+    assert world.power[rpi].sources["idle_w"] == "scenario override"
+    assert world.power[rpi].sources["compute_w"] == specs["rpi3"].sources["compute_w"]
 
 
 def _idle_only(capacity_wh: float, **extra: Any) -> World:
@@ -148,7 +158,7 @@ def test_battery_death_during_a_request_at_the_integral_crossing() -> None:
     start, service = record.start_at, record.finish_at - record.start_at
     busiest = max((d for d in free.devices if d.role == "participant"), key=lambda d: d.compute_energy_j)
     kind = busiest.type
-    model = power_model(make_world(**base))
+    model = _watts(make_world(**base))
     idle = float(model.idle_w[free.devices.index(busiest)])
     extra = (busiest.compute_energy_j + busiest.radio_energy_j) / service
     # Capacity reached halfway through the service.

@@ -56,7 +56,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     # The scenario schema (pydantic) and the scheduler / timing name tables it is checked against.
     "schema": ("distsim.fields", "distsim.scenario", "distsim.names"),
     # Resolution of a scenario into the plain typed data schedulers and the engine need.
-    "world": ("distsim.world",),
+    "world": ("distsim.world", "distsim.settings"),
     # Schedulers behind one protocol (the exact solver a package of its own).
     "scheduling": ("distsim.scheduling",),
     # The SimPy engine: arrivals, retries, reservations, timing models, records.

@@ -238,6 +238,8 @@ class ContentionTiming:
         self.meter: Any = None
         # request id -> attempt number; a job of an older attempt (cancelled) starts nothing new.
         self._attempt: dict[int, int] = {}
+        # request id -> the links it was placed on, when links change during the run (docs/dynamics.md).
+        self._pinned: dict[int, Any] = {}
 
     def attach(self, timeline: Timeline) -> None:
         """Record spans and resource samples into ``timeline`` from now on."""
@@ -247,6 +249,10 @@ class ContentionTiming:
         """Report busy intervals to ``meter`` (``begin(rid, device, kind) -> token``, ``end(token)``)."""
         self.meter = meter
 
+    def pin_links(self, request_id: int, links: Any) -> None:
+        """The request's transfers run on ``links`` (those it was placed on) to its end (docs/dynamics.md)."""
+        self._pinned[request_id] = links
+
     def cancel(self, request_id: int) -> None:
         """The request's current attempt failed: its jobs not yet started are skipped.
 
@@ -254,6 +260,7 @@ class ContentionTiming:
         recalled mid-transmission); no later job of that attempt starts.
         """
         self._attempt[request_id] = self._attempt.get(request_id, 0) + 1
+        self._pinned.pop(request_id, None)
 
     # -- one request ---------------------------------------------------------
     def execute(self, request: Request, placement: Placement) -> Generator[simpy.Event, Any, ServiceTiming]:
@@ -302,6 +309,7 @@ class ContentionTiming:
             wait_s += best[1]
             transfer_s += best[2]
             compute_s += best[3]
+        self._pinned.pop(rid, None)
         return ServiceTiming(compute_s=compute_s, transfer_s=transfer_s, wait_s=wait_s)
 
     def _receive_direct(
@@ -435,7 +443,12 @@ class ContentionTiming:
     ) -> Generator[simpy.Event, Any, tuple[float, float, float]]:
         """Move ``nbytes`` hop by hop; (arrival instant, wait, transmission) s."""
         env = self.env
-        route = ((sender, receiver),) if self._hops is None else self._hops(sender, receiver)
+        links = self._pinned.get(rid)
+        if links is None:
+            route = ((sender, receiver),) if self._hops is None else self._hops(sender, receiver)
+            hop_spb = None
+        else:
+            route, hop_spb = links.hops(sender, receiver), links.hop_sec_per_byte
         wait = transmit = 0.0
         for u, v in route:
             if self._attempt.get(rid, 0) != attempt:
@@ -451,10 +464,11 @@ class ContentionTiming:
                 self._sample_radio(radio)
             wait += started - asked
             tokens = None if self.meter is None else (self.meter.begin(rid, u, "tx"), self.meter.begin(rid, v, "rx"))
+            spb = self._spb[u] if hop_spb is None else hop_spb(u, v)
             if self._channel_of is None:
-                yield env.timeout(nbytes * self._spb[u])
+                yield env.timeout(nbytes * spb)
             else:
-                yield self._channel_of[u].transmit(nbytes * 8.0, self._rate[u])
+                yield self._channel_of[u].transmit(nbytes * 8.0, self._rate[u] if hop_spb is None else 8.0 / spb)
             if tokens is not None:
                 self.meter.end(tokens[0])
                 self.meter.end(tokens[1])

@@ -22,6 +22,9 @@ See docs/dynamics.md. The rules, in one place:
   fraction of time it is up is ``up / (up + down)`` in expectation over any window.
 * Scheduled outages (``churn.schedule``) take a device down at ``down_at`` and
   back at ``up_at`` (or never).
+* Over a topology a down device is removed from the links while it is down (it
+  neither receives nor relays; :mod:`distsim.engine.mobility` rebuilds them), and
+  the relays on a placement's routes count as devices it uses.
 * A battery that empties takes its participant down for good.
 * A device coming back wakes requests waiting for a release (``on_release``).
 """
@@ -36,8 +39,10 @@ import numpy as np
 import numpy.typing as npt
 import simpy
 
-from distsim.engine.energy import Meter
+from distsim.engine.energy import Meter, phase_times
+from distsim.model.devices import Links
 from distsim.scheduling.base import ClusterView, Placement
+from distsim.world import World
 
 if TYPE_CHECKING:
     from distsim.engine.ledger import Ledger
@@ -54,10 +59,9 @@ class DeviceFailure(Exception):
         self.reason = reason
 
 
-def needs_dynamics(world: Any) -> bool:
-    """True when the scenario has churn or batteries, i.e. the fleet changes during the run."""
-    scenario = world.scenario
-    return bool(scenario.churn.random or scenario.churn.schedule or scenario.energy.batteries)
+def needs_dynamics(world: World) -> bool:
+    """True when the run has churn or batteries, i.e. the fleet changes during the run."""
+    return world.churn.active or world.energy.batteries
 
 
 class Dynamics:
@@ -73,38 +77,34 @@ class Dynamics:
         self.up: BoolArray = np.ones(world.fleet.size, dtype=bool)
         self.dead: BoolArray = np.zeros(world.fleet.size, dtype=bool)
         self.died_at = np.full(world.fleet.size, math.nan)
-        self.policy = world.scenario.churn.policy
+        self.policy = world.churn.policy
         # request id -> (its service process, devices it uses)
         self._in_flight: dict[int, tuple[simpy.Process, BoolArray]] = {}
         #: (instant, participants up) at t = 0 and after every change.
         self.series: list[tuple[float, int]] = [(0.0, self.participants)]
         self._up_integral = 0.0
         self._last_change = 0.0
-        self._battery_powered = int(np.isfinite(meter.model.battery_j[: self.participants]).sum())
+        self._battery_powered = int(np.isfinite(meter.battery_j[: self.participants]).sum())
         self.first_death_at = math.nan
         self.lifetime_at = math.nan
         self._lifetime_deaths = (
-            math.ceil(world.scenario.energy.lifetime_fraction * self._battery_powered - 1e-9)
-            if self._battery_powered
-            else 0
+            math.ceil(world.energy.lifetime_fraction * self._battery_powered - 1e-9) if self._battery_powered else 0
         )
         meter._on_empty = self._battery_empty
         self._start_churn(rng)
 
     # -- churn processes -----------------------------------------------------
     def _start_churn(self, rng: np.random.Generator) -> None:
-        churn = self.world.scenario.churn
-        fleet = self.world.fleet
+        churn = self.world.churn
         # One child stream per participant, in id order, whether or not it churns:
         # adding a type to churn.random never shifts another device's draws.
         streams = rng.spawn(self.participants)
         for device in range(self.participants):
-            times = churn.random.get(fleet.types[device])
+            times = churn.times[device]
             if times is not None:
-                self.env.process(self._random(device, times.up_mean_s, times.down_mean_s, streams[device]))
-        names = {name: i for i, name in enumerate(fleet.names)}
-        for outage in churn.schedule:
-            self.env.process(self._outage(names[outage.device], outage.down_at, outage.up_at))
+                self.env.process(self._random(device, times[0], times[1], streams[device]))
+        for device, down_at, up_at in churn.schedule:
+            self.env.process(self._outage(device, down_at, up_at))
 
     def _random(
         self, device: int, up_mean: float, down_mean: float, rng: np.random.Generator
@@ -151,6 +151,9 @@ class Dynamics:
         self.up[device] = up
         self.meter.set_up(device, up)
         self.sim.ledger.version += 1  # the view changed: cached rejections are stale
+        if self.sim.live is not None:
+            # Over a topology a down device neither receives nor relays (docs/dynamics.md).
+            self.sim.live.set_down(~self.up)
         count = int(self.up[: self.participants].sum())
         if self.series[-1][0] == now:
             self.series[-1] = (now, count)
@@ -175,10 +178,17 @@ class Dynamics:
         return integral / (until * self.participants)
 
     # -- in-flight requests ----------------------------------------------------
-    def register(self, request_id: int, process: simpy.Process, placement: Placement) -> None:
-        """``request_id`` is now served by ``process`` on the devices of ``placement``."""
+    def register(self, request_id: int, process: simpy.Process, placement: Placement, links: Links) -> None:
+        """``request_id`` is now served by ``process`` on the devices of ``placement`` over ``links``.
+
+        Over a topology the relays on its routes count as used: a relay going
+        down fails the request as its senders and receivers do.
+        """
         cost = placement.cost
         uses = (cost.segments > 0) | (cost.bandwidth_bytes > 0) | (cost.received_bytes > 0)
+        if hasattr(links, "hops"):
+            times = phase_times(self.world, placement, links)
+            uses = uses | (times.tx_s > 0) | (times.rx_s > 0)
         self._in_flight[request_id] = (process, uses)
 
     def unregister(self, request_id: int) -> None:
@@ -186,7 +196,7 @@ class Dynamics:
         self._in_flight.pop(request_id, None)
 
     def view(self, ledger: Ledger) -> ClusterView:
-        """The scheduler's view: down participants show residuals of -1."""
+        """The scheduler's view: down participants show residuals of 0 and ``available`` False."""
         view = ledger.view()
         down = ~self.up
         if not down.any():
@@ -200,7 +210,7 @@ class Dynamics:
             masked[down] = mark
             masked.flags.writeable = False
             arrays.append(masked)
-        masked_view = ClusterView(self.world, arrays[0], arrays[1], arrays[2])
+        masked_view = ClusterView(ledger.world, arrays[0], arrays[1], arrays[2])
         available = self.up.copy()
         available.flags.writeable = False
         masked_view.available = available

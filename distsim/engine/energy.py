@@ -2,8 +2,9 @@
 
 Every device draws ``idle_w`` while it is up, plus ``compute_w`` while it
 computes, ``tx_w`` while its radio transmits and ``rx_w`` while it receives
-(the three are *above* idle). Watts come from the catalogue
-(``data/devices.yaml``, ``power:``), overridable per type in the scenario.
+(the three are *above* idle). Watts come from ``World.power`` (one
+:class:`distsim.catalog.PowerSpec` per device: the catalogue's
+``data/devices.yaml`` ``power:`` values, scenario overrides on top).
 
 How activity is timed depends on the timing model:
 
@@ -33,8 +34,8 @@ import numpy as np
 import numpy.typing as npt
 import simpy
 
-from distsim import catalog
 from distsim.model.cost import layer_transfers
+from distsim.model.devices import Links
 from distsim.scheduling.base import Placement
 from distsim.world import World
 
@@ -44,55 +45,31 @@ FloatArray = npt.NDArray[np.float64]
 J_PER_WH = 3600.0
 
 
-@dataclass(frozen=True, slots=True)
-class PowerModel:
-    """Watts per device id (participants then sources) and battery capacity, J (inf: mains powered)."""
+class _Watts:
+    """The power model of ``world.power`` as arrays by device id, W, and battery capacities, J.
 
-    idle_w: FloatArray
-    compute_w: FloatArray
-    tx_w: FloatArray
-    rx_w: FloatArray
-    battery_j: FloatArray
-
-
-def power_model(world: World) -> PowerModel:
-    """The power model of every device of ``world``: catalogue values, scenario overrides on top.
-
-    Batteries apply to participants only, and only when ``energy.batteries`` is true.
+    Batteries apply to participants only, and only when ``energy.batteries`` is
+    true; a mains-powered device has capacity ``inf``.
     """
-    scenario = world.scenario
-    specs = catalog.power_models()
-    fleet = world.fleet
-    rows: dict[str, tuple[float, float, float, float, float]] = {}
-    for kind in sorted(set(fleet.types)):
-        spec = specs.get(kind)
-        # A type declared in the scenario (``device_types:``) has no catalogue power model: it
-        # draws nothing until the scenario gives ``devices.<type>.power`` (docs/energy.md), as
-        # for the catalogue values no source gives.
-        values = {"idle_w": 0.0, "compute_w": 0.0, "tx_w": 0.0, "rx_w": 0.0}
-        battery = None
-        if spec is not None:
-            values = {"idle_w": spec.idle_w, "compute_w": spec.compute_w, "tx_w": spec.tx_w, "rx_w": spec.rx_w}
-            battery = spec.battery_wh
-        override = scenario.devices.get(kind)
-        if override is not None:
-            if override.power is not None:
-                for key, value in override.power.model_dump().items():
-                    if value is not None:
-                        values[key] = float(value)
-            if override.battery_wh is not None:
-                battery = override.battery_wh
-        battery_j = battery * J_PER_WH if (battery is not None and scenario.energy.batteries) else math.inf
-        rows[kind] = (values["idle_w"], values["compute_w"], values["tx_w"], values["rx_w"], battery_j)
-    table = np.array([rows[kind] for kind in fleet.types], dtype=np.float64).reshape(fleet.size, 5)
-    capacity = table[:, 4].copy()
-    capacity[fleet.participants :] = math.inf
-    return PowerModel(table[:, 0].copy(), table[:, 1].copy(), table[:, 2].copy(), table[:, 3].copy(), capacity)
+
+    def __init__(self, world: World) -> None:
+        power = world.power
+        self.idle_w = np.array([p.idle_w for p in power], dtype=np.float64)
+        self.compute_w = np.array([p.compute_w for p in power], dtype=np.float64)
+        self.tx_w = np.array([p.tx_w for p in power], dtype=np.float64)
+        self.rx_w = np.array([p.rx_w for p in power], dtype=np.float64)
+        battery = np.full(len(power), math.inf)
+        if world.energy.batteries:
+            for i in range(world.fleet.participants):
+                wh = power[i].battery_wh
+                if wh is not None:
+                    battery[i] = wh * J_PER_WH
+        self.battery_j = battery
 
 
-def hop_list(world: World, sender: int, receiver: int) -> tuple[tuple[int, int], ...]:
+def hop_list(links: Links, sender: int, receiver: int) -> tuple[tuple[int, int], ...]:
     """The hops a transfer takes: one on a full mesh, the route's over a topology."""
-    hops: Callable[[int, int], tuple[tuple[int, int], ...]] | None = getattr(world.links, "hops", None)
+    hops: Callable[[int, int], tuple[tuple[int, int], ...]] | None = getattr(links, "hops", None)
     return ((sender, receiver),) if hops is None else hops(sender, receiver)
 
 
@@ -105,15 +82,21 @@ class PhaseTimes:
     rx_s: FloatArray
 
 
-def phase_times(world: World, placement: Placement) -> PhaseTimes:
-    """Analytic busy time of every device for ``placement`` (Eq. 7 compute, Eq. 6 transfers hop by hop)."""
+def phase_times(world: World, placement: Placement, links: Links | None = None) -> PhaseTimes:
+    """Analytic busy time of every device for ``placement`` (Eq. 7 compute, Eq. 6 transfers hop by hop).
+
+    ``links``: the links the placement was made on (default ``world.links``);
+    over a topology each hop takes its own rate (``hop_sec_per_byte``).
+    """
     fleet = world.fleet
     n = fleet.size
+    links = world.links if links is None else links
     compute = placement.cost.compute_mults / fleet.mults_per_s
     tx = np.zeros(n)
     rx = np.zeros(n)
     spb = fleet.sec_per_byte
-    direct = getattr(world.links, "hops", None) is None
+    hop_spb: Callable[[int, int], float] | None = getattr(links, "hop_sec_per_byte", None)
+    direct = hop_spb is None
     prev = None
     for layer, cur in zip(world.cnns[placement.cnn].layers, placement.assignments, strict=True):
         flows = layer_transfers(layer, prev, cur, n)
@@ -125,9 +108,10 @@ def phase_times(world: World, placement: Placement) -> PhaseTimes:
             np.add.at(tx, flows.senders, seconds)
             np.add.at(rx, flows.receivers, seconds)
             continue
+        assert hop_spb is not None
         for i, j, nbytes in zip(flows.senders.tolist(), flows.receivers.tolist(), flows.bytes.tolist(), strict=True):
-            for u, v in hop_list(world, i, j):
-                seconds = nbytes * float(spb[u])
+            for u, v in hop_list(links, i, j):
+                seconds = nbytes * hop_spb(u, v)
                 tx[u] += seconds
                 rx[v] += seconds
     return PhaseTimes(compute, tx, rx)
@@ -153,7 +137,9 @@ class Meter:
     def __init__(self, env: simpy.Environment, world: World, on_empty: Callable[[int], None] | None = None) -> None:
         self.env = env
         self.world = world
-        self.model = power_model(world)
+        self.model = _Watts(world)
+        #: Battery capacity per device id, J (``inf``: mains powered).
+        self.battery_j = self.model.battery_j
         n = world.fleet.size
         self.up = np.ones(n, dtype=bool)
         self._power = self.model.idle_w.copy()
@@ -226,9 +212,14 @@ class Meter:
             self._schedule(device)
 
     # -- analytic draws ------------------------------------------------------
-    def start_request(self, request_id: int, placement: Placement, service_s: float) -> None:
-        """Draw ``placement``'s analytic phase energy at constant power over ``service_s`` from now."""
-        times = phase_times(self.world, placement)
+    def start_request(
+        self, request_id: int, placement: Placement, service_s: float, links: Links | None = None
+    ) -> None:
+        """Draw ``placement``'s analytic phase energy at constant power over ``service_s`` from now.
+
+        ``links``: the links it was placed on (default the world's).
+        """
+        times = phase_times(self.world, placement, links)
         model = self.model
         compute_j = model.compute_w * times.compute_s
         radio_j = model.tx_w * times.tx_s + model.rx_w * times.rx_s

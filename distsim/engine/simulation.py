@@ -36,11 +36,13 @@ import simpy
 from distsim.engine.dynamics import DeviceFailure, Dynamics, needs_dynamics
 from distsim.engine.energy import J_PER_WH, Meter
 from distsim.engine.ledger import Ledger
+from distsim.engine.mobility import LiveLinks, needs_live_links
 from distsim.engine.records import DeviceRecord, RecordSink, RequestRecord, Summary
 from distsim.engine.timing import ServiceTiming, make_timing
 from distsim.engine.trace import Timeline
 from distsim.engine.windows import Windows, batch_placer
 from distsim.errors import InputError
+from distsim.model.devices import Links
 from distsim.privacy.exposure import Exposure, received_maps, relayed_maps
 from distsim.scheduling.base import (
     ClusterView,
@@ -56,7 +58,7 @@ from distsim.scheduling.registry import make_scheduler
 from distsim.world import World
 
 #: Child stream order; appending a name never changes the streams before it.
-STREAMS = ("arrivals", "sources", "scheduler", "timing", "churn")
+STREAMS = ("arrivals", "sources", "scheduler", "timing", "churn", "mobility")
 
 
 def spawn_streams(seed: int) -> dict[str, np.random.Generator]:
@@ -115,19 +117,19 @@ class Simulation:
         scheduler: Scheduler | None = None,
         placements: IO[str] | None = None,
     ) -> None:
-        scenario = world.scenario
+        settings = world.run
         self.world = world
         self.sink = sink
-        self.seed = scenario.simulation.seed if seed is None else seed
+        self.seed = settings.seed if seed is None else seed
         self.streams = spawn_streams(self.seed)
         self.env = simpy.Environment()
         self.ledger = Ledger(world)
         # ``scheduler`` replaces the scenario's (the Gymnasium environment drives a run this way).
         self.scheduler: Scheduler = scheduler or make_scheduler(
-            scenario.scheduler.name, scenario.scheduler.params, world, self.streams["scheduler"]
+            settings.scheduler, dict(settings.scheduler_params), world, self.streams["scheduler"]
         )
-        self._scheduler_name = scenario.scheduler.name if scheduler is None else str(scheduler.name)
-        self.timing = make_timing(scenario.simulation.timing, self.env, world, self.streams["timing"])
+        self._scheduler_name = settings.scheduler if scheduler is None else str(scheduler.name)
+        self.timing = make_timing(settings.timing, self.env, world, self.streams["timing"])
         #: Spans and queue lengths of the run when ``trace`` (needs a timing model with ``attach``), else None.
         self.timeline: Timeline | None = None
         if trace:
@@ -135,13 +137,13 @@ class Simulation:
             if attach is None:
                 raise InputError(
                     f"a trace needs simulation.timing: contention (timing "
-                    f"{scenario.simulation.timing!r} has no per-device timeline)",
+                    f"{settings.timing!r} has no per-device timeline)",
                     field="simulation.timing",
                 )
             cores = getattr(self.timing, "cores", (1,) * world.fleet.size)
             self.timeline = Timeline(world.fleet.names, world.fleet.types, cores)
             attach(self.timeline)
-        self.retry = scenario.simulation.retry
+        self.retry = settings.retry
         self._released = self.env.event()
         #: Energy of every device (docs/energy.md); a timing model with ``attach_meter`` reports its busy intervals.
         self.meter = Meter(self.env, world)
@@ -149,6 +151,15 @@ class Simulation:
         self._job_metered = attach_meter is not None
         if attach_meter is not None:
             attach_meter(self.meter)
+        #: The world whose links are current (mobility or churn over a topology replace its links).
+        self.world_now = world
+        #: Links that change during the run (docs/dynamics.md), or None when they never do.
+        self.live: LiveLinks | None = None
+        if needs_live_links(world):
+            self.live = LiveLinks(self.env, world, self.streams["mobility"], self._relink)
+        # request id -> the links it was placed on (only while links change during the run).
+        self._placed_on: dict[int, Links] = {}
+        self._pin = getattr(self.timing, "pin_links", None)
         #: Churn and battery deaths (docs/dynamics.md), or None for a static fleet.
         self.dynamics: Dynamics | None = None
         if needs_dynamics(world):
@@ -156,7 +167,7 @@ class Simulation:
         self._ended = 0
         self._all_ended = self.env.event()
         #: Periodic placement (``simulation.placement_period_s``): window index -> its end event.
-        self._period = scenario.simulation.placement_period_s
+        self._period = settings.placement_period_s
         self._windows: dict[int, simpy.Event] = {}
         #: With a period and a batch-capable scheduler, each window is placed in one call (engine/windows.py).
         place_batch = batch_placer(self.scheduler) if self._period is not None else None
@@ -216,7 +227,8 @@ class Simulation:
                     f"{request.cnn} at max_ssim {world.limits[request.cnn].tau} needs at least "
                     f"{need} participants, the fleet has {world.fleet.participants}",
                 )
-            elif self._repeatable:
+            elif self._repeatable and self.live is None:
+                # (With links that change, a request unplaceable now may be placeable later.)
                 # Only a scheduler whose decision depends on nothing but the
                 # request's source and the residuals can be judged by one probe.
                 probe = self.scheduler.place(request, ClusterView.idle(world))
@@ -237,7 +249,14 @@ class Simulation:
             self._too_small[request.source] = verdict
         return self._too_small[request.source]
 
-    def _exposure(self, request: Request, placement: Placement) -> Exposure:
+    def _relink(self, links: Links) -> None:
+        """The links changed (a move, a device down or up over a topology): views use them from now on."""
+        self.world_now = replace(self.world, links=links)
+        self.ledger.world = self.world_now
+        self.ledger.version += 1  # cached rejections were decided on the old links
+        self.wake()
+
+    def _exposure(self, request: Request, placement: Placement, links: Links) -> Exposure:
         """What ``placement`` exposes to ``privacy.colluders`` colluding untrusted devices.
 
         Checks the invariant on every served request: a placement that a
@@ -249,12 +268,12 @@ class Simulation:
         fleet = world.fleet
         counts = received_maps(cnn, placement.assignments, fleet.participants)
         mechanism = world.mechanism
-        colluders = world.scenario.privacy.colluders
+        colluders = world.run.colluders
         relays: list[dict[int, int]] = []
         seen = counts
-        if not world.encrypted_links and hasattr(world.links, "route"):
+        if not world.encrypted_links and hasattr(links, "route"):
             # Relays on a multi-hop route see what they forward (docs/privacy.md).
-            relays = relayed_maps(cnn, placement.assignments, world.links, fleet.participants, fleet.size)
+            relays = relayed_maps(cnn, placement.assignments, links, fleet.participants, fleet.size)
             if any(relays):
                 seen = [held.copy() for held in counts]
                 for held, forwarded in zip(seen, relays, strict=True):
@@ -266,10 +285,10 @@ class Simulation:
         if self._certified and not exposure.extrapolated:
             # What the scheduler placed (relays are not yet in the schedulers' caps).
             single = mechanism.exposure(cnn, counts, 1)
-            if single.ssim > world.scenario.privacy.max_ssim:
+            if single.ssim > world.run.max_ssim:
                 raise AssertionError(
                     f"request {request.id}: a certified placement exposes SSIM {single.ssim} at "
-                    f"{single.layer} > max_ssim {world.scenario.privacy.max_ssim}"
+                    f"{single.layer} > max_ssim {world.run.max_ssim}"
                 )
         return exposure
 
@@ -320,12 +339,12 @@ class Simulation:
 
     # -- processes ---------------------------------------------------------
     def _arrivals(self) -> Generator[simpy.Event, Any, None]:
-        workload = self.world.scenario.workload
+        settings = self.world.run
         arrivals, sources = self.streams["arrivals"], self.streams["sources"]
         first_source = self.world.fleet.participants
         weights = self.world.source_weights
-        for k in range(workload.requests):
-            yield self.env.timeout(float(arrivals.exponential(1.0 / workload.rate_per_s)))
+        for k in range(settings.requests):
+            yield self.env.timeout(float(arrivals.exponential(1.0 / settings.rate_per_s)))
             source = first_source + int(sources.choice(len(weights), p=weights))
             request = Request(k, source, self.world.fleet.source_cnn[source - first_source], self.env.now)
             if k == 0:
@@ -400,14 +419,20 @@ class Simulation:
         """
         self.ledger.reserve(placement.cost)
         start = self.env.now
+        # In flight, a request keeps the links it was placed on (docs/dynamics.md).
+        links = self.world_now.links
+        if self.live is not None:
+            self._placed_on[request.id] = links
+            if self._pin is not None:
+                self._pin(request.id, links)
         if not self._job_metered:
-            self.meter.start_request(request.id, placement, placement.cost.latency_s)
+            self.meter.start_request(request.id, placement, placement.cost.latency_s, links)
         else:
             self.meter.open_request(request.id)
         if self.dynamics is not None:
             process = self.env.active_process
             assert process is not None
-            self.dynamics.register(request.id, process, placement)
+            self.dynamics.register(request.id, process, placement, links)
         try:
             timing: ServiceTiming = yield from self.timing.execute(request, placement)
         except simpy.Interrupt as stop:
@@ -417,7 +442,7 @@ class Simulation:
                 cancel(request.id)
             self.meter.stop_request(request.id)
             reason = stop.cause.reason if isinstance(stop.cause, DeviceFailure) else str(stop.cause)
-            if self.world.scenario.churn.policy == "fail":
+            if self.world.churn.policy == "fail":
                 self._fail(request, progress.attempts, progress.restarts, reason, start)
                 progress.failed = True
             else:
@@ -454,7 +479,8 @@ class Simulation:
         self._served_energy_j += energy.compute_j + energy.radio_j
         self._requests_energy_j += energy.compute_j + energy.radio_j
         self._account(placement)
-        exposure = self._exposure(request, placement)
+        links = self._placed_on.pop(request.id, self.world.links)
+        exposure = self._exposure(request, placement, links)
         self._exposures.append(exposure.ssim)
         accuracy = self.world.mechanism.accuracy_pct(self.world.cnns[request.cnn])
         if accuracy is not None:
@@ -510,7 +536,7 @@ class Simulation:
 
     def _end_one(self) -> None:
         self._ended += 1
-        if self._ended == self.world.scenario.workload.requests:
+        if self._ended == self.world.run.requests:
             self._all_ended.succeed()
 
     def _fail(self, request: Request, attempts: int, restarts: int, reason: str, start: float) -> None:
@@ -588,12 +614,15 @@ class Simulation:
     def run(self) -> Summary:
         """Simulate every request to its end (or until ``simulation.max_wall_s``); return the summary."""
         self.env.process(self._arrivals())
-        limit = self.world.scenario.simulation.max_wall_s
+        if self.live is not None:
+            self.live.start(self._all_ended)
+        limit = self.world.run.max_wall_s
         complete = True
-        if limit is None and self.dynamics is None:
+        endless = self.dynamics is not None or self.live is not None
+        if limit is None and not endless:
             self.env.run()
         elif limit is None:
-            # Churn processes never end by themselves: stop when the last request has ended.
+            # Churn and movement never end by themselves: stop when the last request has ended.
             self.env.run(until=self._all_ended)
         else:
             complete = self._run_until_wall(time.perf_counter() + limit)
@@ -608,8 +637,8 @@ class Simulation:
         """Step the simulation until it ends (True) or the wall clock passes ``deadline`` (False)."""
         env = self.env
         while True:
-            if self.dynamics is not None and self._all_ended.triggered:
-                return True  # churn would go on forever: the run ends with its last request
+            if (self.dynamics is not None or self.live is not None) and self._all_ended.triggered:
+                return True  # churn and movement would go on forever: the run ends with its last request
             if time.perf_counter() >= deadline:
                 return env.peek() == math.inf
             try:
@@ -622,7 +651,7 @@ class Simulation:
         self.meter.close()
 
     def _summary(self) -> Summary:
-        scenario = self.world.scenario
+        settings = self.world.run
         c = self._counts
         arrived = self._arrived
         served = c["served"]
@@ -635,11 +664,11 @@ class Simulation:
 
         span = self._last_end - self._first_arrival if arrived else 0.0
         return Summary(
-            scenario=scenario.name,
+            scenario=settings.name,
             seed=self.seed,
             scheduler=self._scheduler_name,
-            timing=scenario.simulation.timing,
-            max_ssim=scenario.privacy.max_ssim,
+            timing=settings.timing,
+            max_ssim=settings.max_ssim,
             participants=self.world.fleet.participants,
             requests=arrived,
             served=served,
@@ -662,11 +691,11 @@ class Simulation:
             throughput_per_s=served / span if span > 0 else 0.0,
             makespan_s=self._last_end,
             extrapolated_limits=any(limit.extrapolated for limit in self.world.limits.values()),
-            mechanism=scenario.privacy.mechanism,
-            colluders=scenario.privacy.colluders,
+            mechanism=settings.mechanism,
+            colluders=settings.colluders,
             exposure_mean=float(exposures.mean()) if len(exposures) else nan,
             exposure_max=float(exposures.max()) if len(exposures) else nan,
-            exposure_above_tau_share=float((exposures > scenario.privacy.max_ssim).mean()) if len(exposures) else 0.0,
+            exposure_above_tau_share=float((exposures > settings.max_ssim).mean()) if len(exposures) else 0.0,
             dropped_unreachable=c["dropped_unreachable"],
             exposure_attack=self.world.mechanism.exposure_attack,
             accuracy_mean_pct=float(np.mean(self._accuracies)) if self._accuracies else nan,
@@ -688,7 +717,7 @@ class Simulation:
         meter = self.meter
         total = meter.total_j
         died = np.full(fleet.size, math.nan) if self.dynamics is None else self.dynamics.died_at
-        capacity = meter.model.battery_j
+        capacity = meter.battery_j
         left_wh = np.where(np.isfinite(capacity), (capacity - total) / J_PER_WH, math.nan)
         return [
             DeviceRecord(

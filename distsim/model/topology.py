@@ -19,6 +19,13 @@ inserted in sorted order, so they never depend on input order.
 Relays forward traffic but are not charged bandwidth budget for it: the cost
 model charges a transfer's bytes to its original sender only (Eq. 8d).
 
+A hop may go at another rate than its sender's radio: ``hop_spb`` gives the
+seconds per byte of a directed hop, e.g. from a per-radio distance-to-rate
+table (:func:`hop_rates`, docs/dynamics.md); routes are then the fastest by
+those rates. Links that change during a run (mobility, devices going down) are
+new :class:`Topology` objects built by :func:`geometric_topology` or from edges
+without the down devices; a Topology never changes once built.
+
 Units: seconds per byte, metres.
 """
 
@@ -44,9 +51,17 @@ class Topology:
     Args:
         fleet: the devices (node ``i`` is device id ``i``).
         edges: undirected links as pairs of device ids; self-loops are ignored.
+        hop_spb: seconds per byte of a hop ``(u, v)`` where it differs from the
+            sender's radio, ``fleet.sec_per_byte[u]`` (a distance-dependent rate);
+            ``inf`` means ``u`` cannot send to ``v`` over that edge.
     """
 
-    def __init__(self, fleet: Fleet, edges: Iterable[tuple[int, int]]) -> None:
+    def __init__(
+        self,
+        fleet: Fleet,
+        edges: Iterable[tuple[int, int]],
+        hop_spb: Mapping[tuple[int, int], float] | None = None,
+    ) -> None:
         n = fleet.size
         self._n = n
         self._spb = fleet.sec_per_byte
@@ -58,12 +73,18 @@ class Topology:
         self.graph = nx.Graph()
         self.graph.add_nodes_from(range(n))
         self.graph.add_edges_from(pairs)
-        # A hop u -> v costs u's seconds per byte, so the routing graph is directed.
+        # A hop u -> v costs u's seconds per byte (or its distance-dependent rate), so the
+        # routing graph is directed.
+        self._hop_spb: dict[tuple[int, int], float] = {}
         self._routing = nx.DiGraph()
         self._routing.add_nodes_from(range(n))
+        own = hop_spb or {}
         for u, v in pairs:
-            self._routing.add_edge(u, v, weight=float(self._spb[u]))
-            self._routing.add_edge(v, u, weight=float(self._spb[v]))
+            for a, b in ((u, v), (v, u)):
+                seconds = float(own.get((a, b), self._spb[a]))
+                if math.isfinite(seconds):
+                    self._hop_spb[(a, b)] = seconds
+                    self._routing.add_edge(a, b, weight=seconds)
         self._rows: dict[int, FloatArray] = {}
         self._paths: dict[int, dict[int, list[int]]] = {}
         #: Dijkstra runs so far (one per distinct sender asked about).
@@ -100,6 +121,10 @@ class Topology:
             raise ValueError(f"device {receiver} is unreachable from device {sender}")
         return tuple(itertools.pairwise(path))
 
+    def hop_sec_per_byte(self, sender: int, receiver: int) -> float:
+        """Seconds per byte of the direct hop ``sender -> receiver`` (``inf`` when there is none)."""
+        return self._hop_spb.get((sender, receiver), math.inf)
+
     def reachable(self, sender: int, receiver: int) -> bool:
         """True when a route exists."""
         return bool(math.isfinite(self._row(sender)[receiver]))
@@ -133,6 +158,54 @@ def geometric_edges(positions: npt.NDArray[np.float64], range_m: float) -> list[
     pos = {i: tuple(float(c) for c in row) for i, row in enumerate(positions)}
     graph = nx.random_geometric_graph(len(positions), range_m, dim=2, pos=pos)
     return sorted((min(u, v), max(u, v)) for u, v in graph.edges())
+
+
+def hop_rates(
+    positions: npt.NDArray[np.float64],
+    edges: Iterable[tuple[int, int]],
+    radios: tuple[str, ...],
+    tables: Mapping[str, tuple[tuple[float, float], ...]],
+) -> dict[tuple[int, int], float]:
+    """Seconds per byte of every directed hop whose sender's radio has a distance-to-rate table.
+
+    ``tables[radio]`` is a step table of ``(up_to_m, rate_bps)`` rows with
+    increasing ``up_to_m``: a hop of ``d`` metres goes at the rate of the first
+    row with ``up_to_m >= d``; beyond the last row the sender cannot reach the
+    receiver (``inf``). Radios without a table keep their catalogue rate (no entry).
+    """
+    out: dict[tuple[int, int], float] = {}
+    for u, v in edges:
+        distance = float(np.hypot(*(positions[u] - positions[v])))
+        for a, b in ((u, v), (v, u)):
+            table = tables.get(radios[a])
+            if table is None:
+                continue
+            seconds = math.inf
+            for up_to_m, rate_bps in table:
+                if distance <= up_to_m:
+                    seconds = 8.0 / rate_bps
+                    break
+            out[(a, b)] = seconds
+    return out
+
+
+def geometric_topology(
+    fleet: Fleet,
+    positions: npt.NDArray[np.float64],
+    range_m: float,
+    tables: Mapping[str, tuple[tuple[float, float], ...]] | None = None,
+    down: npt.NDArray[np.bool_] | None = None,
+) -> Topology:
+    """The links of devices at ``positions`` (metres): pairs at most ``range_m`` apart, rates by ``tables``.
+
+    Devices marked in ``down`` are left out (no edge touches them): they
+    neither receive nor relay while down.
+    """
+    edges = geometric_edges(positions, range_m)
+    if down is not None and down.any():
+        edges = [(u, v) for u, v in edges if not (down[u] or down[v])]
+    rates = hop_rates(positions, edges, fleet.radios, tables) if tables else None
+    return Topology(fleet, edges, rates)
 
 
 def layout_positions(

@@ -455,6 +455,8 @@ class DistPrivacy:
         self._bounds: dict[str, list[int]] = {}
 
     def place(self, request: Request, view: ClusterView) -> Decision:
+        if view.links is not self.world.links:
+            self._relink(view.world)
         if isinstance(view.links, FullMesh):
             kernel = load_kernel("distsim.scheduling.distprivacy_kernel", "decide_mesh")
             if kernel is not None:
@@ -462,6 +464,13 @@ class DistPrivacy:
                 if placed is not None:
                     return placed
         return self._place(request, view)
+
+    def _relink(self, world: World) -> None:
+        """The links changed during the run (mobility, churn over a topology): drop what was cached on them."""
+        self.world = world
+        self._alpha_t_cache.clear()
+        self._holder.clear()
+        self._reach_rows = None
 
     def _place_compiled(self, kernel: Callable[..., int], request: Request, view: ClusterView) -> Decision | None:
         """The decision of the compiled twin (:mod:`distsim.scheduling.distprivacy_kernel`) on a full mesh,
