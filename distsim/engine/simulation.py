@@ -159,6 +159,7 @@ class Simulation:
             self.live = LiveLinks(self.env, world, self.streams["mobility"], self._relink)
         # request id -> the links it was placed on (only while links change during the run).
         self._placed_on: dict[int, Links] = {}
+        self._decided_on: Links = world.links
         self._pin = getattr(self.timing, "pin_links", None)
         #: Churn and battery deaths (docs/dynamics.md), or None for a static fleet.
         self.dynamics: Dynamics | None = None
@@ -294,7 +295,11 @@ class Simulation:
 
     def _view(self) -> ClusterView:
         """The residual budgets now (without departed devices under churn)."""
-        return self.ledger.view() if self.dynamics is None else self.dynamics.view(self.ledger)
+        view = self.ledger.view() if self.dynamics is None else self.dynamics.view(self.ledger)
+        # The links the next placement is decided on (a window's joint placement is decided on the
+        # first view of its window end, even if the links change at that same instant).
+        self._decided_on = view.links
+        return view
 
     def _admitted(self, request: Request) -> bool:
         """True unless the request is dropped before any decision (``fleet_too_small``)."""
@@ -420,7 +425,7 @@ class Simulation:
         self.ledger.reserve(placement.cost)
         start = self.env.now
         # In flight, a request keeps the links it was placed on (docs/dynamics.md).
-        links = self.world_now.links
+        links = self._decided_on
         if self.live is not None:
             self._placed_on[request.id] = links
             if self._pin is not None:
