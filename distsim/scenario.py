@@ -487,6 +487,10 @@ def _loader() -> type:
                 )
             return super().compose_node(parent, index)
 
+        def construct_document(self, node: Any) -> Any:
+            _refuse_duplicate_keys(node, ())
+            return super().construct_document(node)
+
     # Copy the resolver table before adding to it, so SafeLoader itself is unchanged.
     Loader.yaml_implicit_resolvers = {k: list(v) for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
     Loader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT_12, list("-+0123456789."))
@@ -496,10 +500,30 @@ def _loader() -> type:
 _LOADER: list[type] = []
 
 
+def _refuse_duplicate_keys(node: Any, path: tuple[str, ...]) -> None:
+    """An :class:`InputError` for a key given twice in one mapping (YAML loaders keep the last silently)."""
+    if isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _refuse_duplicate_keys(item, (*path, str(index)))
+    elif isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key, value in node.value:
+            name, line = str(key.value), key.start_mark.line + 1
+            if name in seen:
+                where = ".".join((*path, name))
+                raise InputError(
+                    f"duplicate key (lines {seen[name]} and {line}); each key may appear once", field=where
+                )
+            seen[name] = line
+            _refuse_duplicate_keys(value, (*path, name))
+
+
 def parse_yaml(text: str, *, file: str | None = None) -> Any:
     """Parse YAML text without aliases (so no alias bomb), ``1e9`` read as a number (YAML 1.2).
 
-    A syntax error is an :class:`InputError` with its line and column.
+    A syntax error is an :class:`InputError` with its line and column; a key
+    given twice in one mapping (which YAML loaders resolve silently, the last
+    winning) is an :class:`InputError` naming its dotted path and both lines.
     """
     if not _LOADER:
         _LOADER.append(_loader())
@@ -510,6 +534,8 @@ def parse_yaml(text: str, *, file: str | None = None) -> Any:
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else None
         problem = getattr(exc, "problem", None) or "malformed YAML"
         raise InputError(f"malformed YAML: {problem}", file=file, field=where) from None
+    except InputError as exc:  # a duplicate key, found while composing
+        raise exc.located(file=file) from None
     except RecursionError:
         raise InputError("malformed YAML: nested too deeply", file=file) from None
 

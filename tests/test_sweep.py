@@ -79,11 +79,16 @@ def test_overrides_replace_mappings_and_index_lists() -> None:
             },
         }
     )
-    scenario = sweep.points[0].scenario
+    scenario = sweep.points[0].scenario  # resolved: every default filled in
     assert scenario["participants"]["mix"] == {"rpi3": 1}
-    assert scenario["sources"] == [{"cnn": "lenet"}, {"cnn": "lenet"}]
-    assert scenario["devices"] == {"rpi3": {"mults_per_s": 100.0}}
+    assert [s["cnn"] for s in scenario["sources"]] == ["lenet", "lenet"]
+    assert list(scenario["devices"]) == ["rpi3"] and scenario["devices"]["rpi3"]["mults_per_s"] == 100.0
     assert BASE["participants"]["mix"] == {"rpi3": 1, "nexus5": 1, "stm32h7": 1}  # base untouched
+    assert sweep.points[0].columns == {
+        "participants.mix": {"rpi3": 1},
+        "sources.1.cnn": "lenet",
+        "devices.rpi3.mults_per_s": 100.0,
+    }
 
 
 def test_seeds_depend_on_replication_only() -> None:

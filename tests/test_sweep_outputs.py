@@ -30,7 +30,7 @@ from distsim.experiments.table import (
     write_csv_atomic,
     write_parquet_atomic,
 )
-from distsim.io import file_mode
+from distsim.io import file_mode, write_manifest
 from distsim.plots.io import cdf_from_run_dirs, cdf_from_sweep, load_summary, make_figure
 from distsim.run import simulate
 from distsim.scenario import load_scenario
@@ -76,6 +76,7 @@ def _sweep_folder(tmp_path: Path, params: list[str], rows: list[dict[str, Any]])
     out.mkdir()
     (out / "sweep.json").write_text(json.dumps({"params": params}), encoding="utf-8")
     write_csv_atomic(out / "results.csv", result_columns(params), rows)
+    write_manifest(out, {"kind": "sweep"})  # a finished folder: readers check the files against it
     return out
 
 
@@ -99,7 +100,7 @@ def test_results_csv_reads_back_with_the_types_it_was_written_with(tmp_path: Pat
     assert math.isnan(back.pop("latency_mean_s")) and math.isnan(row.pop("latency_mean_s"))
     assert back == row
     assert (out / "results.csv").stat().st_mode & 0o777 == file_mode()
-    assert sorted(p.name for p in out.iterdir()) == ["results.csv", "sweep.json"]  # no temporary file left
+    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "results.csv", "sweep.json"]  # no temp file
 
 
 def test_a_write_that_fails_leaves_neither_a_table_nor_a_temporary_file(tmp_path: Path) -> None:
@@ -308,6 +309,10 @@ def test_plot_loaders_refuse_directories_that_hold_the_wrong_thing(outputs: dict
     kept.mkdir()
     manifest = json.loads((outputs["sweep"] / "sweep.json").read_text(encoding="utf-8"))
     (kept / "sweep.json").write_text(json.dumps({**manifest, "keep_latencies": True}), encoding="utf-8")
+    with pytest.raises(InputError, match=re.escape("the sweep has not finished (2 of 2 runs missing; no manifest")):
+        cdf_from_sweep(kept)
+    (kept / "sweep.json").write_text(json.dumps({**manifest, "keep_latencies": True, "runs": []}), encoding="utf-8")
+    write_manifest(kept, {"kind": "sweep"})
     expected = "expected one of the swept parameters participants.total, got 'tau'"
     with pytest.raises(InputError, match=re.escape(expected)):
         cdf_from_sweep(kept, by="tau")
@@ -318,5 +323,6 @@ def test_plot_loaders_refuse_directories_that_hold_the_wrong_thing(outputs: dict
     empty.mkdir()
     (empty / "sweep.json").write_text(json.dumps(manifest), encoding="utf-8")
     write_csv_atomic(empty / "results.csv", result_columns(manifest["params"]), [])
+    write_manifest(empty, {"kind": "sweep"})
     with pytest.raises(InputError, match=re.escape("results.csv has no rows")):
         load_summary(empty)

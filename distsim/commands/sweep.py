@@ -40,6 +40,8 @@ def _sweep(args: argparse.Namespace) -> int:
     print(f"{args.sweep}: {len(sweep.points)} points x {sweep.replications} replications = {runs} runs on {where}")
     result = run_sweep(sweep, jobs=args.jobs, dask_address=args.dask, progress=progress_choice(args))
     print(f"{result.executed} runs executed, {result.skipped} already finished (resumed)")
+    if result.stale:
+        print(f"{result.stale_runs} stored runs no longer matched and were run again: {result.stale}")
     print(
         f"results in {result.out_dir}/ ({', '.join(p.name for p in result.files)}); "
         f"plot with: distsim plot {result.out_dir}"

@@ -1,41 +1,47 @@
 """Run a sweep: every point x replication, in-process, in local worker processes or on Dask.
 
-Each run is one :func:`distsim.run.simulate` call without output files. The
-parent process (never a worker) persists every finished run as
-``<out>/runs/p<point>-r<replication>.json``, written aside and moved into
-place, so an interrupted sweep loses at most the runs in flight. On restart a
-run whose file exists *and* whose key matches (the point's scenario mapping,
-the seed and ``keep_latencies``) is skipped; a stale file (the sweep file
-changed) is run again and replaced.
+Each run is one :func:`distsim.run.simulate` call without output files, of
+the point's resolved scenario (absolute file paths: a Dask worker started in
+any directory reads the same files). The parent process (never a worker)
+persists every finished run as ``<out>/runs/p<point>-r<replication>.json``,
+written aside and moved into place, so an interrupted sweep loses at most the
+runs in flight. On restart a run is skipped when a stored run has its resume
+key (:mod:`distsim.experiments.resume`: the resolved scenario, the contents of
+every referenced file, the distsim version, the seed and ``keep_latencies``),
+wherever the stored run is (a point that moved in an edited grid is not run
+again); every other run is run again and replaced, and
+:attr:`SweepResult.stale` says why.
 
 When every run is done the tidy tables are written atomically:
 ``results.csv`` (one row per run, sorted by point then replication, so the same
-bytes whatever the job count), ``results.parquet`` when pyarrow is importable,
+bytes whatever the job count; parameter columns read from each point's
+resolved scenario), ``results.parquet`` when pyarrow is importable,
 ``summary.csv`` (mean and 95% CI per point, see
-:mod:`distsim.experiments.aggregate`) and ``sweep.json`` (what the plot command
-needs: parameter columns, grid, replications).
+:mod:`distsim.experiments.aggregate`), then ``manifest.json``
+(:mod:`distsim.experiments.folder`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import math
 import os
 from collections.abc import Callable, Generator, Iterable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
 from distsim.engine.records import Summary
 from distsim.errors import InputError
+from distsim.experiments import folder
 from distsim.experiments.aggregate import aggregate, write_summary_csv
+from distsim.experiments.folder import RUNS_DIR
+from distsim.experiments.resume import FileHashes, Fingerprint, describe_stale, fingerprint, stale_reasons
 from distsim.experiments.spec import Sweep
 from distsim.experiments.table import (
     FIXED_COLUMNS,
-    SWEEP_MANIFEST,
     result_columns,
     write_csv_atomic,
     write_parquet_atomic,
@@ -43,8 +49,6 @@ from distsim.experiments.table import (
 from distsim.experiments.workers import run_local
 from distsim.io import write_json
 from distsim.progress import Progress
-
-RUNS_DIR = "runs"
 
 
 @dataclass(frozen=True)
@@ -55,11 +59,12 @@ class Task:
         point: point index.
         replication: replication index, from 0.
         seed: run seed.
-        params: grid key -> value of the point.
-        scenario: the point's scenario mapping.
-        base_dir: directory relative scenario paths resolve against.
+        params: grid key -> the point's value, read from its resolved scenario (:attr:`Point.columns`).
+        scenario: the point's resolved scenario mapping (referenced files as absolute paths).
+        base_dir: absolute directory relative scenario paths would resolve against (there are none left).
         keep_latencies: return the per-request latencies too.
-        key: fingerprint of what determines the result (for resuming).
+        key: the resume key (:attr:`Fingerprint.key`).
+        fingerprint: what the key hashes (:meth:`Fingerprint.as_record`), stored in the run file.
     """
 
     point: int
@@ -70,6 +75,7 @@ class Task:
     base_dir: str
     keep_latencies: bool
     key: str
+    fingerprint: dict[str, Any]
 
     @property
     def file_name(self) -> str:
@@ -85,34 +91,34 @@ def run_file_name(point: int, replication: int) -> str:
     return f"p{point:04d}-r{replication:03d}.json"
 
 
-def task_key(scenario: dict[str, Any], seed: int, keep_latencies: bool) -> str:
-    """SHA-256 of the canonical JSON of what determines a run's result."""
-    blob = json.dumps(
-        {"scenario": scenario, "seed": seed, "keep_latencies": keep_latencies},
-        sort_keys=True,
-        separators=(",", ":"),
-        default=str,
-    )
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
-
-
 def make_tasks(sweep: Sweep) -> list[Task]:
-    """Every point x replication, in (point, replication) order."""
+    """Every point x replication, in (point, replication) order, each with its resume key.
+
+    Every referenced file is read (and hashed) once here; one that cannot be
+    read is a one-line :class:`InputError`.
+    """
     tasks = []
     keep = sweep.spec.keep_latencies
+    hashes = FileHashes()
     for point in sweep.points:
+        try:
+            first = fingerprint(point.scenario, 0, keep, hashes)
+        except OSError as exc:
+            raise InputError(f"cannot read: {exc.strerror or exc}", file=str(exc.filename or sweep.file)) from None
         for rep in range(sweep.replications):
             seed = sweep.seed_of(rep)
+            fp = Fingerprint(first.scenario_sha256, first.inputs, first.distsim_version, seed, keep)
             tasks.append(
                 Task(
                     point.index,
                     rep,
                     seed,
-                    point.params,
+                    point.columns,
                     point.scenario,
                     str(sweep.base_dir),
                     keep,
-                    task_key(point.scenario, seed, keep),
+                    fp.key,
+                    fp.as_record(),
                 )
             )
     return tasks
@@ -135,6 +141,7 @@ def run_task(task: Task) -> dict[str, Any]:
         "replication": task.replication,
         "seed": task.seed,
         "key": task.key,
+        "fingerprint": task.fingerprint,
         "params": task.params,
         "summary": {k: _finite(v) for k, v in asdict(result.summary).items()},
         "wall_s": result.wall_s,
@@ -171,6 +178,9 @@ class SweepResult:
         executed: runs simulated by this call (the rest were resumed from ``runs/``).
         skipped: runs found finished and not run again.
         files: the tables written.
+        stale: why the runs that were stored but no longer matched were run again
+            (``"2 privacy.ssim_table contents changed"``), or ``""`` when none was.
+        stale_runs: how many stored runs no longer matched and were run again.
     """
 
     out_dir: Path
@@ -179,6 +189,8 @@ class SweepResult:
     executed: int
     skipped: int
     files: list[Path]
+    stale: str = ""
+    stale_runs: int = 0
 
 
 def _execute_local(tasks: list[Task], jobs: int) -> Generator[dict[str, Any], None, None]:
@@ -301,22 +313,15 @@ def run_sweep(
     if client is None and dask_address is not None:
         # Before anything is written: an unreachable scheduler leaves no half-made output folder.
         client = own_client = connect_dask(dask_address)
-    out = sweep.out_dir
-    runs_dir = out / RUNS_DIR
-    try:
-        runs_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"cannot create the output directory: {exc.strerror or exc}", file=str(out)) from None
-    write_json_atomic(out / SWEEP_MANIFEST, _manifest(sweep))
     tasks = make_tasks(sweep)
-    todo = []
-    for task in tasks:
-        existing = read_run(runs_dir / task.file_name)
-        if existing is None or existing.get("key") != task.key:
-            todo.append(task)
+    runs_dir = folder.begin(sweep, tasks)
+    todo, reasons = plan(runs_dir, tasks)
+    stale = describe_stale(reasons)
     skipped = len(tasks) - len(todo)
     bar = Progress(len(tasks), skipped, unit="runs", desc=sweep.name, enabled=progress)
     log.info("%s: %d runs, %d already finished", sweep.name, len(tasks), skipped)
+    if stale:
+        log.info("%s: rerunning stale runs: %s", sweep.name, stale)
     executed = 0
     stream: Generator[dict[str, Any], None, None]
     if client is not None:
@@ -337,29 +342,51 @@ def run_sweep(
         bar.close()
         if own_client is not None:
             own_client.close()
-    return _finish(sweep, tasks, executed, skipped)
+    return replace(_finish(sweep, tasks, executed, skipped), stale=stale, stale_runs=len(reasons))
 
 
-def _manifest(sweep: Sweep) -> dict[str, Any]:
-    return {
-        "name": sweep.name,
-        "file": sweep.file,
-        "description": sweep.spec.description,
-        "params": list(sweep.params),
-        "grid": sweep.spec.grid,
-        "replications": sweep.replications,
-        "seed": sweep.spec.seed,
-        "seeds": [sweep.seed_of(r) for r in range(sweep.replications)],
-        "keep_latencies": sweep.spec.keep_latencies,
-        "points": len(sweep.points),
-    }
+def plan(runs_dir: Path, tasks: list[Task]) -> tuple[list[Task], list[list[str]]]:
+    """The tasks to run, and for each stored run that no longer matches, why (:func:`.resume.stale_reasons`).
+
+    A task is done when any stored run under ``runs_dir`` has its key; a stored
+    run found under another file name (its point moved in an edited grid) is
+    written under the task's name, with the task's point, replication and
+    parameter columns. Every stored run is read before any is rewritten.
+    """
+    by_name: dict[str, dict[str, Any]] = {}
+    by_key: dict[str, dict[str, Any]] = {}
+    for path in sorted(runs_dir.glob("p*-r*.json")):
+        record = read_run(path)
+        if record is not None:
+            by_name[path.name] = record
+            if isinstance(record.get("key"), str):
+                by_key.setdefault(record["key"], record)
+    todo: list[Task] = []
+    reasons: list[list[str]] = []
+    for task in tasks:
+        found = by_key.get(task.key)
+        if found is None:
+            todo.append(task)
+            stored = by_name.get(task.file_name)
+            if stored is not None:
+                reasons.append(stale_reasons(stored, Fingerprint(**task.fingerprint)))
+            continue
+        moved = {**found, "point": task.point, "replication": task.replication, "params": task.params}
+        if by_name.get(task.file_name) != moved:
+            write_json_atomic(runs_dir / task.file_name, moved)
+    return todo, reasons
 
 
-def record_row(record: dict[str, Any], params: Iterable[str]) -> dict[str, Any]:
-    """A run record as one tidy row: point, replication, seed, the parameters, the summary fields."""
+def record_row(record: dict[str, Any], params: Iterable[str], columns: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A run record as one tidy row: point, replication, seed, the parameters, the summary fields.
+
+    ``columns`` (the point's :attr:`~distsim.experiments.spec.Point.columns`)
+    gives the parameter values; without it they come from the record.
+    """
     row: dict[str, Any] = {"point": record["point"], "replication": record["replication"], "seed": record["seed"]}
+    values = columns if columns is not None else record["params"]
     for name in params:
-        row[name] = record["params"][name]
+        row[name] = values[name]
     summary = record["summary"]
     for f in fields(Summary):
         if f.name in FIXED_COLUMNS:
@@ -376,7 +403,7 @@ def _finish(sweep: Sweep, tasks: list[Task], executed: int, skipped: int) -> Swe
         record = read_run(out / RUNS_DIR / task.file_name)
         if record is None or record.get("key") != task.key:
             raise InputError(f"run {task.file_name} is missing or stale after the sweep", file=str(out))
-        rows.append(record_row(record, sweep.params))
+        rows.append(record_row(record, sweep.params, task.params))
     columns = result_columns(sweep.params)
     files = [write_csv_atomic(out / "results.csv", columns, rows)]
     parquet = write_parquet_atomic(out / "results.parquet", columns, rows)
@@ -384,4 +411,5 @@ def _finish(sweep: Sweep, tasks: list[Task], executed: int, skipped: int) -> Swe
         files.append(parquet)
     summary = aggregate(rows, sweep.params)
     files.append(write_summary_csv(out / "summary.csv", summary, sweep.params))
+    folder.finish(sweep, tasks, files)
     return SweepResult(out, rows, summary, executed, skipped, files)

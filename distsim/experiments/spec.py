@@ -22,7 +22,16 @@ list (``sources.0.cnn``). The value *replaces* what is there (a mapping is not
 merged: ``participants.mix: {rpi3: 1}`` is a fleet of RPi3 only); missing
 intermediate mappings are created. Each point is then validated like a
 scenario file, so an unknown field or a bad value is reported against the grid
-key that produced it.
+key that produced it. Keys must not overlap: a key and one of its ancestors or
+descendants (``participants`` and ``participants.total``), or the same path
+twice (``sources.0`` and ``sources.00``), would let one override silently undo
+another, so they are refused; the YAML reader refuses a key written twice.
+
+**Resolved scenario.** Each point's scenario is validated, every default
+filled in and every referenced file (``privacy.ssim_table``) made an absolute
+path, then kept as a plain mapping (:attr:`Point.scenario`): what the runs
+execute (on any worker, from any directory), what their resume key hashes and
+where the table's parameter columns are read from (:attr:`Point.columns`).
 
 **Seeds.** Replication ``r`` of every point runs with seed
 ``SeedSequence(seed, spawn_key=(r,)).generate_state(2, uint32)`` read as one
@@ -49,12 +58,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from distsim.errors import InputError
 from distsim.fields import Count, Seed, StrictBool
 from distsim.scenario import (
+    Scenario,
     apply_overrides,
     read_yaml,
+    referenced_files,
     safe_name,
     scenario_from_dict,
     set_path,
     validation_to_input_error,
+    with_file_references,
 )
 from distsim.world import build_world
 
@@ -96,13 +108,18 @@ class Point:
 
     Attributes:
         index: position in the grid expansion (first key slowest), from 0.
-        params: grid key -> value, in the declared key order.
-        scenario: the base scenario mapping with the overrides applied (validated).
+        params: grid key -> value as the sweep file gives it, in the declared key order.
+        scenario: the resolved scenario (see the module docstring): validated, every default
+            filled in, referenced files as absolute paths; a plain JSON-ready mapping.
+        columns: grid key -> the value the run really has, read from ``scenario`` at that path
+            (a mapping or list value shows the keys and items the grid gave); the parameter
+            columns of the results table.
     """
 
     index: int
     params: dict[str, Any]
     scenario: dict[str, Any]
+    columns: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -112,10 +129,11 @@ class Sweep:
     Attributes:
         name: sweep name.
         file: the sweep file (for messages), or None for an in-memory sweep.
-        base_dir: directory against which relative paths in the scenario resolve.
+        base_dir: absolute directory against which relative paths in the scenario resolve.
         spec: the validated sweep file.
         points: every grid point, in expansion order.
         out_dir: output directory.
+        base_file: the base scenario file, or None when the base is inline.
     """
 
     name: str
@@ -124,6 +142,7 @@ class Sweep:
     spec: SweepSpec
     points: tuple[Point, ...]
     out_dir: Path
+    base_file: Path | None = None
 
     @property
     def params(self) -> tuple[str, ...]:
@@ -146,9 +165,9 @@ def replication_seed(seed: int, replication: int) -> int:
     return (int(words[0]) << 31) ^ int(words[1])
 
 
-def _read_base(spec: SweepSpec, file: str | None, sweep_dir: Path) -> tuple[dict[str, Any], Path]:
+def _read_base(spec: SweepSpec, file: str | None, sweep_dir: Path) -> tuple[dict[str, Any], Path, Path | None]:
     if isinstance(spec.base, dict):
-        return copy.deepcopy(spec.base), sweep_dir
+        return copy.deepcopy(spec.base), sweep_dir, None
     path = Path(spec.base)
     if not path.is_absolute():
         path = sweep_dir / path
@@ -158,17 +177,27 @@ def _read_base(spec: SweepSpec, file: str | None, sweep_dir: Path) -> tuple[dict
         raise InputError(f"base scenario {path}: {exc.detail}", file=file, field="base") from None
     if not isinstance(data, dict):
         raise InputError(f"base scenario {path}: expected a mapping of scenario fields", file=file, field="base")
-    return data, path.parent
+    return data, path.parent, path
 
 
 def _describe_value(value: Any) -> str:
     return json.dumps(value) if isinstance(value, dict | list) else repr(value)
 
 
-def expand(spec: SweepSpec, base: dict[str, Any], *, file: str | None, base_dir: Path) -> tuple[Point, ...]:
-    """Every grid point, validated (first key varies slowest)."""
-    keys = list(spec.grid)
-    for key in keys:
+def path_parts(key: str) -> tuple[str, ...]:
+    """The segments of a dotted path, integer segments normalised (``sources.00`` -> ``("sources", "0")``)."""
+    return tuple(str(int(part)) if part.isdigit() else part for part in key.split("."))
+
+
+def overlap(a: str, b: str) -> bool:
+    """Whether two dotted paths name the same field or one contains the other."""
+    pa, pb = path_parts(a), path_parts(b)
+    return pa[: len(pb)] == pb or pb[: len(pa)] == pa
+
+
+def _check_keys(keys: Sequence[str], file: str | None) -> None:
+    """Refuse malformed, reserved and overlapping grid keys (one override would undo another)."""
+    for at, key in enumerate(keys):
         if not key or any(not part for part in key.split(".")):
             raise InputError(
                 f"expected a dotted field path such as 'privacy.max_ssim', got {key!r}", file=file, field=f"grid.{key}"
@@ -177,6 +206,89 @@ def expand(spec: SweepSpec, base: dict[str, Any], *, file: str | None, base_dir:
             raise InputError(
                 "the sweep sets the run seeds; use 'seed' and 'replications' instead", file=file, field=f"grid.{key}"
             )
+        for earlier in keys[:at]:
+            if overlap(earlier, key):
+                relation = (
+                    "names the same field as"
+                    if path_parts(earlier) == path_parts(key)
+                    else "lies inside"
+                    if len(path_parts(key)) > len(path_parts(earlier))
+                    else "contains"
+                )
+                raise InputError(
+                    f"{relation} grid key {earlier!r}: one would override the other; expected grid keys that "
+                    "do not overlap (sweep the whole mapping, or only fields inside it)",
+                    file=file,
+                    field=f"grid.{key}",
+                )
+
+
+def get_path(data: Any, key: str) -> Any:
+    """The value at dotted ``key`` in a scenario mapping (``KeyError`` when a segment is absent)."""
+    node = data
+    for part in key.split("."):
+        if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        elif isinstance(node, dict) and part in node:
+            node = node[part]
+        else:
+            raise KeyError(key)
+    return node
+
+
+def shaped_like(resolved: Any, given: Any) -> Any:
+    """``resolved`` restricted to the keys and items of ``given`` (recursively), so a column keeps the grid's shape.
+
+    A mapping value ``{max_ssim: 0.4, mechanism: none}`` becomes the resolved
+    values of those two fields, not the whole resolved block with every default.
+    A resolved number equal to the given one keeps the given spelling (``1``
+    for a weight the schema stores as ``1.0``); any other value is the resolved one.
+    """
+    if isinstance(given, dict) and isinstance(resolved, dict):
+        return {k: shaped_like(resolved[k], v) if k in resolved else None for k, v in given.items()}
+    if isinstance(given, list) and isinstance(resolved, list) and len(given) == len(resolved):
+        return [shaped_like(r, g) for r, g in zip(resolved, given, strict=True)]
+    if _number(given) and _number(resolved) and given == resolved:
+        return given
+    return resolved
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def resolve_scenario(scenario: Scenario) -> dict[str, Any]:
+    """The resolved mapping of a validated scenario: every default, referenced files as absolute paths."""
+    absolute = {field: str(path.resolve()) for field, path in referenced_files(scenario).items()}
+    return with_file_references(scenario, absolute).model_dump(mode="json")
+
+
+def _grid_files(scenario: Scenario, data: dict[str, Any], keys: Sequence[str], sweep_dir: Path) -> Scenario:
+    """``scenario`` with each relative file path that a grid key set resolved against the sweep file's folder.
+
+    :func:`scenario_from_dict` resolved every relative path against the base
+    scenario's folder; a path written in the sweep file belongs to the sweep file.
+    """
+    fixes = {}
+    for field in referenced_files(scenario):
+        if any(overlap(field, key) and len(path_parts(key)) <= len(path_parts(field)) for key in keys):
+            raw = get_path(data, field)
+            if isinstance(raw, str) and not Path(raw).is_absolute():
+                fixes[field] = str(sweep_dir / raw)
+    return with_file_references(scenario, fixes) if fixes else scenario
+
+
+def expand(
+    spec: SweepSpec, base: dict[str, Any], *, file: str | None, base_dir: Path, sweep_dir: Path | None = None
+) -> tuple[Point, ...]:
+    """Every grid point, validated and resolved (first key varies slowest).
+
+    Relative file paths resolve against ``base_dir`` (the base scenario's
+    folder) when the base scenario names them, against ``sweep_dir`` (default
+    ``base_dir``) when a grid value does.
+    """
+    keys = list(spec.grid)
+    _check_keys(keys, file)
     points: list[Point] = []
     for index, values in enumerate(itertools.product(*(spec.grid[k] for k in keys))):
         params = dict(zip(keys, values, strict=True))
@@ -189,8 +301,11 @@ def expand(spec: SweepSpec, base: dict[str, Any], *, file: str | None, base_dir:
                     f"cannot apply {key} = {_describe_value(value)}: {exc.args[0]}", file=file, field=f"grid.{key}"
                 ) from None
         try:
-            scenario = scenario_from_dict(data, base_dir=base_dir)
+            scenario = _grid_files(
+                scenario_from_dict(data, base_dir=base_dir), data, keys, sweep_dir if sweep_dir else base_dir
+            )
             build_world(scenario)
+            resolved = resolve_scenario(scenario)
         except InputError as exc:
             culprit = _culprit(exc.field, keys)
             combo = ", ".join(f"{k} = {_describe_value(v)}" for k, v in params.items())
@@ -200,7 +315,15 @@ def expand(spec: SweepSpec, base: dict[str, Any], *, file: str | None, base_dir:
                 file=file,
                 field=f"grid.{culprit}" if culprit else "base",
             ) from None
-        points.append(Point(index, params, data))
+        columns = {}
+        for key, value in params.items():
+            try:
+                columns[key] = shaped_like(get_path(resolved, key), value)
+            except KeyError:
+                raise InputError(
+                    "not a field of the resolved scenario (a key the schema drops?)", file=file, field=f"grid.{key}"
+                ) from None
+        points.append(Point(index, params, resolved, columns))
     return tuple(points)
 
 
@@ -244,20 +367,25 @@ def sweep_from_dict(
         spec = SweepSpec.model_validate(data)
     except ValidationError as exc:
         raise validation_to_input_error(exc, file) from None
-    here = sweep_dir if sweep_dir is not None else Path(".")
-    base, base_dir = _read_base(spec, file, here)
+    here = (sweep_dir if sweep_dir is not None else Path(".")).resolve()
+    base, base_dir, base_file = _read_base(spec, file, here)
     for path, _ in overrides:
-        if path in spec.grid:
-            raise InputError(f"{path} is a grid key of the sweep; --set cannot fix it too", field="--set")
+        for key in spec.grid:
+            if overlap(path, key):
+                raise InputError(
+                    f"{path} overlaps the grid key {key} of the sweep (the grid would override it); "
+                    "expected a --set path outside the grid keys",
+                    field="--set",
+                )
     base = apply_overrides(base, overrides, file=file)
-    points = expand(spec, base, file=file, base_dir=base_dir)
+    points = expand(spec, base, file=file, base_dir=base_dir, sweep_dir=here)
     name = spec.name or (Path(file).stem if file else "sweep")
     target = (
         Path(out_dir)
         if out_dir is not None
         else (Path(spec.output.dir) if spec.output.dir else Path("results") / "sweeps" / name)
     )
-    return Sweep(name=name, file=file, base_dir=base_dir, spec=spec, points=points, out_dir=target)
+    return Sweep(name=name, file=file, base_dir=base_dir, spec=spec, points=points, out_dir=target, base_file=base_file)
 
 
 def load_sweep(

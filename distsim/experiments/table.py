@@ -21,7 +21,7 @@ from typing import Any
 
 from distsim.engine.records import Summary
 from distsim.errors import InputError
-from distsim.io import atomic_path, cell, write_csv
+from distsim.io import MANIFEST, atomic_path, cell, verify_manifest, write_csv
 from distsim.reading import MAX_RESULT_BYTES, read_text
 
 #: Columns every results table starts with.
@@ -116,9 +116,50 @@ def read_manifest(out_dir: str | Path) -> dict[str, Any]:
     return data
 
 
-def read_results(out_dir: str | Path) -> tuple[list[str], list[dict[str, Any]]]:
-    """Parameter names and typed rows of ``<out_dir>/results.csv``."""
-    params = [str(p) for p in read_manifest(out_dir)["params"]]
+def verified_definition(out_dir: str | Path) -> dict[str, Any]:
+    """``sweep.json`` of a finished sweep folder whose files match its manifest (one-line InputError otherwise).
+
+    A folder without ``manifest.json`` has not finished (or was written by a
+    distsim that wrote no sweep manifest): the error says how many of its runs
+    are missing.
+    """
+    definition = read_manifest(out_dir)
+    root = Path(out_dir)
+    if not (root / MANIFEST).is_file():
+        runs = definition.get("runs")
+        missing = ""
+        if isinstance(runs, list):
+            absent = sum(1 for run in runs if not _run_done(root, run))
+            missing = f"{absent} of {len(runs)} runs missing; "
+        raise InputError(
+            f"the sweep has not finished ({missing}no {MANIFEST}); run 'distsim sweep' on its file again to resume",
+            file=str(out_dir),
+        )
+    manifest = verify_manifest(root)
+    if manifest.get("kind") != "sweep":
+        raise InputError(f"{MANIFEST} does not describe a sweep", file=str(out_dir))
+    return definition
+
+
+def _run_done(root: Path, run: Any) -> bool:
+    """Whether the run file named in a ``sweep.json`` entry exists and holds that run's key."""
+    if not isinstance(run, dict) or not isinstance(run.get("file"), str):
+        return False
+    try:
+        record = json.loads((root / run["file"]).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(record, dict) and record.get("key") == run.get("key")
+
+
+def read_results(out_dir: str | Path, *, verify: bool = True) -> tuple[list[str], list[dict[str, Any]]]:
+    """Parameter names and typed rows of ``<out_dir>/results.csv``.
+
+    With ``verify`` (the default) the folder must be a finished sweep whose
+    files match their manifest (:func:`verified_definition`).
+    """
+    definition = verified_definition(out_dir) if verify else read_manifest(out_dir)
+    params = [str(p) for p in definition["params"]]
     path = Path(out_dir) / "results.csv"
     if not path.is_file():
         raise InputError(

@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 
 from distsim.errors import InputError
 from distsim.experiments.aggregate import aggregate
-from distsim.experiments.table import read_manifest, read_results
+from distsim.experiments.table import read_manifest, read_results, verified_definition
 from distsim.io import verify_manifest
 from distsim.plots import style
 from distsim.plots.cdf import latency_cdf
@@ -46,8 +46,11 @@ def cdf_from_sweep(out_dir: str | Path, by: str | None = None) -> tuple[str, dic
 
     ``by`` defaults to τ if swept, else ``scheduler.name`` if swept, else the
     first parameter; runs are pooled over the other parameters and replications.
+    Only the runs of the sweep's current points are read (those ``sweep.json``
+    lists, with their keys), in a folder whose files match its manifest; the
+    value of ``by`` is the point's column (read from its resolved scenario).
     """
-    manifest = read_manifest(out_dir)
+    manifest = verified_definition(out_dir)
     params = [str(p) for p in manifest["params"]]
     if not manifest.get("keep_latencies"):
         raise InputError(
@@ -60,13 +63,18 @@ def cdf_from_sweep(out_dir: str | Path, by: str | None = None) -> tuple[str, dic
     if by not in params:
         raise InputError(f"expected one of the swept parameters {', '.join(params)}, got {by!r}", field="--by")
     pooled: dict[str, list[float]] = {}
-    files = sorted((Path(out_dir) / "runs").glob("p*-r*.json"))
-    for path in files:
+    runs, columns = manifest.get("runs"), manifest.get("columns")
+    if not isinstance(runs, list) or not isinstance(columns, list):
+        raise InputError("sweep.json lists no runs; run 'distsim sweep' on its file again", file=str(out_dir))
+    for run in runs:
+        path = Path(out_dir) / str(run.get("file") if isinstance(run, dict) else run)
         try:
             record = json.loads(read_text(path, limit=MAX_RESULT_BYTES, what="run file"))
-            label = format_value(by, record["params"][by], with_symbol=True)
+            if record["key"] != run["key"]:
+                raise ValueError("its key is not the one sweep.json lists")
+            label = format_value(by, columns[int(run["point"])][by], with_symbol=True)
             pooled.setdefault(label, []).extend(float(v) for v in record.get("latencies_s", []))
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
             raise InputError(f"malformed run file (truncated or foreign?): {exc!r}", file=str(path)) from None
     if not pooled:
         raise InputError("no run files under runs/", file=str(out_dir))

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import hashlib
 import html
 import json
 import math
@@ -27,6 +26,7 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from distsim.errors import InputError
+from distsim.io import sha256_file
 from distsim.plots.labels import METRICS, axis_label, format_value, quantity
 from distsim.plots.style import FigureOptions, svg_text, write_atomic
 
@@ -53,15 +53,6 @@ figcaption{font-size:.85em;color:#444}
 pre{background:#f6f6f6;padding:.6em;overflow-x:auto;font-size:.8em}
 code{font-size:.9em}
 """
-
-
-def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _fmt(value: Any, scale: float = 1.0) -> str:
@@ -141,6 +132,12 @@ def _provenance(rows: Sequence[tuple[str, str]], hashes: Sequence[tuple[str, str
     return "".join(parts)
 
 
+def _git_text(git: Any) -> str:
+    if isinstance(git, dict) and git.get("commit"):
+        return f"{git['commit']}{' (dirty: tracked files differed)' if git.get('dirty') else ''}"
+    return "not recorded (not run from a git checkout)"
+
+
 def _versions_text(versions: Any) -> str:
     if isinstance(versions, dict):
         return ", ".join(f"{k} {v}" for k, v in versions.items())
@@ -170,8 +167,9 @@ def _current_versions() -> dict[str, str]:
 
 
 def sweep_report(out_dir: str | Path, opts: FigureOptions | None = None) -> str:
-    """The HTML page of a sweep output directory."""
+    """The HTML page of a sweep output directory (a finished sweep whose files match its manifest)."""
     from distsim.experiments.table import read_manifest
+    from distsim.io import read_manifest as read_folder_manifest
     from distsim.plots.figures import fig3, tradeoff
     from distsim.plots.io import build_cdf, load_summary
     from distsim.plots.kinds import PlotRequest
@@ -179,8 +177,9 @@ def sweep_report(out_dir: str | Path, opts: FigureOptions | None = None) -> str:
 
     root = Path(out_dir)
     opts = opts or FigureOptions()
+    params, summary = load_summary(root)  # refuses an unfinished folder or one that does not match its manifest
     manifest = read_manifest(root)
-    params, summary = load_summary(root)
+    recorded = read_folder_manifest(root)
     metrics = [m for m in SWEEP_COLUMNS if f"{m}_mean" in summary[0]]
     header = [html.escape(axis_label(p, opts.labels)) for p in params] + ["runs"]
     header += [html.escape(quantity(m).axis_label()) + " mean ± 95%" for m in metrics]
@@ -210,12 +209,17 @@ def sweep_report(out_dir: str | Path, opts: FigureOptions | None = None) -> str:
         ("replications", str(manifest.get("replications", ""))),
         ("sweep seed", str(manifest.get("seed", ""))),
         ("replication seeds", ", ".join(str(s) for s in manifest.get("seeds", []))),
-        ("versions (recorded)", _versions_text(manifest.get("versions"))),
+        ("git commit (recorded)", _git_text(recorded.get("git"))),
+        ("versions (recorded)", _versions_text(recorded.get("versions"))),
         ("versions (drawing this page)", _versions_text(_current_versions())),
     ]
-    hashes = _hashes(root, files, manifest)
-    if sweep_file and Path(str(sweep_file)).is_file():
-        hashes.append((str(sweep_file), sha256_file(Path(str(sweep_file))), "computed now (sweep file)"))
+    listed: dict[str, Any] = recorded["files"]  # io.read_manifest checked it is a mapping
+    run_files = [name for name in listed if name.startswith("runs/")]
+    # One row per table and input; the run files only counted (a sweep may have thousands).
+    shown = {**recorded, "files": {k: v for k, v in listed.items() if k not in run_files}}
+    hashes = _hashes(root, files, shown)
+    if run_files:
+        hashes.append((f"runs/ ({len(run_files)} run files)", "listed in manifest.json", "manifest"))
     sections = [
         (
             "Summary",
