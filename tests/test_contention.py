@@ -363,49 +363,135 @@ def test_contention_is_registered_without_importing_it() -> None:
     assert isinstance(Simulation(with_timing({}, "contention"), MemorySink()).timing, ContentionTiming)
 
 
-def test_per_radio_processes_give_the_per_transfer_records(monkeypatch: pytest.MonkeyPatch) -> None:
-    """On a full mesh a layer runs one process per sending radio and per receiver; forcing one process per
-    transfer (the engine topologies and shared channels use) must give every record and summary digit the same
-    on a contended run."""
-    from distsim.engine import contention
+def tie_free_fleet() -> dict[str, Any]:
+    """Twelve participants and three cameras, each of its own type: no two devices compute or send at one speed.
 
-    busy = {
-        "sources": [{"cnn": "lenet"}, {"cnn": "cifar_cnn", "count": 2}],
-        "participants": {"total": 12, "mix": {"rpi3": 1, "nexus5": 1, "stm32h7": 1}},
+    Requests that claim one resource at the same float instant are served in the order each engine reaches
+    them, which differs between the two engines; on fleets of equal devices such ties are frequent (a request
+    releasing several radios at once hands them to equal transfers that end together). Distinct speeds and
+    rates make exact ties vanish, so the engines must then agree to the last bit.
+    """
+    radios = {f"r{k}": {"rate_bps": 7.2e6 * (1 + 0.0731 * k)} for k in range(15)}
+    types = {
+        f"t{k}": {"mults_per_s": 3.5e8 * (1 + 0.0917 * k), "memory_bytes": 2**30, "radio": f"r{k}"} for k in range(15)
+    }
+    return {
+        "device_types": types,
+        "radios": radios,
+        "sources": [
+            {"cnn": "lenet", "device": "t12"},
+            {"cnn": "cifar_cnn", "device": "t13"},
+            {"cnn": "cifar_cnn", "device": "t14"},
+        ],
+        "participants": {"groups": [{"type": f"t{k}", "count": 1} for k in range(12)]},
         "workload": {"requests": 40, "rate_per_s": 20.0},
-        "simulation": {"seed": 4, "timing": "contention"},
     }
 
-    def run(per_transfer: bool) -> tuple[str, list[str]]:
-        original = contention.ContentionTiming.__init__
 
-        def init(self: Any, *args: Any, **kwargs: Any) -> None:
-            original(self, *args, **kwargs)
-            self.per_transfer = per_transfer or self.per_transfer
+TWIN_CASES: dict[str, dict[str, Any]] = {
+    "mesh": {},
+    "mesh_cores_on_release": {
+        "devices": {"t3": {"cores": 2}, "t5": {"cores": 3}},
+        "simulation": {"retry": {"mode": "on_release", "max_attempts": 5}},
+    },
+    "shared": {"network": {"shared_channel": True, "mac_efficiency": 0.7}},
+    "geometric": {"network": {"topology": "geometric", "range_m": 45.0, "seed": 3}},
+    "geometric_shared": {"network": {"topology": "geometric", "range_m": 45.0, "seed": 3, "shared_channel": True}},
+    "churn": {
+        "churn": {
+            "schedule": [
+                {"device": "p1", "down_at": 0.4, "up_at": 0.9},
+                {"device": "p4", "down_at": 0.7, "up_at": 1.3},
+                {"device": "p7", "down_at": 1.1},
+            ],
+            "policy": "restart",
+        }
+    },
+}
 
-        with monkeypatch.context() as patch:
-            patch.setattr(contention.ContentionTiming, "__init__", init)
-            sink = MemorySink()
-            sim = Simulation(make_world(**busy), sink)
-            summary = sim.run()
 
-        # Energy sums the same joules in another order on the two paths (closed-form transfers are
-        # charged when a layer's inputs are in): equal to 12 significant digits, not to the last bit.
-        def digits(value: float) -> float:
-            return float(f"{value:.12g}")
+def _records(world: World, reference: bool, monkeypatch: pytest.MonkeyPatch) -> tuple[str, list[str], int]:
+    """Summary, records (energy to 12 significant digits) and SimPy events of one run on either engine."""
+    from distsim.engine import simulation
+    from distsim.engine.contention_reference import ReferenceContentionTiming
 
-        rounded = [
-            dataclasses.replace(r, energy_compute_j=digits(r.energy_compute_j), energy_radio_j=digits(r.energy_radio_j))
-            for r in sink.records
-        ]
-        summary = dataclasses.replace(
-            summary,
-            energy_j=digits(summary.energy_j),
-            energy_requests_j=digits(summary.energy_requests_j),
-            energy_per_served_j=digits(summary.energy_per_served_j),
-        )
-        return repr(summary), [repr(r) for r in rounded]
+    with monkeypatch.context() as patch:
+        if reference:
+            original = simulation.make_timing
 
-    fast, slow = run(False), run(True)
+            def make(name: str, env: simpy.Environment, w: World, rng: Any) -> Any:
+                return ReferenceContentionTiming(env, w, rng) if name == "contention" else original(name, env, w, rng)
+
+            patch.setattr(simulation, "make_timing", make)
+        sink = MemorySink()
+        sim = Simulation(world, sink)
+        summary = sim.run()
+    events = next(sim.env._eid)  # type: ignore[attr-defined]
+
+    # Energy sums the same joules in another order on the two engines (closed-form jobs are charged
+    # when their request ends): equal to 12 significant digits, not to the last bit.
+    def digits(value: float) -> float:
+        return float(f"{value:.12g}")
+
+    rounded = [
+        dataclasses.replace(r, energy_compute_j=digits(r.energy_compute_j), energy_radio_j=digits(r.energy_radio_j))
+        for r in sink.records
+    ]
+    summary = dataclasses.replace(
+        summary,
+        energy_j=digits(summary.energy_j),
+        energy_requests_j=digits(summary.energy_requests_j),
+        energy_per_served_j=digits(summary.energy_per_served_j),
+    )
+    return repr(summary), [repr(r) for r in rounded], events
+
+
+@pytest.mark.parametrize("case", sorted(TWIN_CASES))
+def test_calendar_engine_gives_the_per_transfer_records(case: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The calendar engine (no process per transfer or batch) against its readable twin, one SimPy process per
+    transfer and per batch: every record and summary digit the same on contended runs (most requests wait),
+    over a full mesh, a topology with relays, a shared channel, several cores with on-release retries and
+    scheduled outages with restarts; and far fewer SimPy events."""
+    spec: dict[str, Any] = {**tie_free_fleet(), **TWIN_CASES[case]}
+    spec["simulation"] = {**spec.get("simulation", {}), "seed": 4, "timing": "contention"}
+    fast_summary, fast, fast_events = _records(make_world(**spec), False, monkeypatch)
+    slow_summary, slow, slow_events = _records(make_world(**spec), True, monkeypatch)
+    assert fast_summary == slow_summary
     assert fast == slow
-    assert any("wait_s=0.0," not in r for r in slow[1]), "the run should queue somewhere"
+    assert sum("wait_s=0.0," not in r for r in slow) > 20, "most requests should queue"
+    if case == "churn":
+        assert any("restarts=0," not in r for r in slow), "some requests should restart"
+    assert 5 * fast_events < slow_events
+
+
+def test_a_lone_vgg_request_takes_few_events_per_layer() -> None:
+    """Events happen at state changes only: a lone VGG-16 request over 100 participants (its conv layers fan
+    out to dozens of devices) costs a few events per layer, not one per transfer or per receiver."""
+    spec = {
+        "sources": [{"cnn": "vgg16"}],
+        "participants": {"total": 100, "mix": {"rpi3": 1, "nexus5": 1, "stm32h7": 1}},
+        "privacy": {"max_ssim": 0.6},
+        "budgets": {"window_s": 30.0},
+        "workload": {"requests": 1, "rate_per_s": 1.0},
+        "simulation": {"timing": "contention"},
+    }
+    world = make_world(**spec)
+    sim, records = run(world)
+    assert not records[0].dropped
+    placement = make_scheduler("distprivacy", {}, world, np.random.default_rng(0)).place(
+        Request(0, world.fleet.participants, "vgg16", 0.0), ClusterView.idle(world)
+    )
+    assert isinstance(placement, Placement)
+    from distsim.model.cost import layer_transfers
+
+    transfers = receivers = 0
+    prev = None
+    for layer, cur in zip(world.cnns["vgg16"].layers, placement.assignments, strict=True):
+        flows = layer_transfers(layer, prev, cur, world.fleet.size)
+        transfers += len(flows.senders)
+        receivers += len(set(flows.receivers.tolist()))
+        prev = cur
+    events = next(sim.env._eid)  # type: ignore[attr-defined]
+    assert transfers > 1000 and receivers > 100
+    # At most one event per receiving device and layer (its last arrival), plus a handful per layer and run.
+    assert events <= receivers + 2 * len(placement.assignments) + 20, (events, receivers, transfers)

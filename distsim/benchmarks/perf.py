@@ -429,6 +429,7 @@ RUN_VARIANTS = (
     ("analytic, compiled from the start", "analytic", "numba"),
     ("analytic, Python path", "analytic", "python"),
     ("contention, auto", "contention", "auto"),
+    ("contention, compiled from the start", "contention", "numba"),
 )
 
 
@@ -442,12 +443,15 @@ def measure_runs(plan: Plan, progress: Callable[[str], None]) -> list[dict[str, 
     """
     rows: list[dict[str, Any]] = []
     first_best = math.nan
+    analytic_best: dict[str, float] = {}  # kernel switch -> best analytic simulate() wall, s
     for label, timing, kernel in RUN_VARIANTS:
         runs = [_in_child({"file": plan.run_scenario, "timing": timing}, kernel) for _ in range(plan.run_repeats)]
         walls = [r["run_wall_s"] for r, _, _ in runs]
         report = runs[0][0]
         best = min(walls)
         first_best = best if math.isnan(first_best) else first_best
+        if timing == "analytic":
+            analytic_best[kernel] = best
         events = int(report["events"] or 0)
         floor_s, _ = simpy_floor(events, report["requests"])
         rows.append(
@@ -456,6 +460,7 @@ def measure_runs(plan: Plan, progress: Callable[[str], None]) -> list[dict[str, 
                 "best_s": best,
                 "median_s": statistics.median(walls),
                 "ratio": best / first_best,
+                "vs_analytic": best / analytic_best[kernel] if kernel in analytic_best else math.nan,
                 "peak_rss_mb": max(r for _, _, r in runs) / 2**20,
                 "requests": report["requests"],
                 "served": report["served"],
@@ -643,6 +648,7 @@ RUN_COLUMNS = [
     ("best_s", "best (s)"),
     ("median_s", "median (s)"),
     ("ratio", "ratio"),
+    ("vs_analytic", "vs analytic, same kernel switch"),
     ("peak_rss_mb", "peak RSS (MB)"),
     ("requests", "requests"),
     ("served", "served"),

@@ -1,7 +1,8 @@
 """The ``contention`` timing model (SPEC section 7): CPUs, radios and shared channels as queues.
 
 Placement is decided on arrival exactly as in ``analytic`` mode (the scheduler
-does not know about queues). The placed request then runs as SimPy processes:
+does not know about queues). The placed request then runs on the devices'
+CPUs and radios:
 
 * **Layers in order, with a barrier.** Layer ``l`` starts when every job of
   layer ``l - 1`` (every transfer into it and every segment batch of it) has
@@ -15,14 +16,17 @@ does not know about queues). The placed request then runs as SimPy processes:
   on its sender's radio at that radio's rate ``rho``. A radio serves one
   *request* at a time, FIFO across requests; the transfers of the request that
   holds it go out in parallel, each at the full rate, exactly as Eq. 5 assumes
-  within one request. So radios make requests wait for each other, never a
-  request for itself.
+  within one request (a hop of the holding request that reaches the radio
+  while the hold lasts joins it). So radios make requests wait for each
+  other, never a request for itself.
 * **Shared channels** (``network.shared_channel``): all radios of one
   technology share one channel. Every transfer in flight on it progresses at
   ``rho * mac_efficiency / n`` bits per second, ``n`` being the number of
-  transfers in flight on that channel (processor sharing, recomputed whenever a
-  transfer starts or ends). Then two equal transfers started together each take
-  twice as long as one alone, and so do two transfers of the same request.
+  transfers in flight on that channel (processor sharing, recomputed in closed
+  form whenever a transfer starts or ends:
+  :class:`~distsim.engine.contention_calendar.Channel`). Then two equal
+  transfers started together each take twice as long as one alone, and so do
+  two transfers of the same request.
 * **Compute.** A device's segment batch of one layer of one request
   (``count * c / e`` seconds) is one job on that device's CPU: FIFO across
   requests, ``cores`` batches at once (``devices.<type>.cores``, default 1; a
@@ -31,21 +35,52 @@ does not know about queues). The placed request then runs as SimPy processes:
   multiplications (ReLU, pool: 0 s in the cost model) take no CPU time and do
   not queue.
 * The request finishes when its last layer does.
+* **In flight** (mobility, docs/dynamics.md): a transfer's route and every
+  hop's rate are read when its layer starts and kept until it arrives; routes
+  and rates changed in between apply from the next layer start.
 
 Per request, the service time splits along the critical chain of each layer
-(the last job to finish and the transfer hops feeding it): ``wait_s`` (queued
+(the last job to finish, ties to the lowest device id, and the transfer hops
+feeding it, ties to the first in (sender, receiver) order): ``wait_s`` (queued
 behind other requests on radios and CPUs), ``transfer_s`` (hop transmission,
 slowed by channel sharing) and ``compute_s``; their sum is the service time.
 
-**Processes.** On one-hop links at full rate (a full mesh without a shared
-channel) a layer of a request runs as one SimPy process per sending radio and
-one per receiver, not one per (sender, receiver) transfer: the transfers of a
-radio's hold start together and each ends ``bytes * 8 / rho`` later, in closed
-form, so a receiver sleeps until its last arrival. The processes ask for
-radios and CPUs at the same steps of the event loop as one process per
-transfer would, so runs are record for record what the per-transfer
-processes give (kept for topologies and shared channels, where hops and
-processor sharing need them).
+**How it runs: calendars, not processes.** No SimPy process is started per
+layer, transfer or batch. Each CPU and radio is a FIFO calendar: a job's
+duration is known when it is granted (a batch's ``mults / e``, a hop's
+``bytes / rho``; on a shared channel the hop ends when the channel says so), so
+the instant a resource frees is known in closed form, and a claim made while
+it is held waits in the resource's queue. SimPy events happen only at state
+changes that have to be taken in time order:
+
+* the instant a device's last input of a layer arrives (its CPU claim; devices
+  whose inputs end at one instant share the event),
+* the instant a hop reaches a relay (its claim on the relay's radio),
+* the instant a held resource frees *while claims wait for it*,
+* the end of each layer (the barrier), and one event when the request ends,
+* on a shared channel, each completion instant the channel computes.
+
+A transfer's end on one hop, a radio's release nobody waits for and a batch's
+end are not events: they are known in closed form. With a trace
+(:meth:`ContentionTiming.attach`) every release is an event too, so spans and
+queue samples are taken at their instants; with churn or batteries
+(docs/dynamics.md) every job's end is an event, so the energy meter sees each
+job begin and end at its instant (:meth:`Meter.begin`/:meth:`Meter.end`).
+Otherwise each job's exact seconds are charged to the meter
+(:meth:`Meter.charge`) when its request ends, after every job of it has ended.
+The readable twin, one SimPy process per transfer and per batch, is
+:class:`distsim.engine.contention_reference.ReferenceContentionTiming`; the
+tests check that both give the same records, bit for bit, on contended runs
+of every mode.
+
+**Ties.** Claims that reach one resource at the same float instant are
+served in the order the engine reaches them. The two engines reach them in
+different orders, so where such exact ties happen (fleets of identical
+devices: a request that frees several radios at once hands them to equal
+transfers that end together) their contended runs differ request by request,
+not in law (``scenarios/paper.yaml``: mean latency within 0.3%). The twin
+tests use fleets without equal speeds, where the engines agree exactly; runs
+of either engine are deterministic.
 
 Bandwidth and compute *budgets* are unchanged: they bound what a request may
 reserve, while this model decides how long the reserved work takes.
@@ -53,165 +88,41 @@ reserve, while this model decides how long the reserved work takes.
 
 from __future__ import annotations
 
-import heapq
 import math
 from collections.abc import Callable, Generator
-from typing import Any, cast
+from typing import Any
 
+import numpy as np
 import simpy
-from simpy.resources.resource import Request as Grant  # a queued claim on a CPU or radio
 
+from distsim.engine.contention_calendar import (
+    Alarms,
+    Channel,
+    CpuCalendar,
+    Hop,
+    LayerPairs,
+    RadioCalendar,
+    Receiver,
+    Run,
+)
+from distsim.engine.contention_energy import JobMeter
+from distsim.engine.dynamics import needs_dynamics
 from distsim.engine.timing import ServiceTiming
 from distsim.engine.trace import Span, Timeline
 from distsim.model.cost import Transfers, layer_transfers
 from distsim.scheduling.base import Placement, Request
 from distsim.world import World
 
-#: A flow finishes when less than this fraction of its bits is left (float rounding of processor sharing).
-_PS_TOLERANCE = 1e-9
+#: Layers with at least this many transfers take the vectorised closed form (:class:`LayerPairs`); below it
+#: numpy's per-call cost exceeds a Python loop's (the same floats either way; 64 measured best on paper.yaml).
+_VECTOR_PAIRS = 64
 
-
-def _delay_to(now: float, at: float) -> float:
-    """The delay ``d`` with ``now + d == at`` exactly (``at - now`` may round)."""
-    delay = at - now
-    while now + delay < at:
-        delay = math.nextafter(delay, math.inf)
-    while now + delay > at:
-        delay = math.nextafter(delay, -math.inf)
-    return delay
-
-
-class _Senders:
-    """A layer's sending radios: the bytes of each sender's transfers, and the event of its grant once started."""
-
-    __slots__ = ("granted", "sizes")
-
-    def __init__(self, flows: Transfers) -> None:
-        self.sizes: dict[int, list[int]] = {}
-        for i, nbytes in zip(flows.senders.tolist(), flows.bytes.tolist(), strict=True):
-            self.sizes.setdefault(i, []).append(nbytes)
-        self.granted: dict[int, simpy.Event] = {}
-
-
-class _Cpu:
-    """A device's CPU: ``cores`` batches at once, FIFO."""
-
-    __slots__ = ("device", "free", "resource")
-
-    def __init__(self, env: simpy.Environment, device: int, cores: int) -> None:
-        self.device = device
-        self.resource = simpy.Resource(env, capacity=cores)
-        self.free = list(range(cores))  # min-heap: a batch takes the lowest free core (trace tracks)
-
-
-class _Radio:
-    """A device's radio: one request at a time, FIFO across requests; that request's transfers share it."""
-
-    __slots__ = ("active", "device", "hold", "holder", "layer", "layer_name", "pending", "resource", "sent", "since")
-
-    def __init__(self, env: simpy.Environment, device: int) -> None:
-        self.device = device
-        self.resource = simpy.Resource(env, capacity=1)
-        self.holder = -1  # request id holding the radio, -1 when free
-        self.active = 0  # transfers of the holder in flight
-        self.hold: Grant | None = None
-        self.pending: dict[int, Grant] = {}  # one queued grant per waiting request
-        self.since = 0.0
-        self.sent = 0
-        self.layer = 0
-        self.layer_name = ""
-
-    def acquire(self, request_id: int) -> Grant | None:
-        """The grant to wait for, or None when ``request_id`` already holds the radio."""
-        if self.holder == request_id:
-            return None
-        grant = self.pending.get(request_id)
-        if grant is None:
-            grant = self.resource.request()
-            self.pending[request_id] = grant
-        return grant
-
-    def enter(self, request_id: int, grant: Grant | None, now: float, layer: int, name: str) -> bool:
-        """Start one transfer; True when this starts a new hold."""
-        started = False
-        if grant is not None and self.holder != request_id:
-            # First of the request's transfers to resume on this grant.
-            self.holder, self.hold, self.active = request_id, grant, 0
-            del self.pending[request_id]
-            self.since, self.sent, self.layer, self.layer_name = now, 0, layer, name
-            started = True
-        self.active += 1
-        return started
-
-    def leave(self, nbytes: int) -> bool:
-        """End one transfer; True when the hold ends (the radio is released)."""
-        self.sent += nbytes
-        self.active -= 1
-        if self.active:
-            return False
-        assert self.hold is not None
-        self.resource.release(self.hold)
-        self.holder, self.hold = -1, None
-        return True
-
-
-class _Channel:
-    """One shared channel: transfers in flight split its airtime equally (processor sharing)."""
-
-    def __init__(self, env: simpy.Environment, efficiency: float) -> None:
-        self.env = env
-        self.efficiency = efficiency
-        # flow id -> [bits left, sender rate (bit/s), done event, bits at start]
-        self.flows: dict[int, list[Any]] = {}
-        self._next_id = 0
-        self._updated_at = 0.0
-        self._version = 0
-        self._due = -1
-
-    def transmit(self, bits: float, rate_bps: float) -> simpy.Event:
-        """Event that fires when ``bits`` have crossed the channel."""
-        self._advance()
-        done = self.env.event()
-        self.flows[self._next_id] = [bits, rate_bps, done, bits]
-        self._next_id += 1
-        self._schedule()
-        return done
-
-    def _advance(self) -> None:
-        now = self.env.now
-        elapsed = now - self._updated_at
-        if elapsed > 0 and self.flows:
-            share = self.efficiency / len(self.flows)
-            for flow in self.flows.values():
-                flow[0] -= flow[1] * share * elapsed
-        self._updated_at = now
-
-    def _schedule(self) -> None:
-        # Any earlier timer is stale now: the version check makes it a no-op.
-        self._version += 1
-        if not self.flows:
-            return
-        share = self.efficiency / len(self.flows)
-        due, flow = min(self.flows.items(), key=lambda item: (item[1][0] / item[1][1], item[0]))
-        self._due = due
-        timer = self.env.timeout(max(0.0, flow[0] / (flow[1] * share)))
-        version = self._version
-        timer.callbacks.append(lambda _event: self._expire(version))
-
-    def _expire(self, version: int) -> None:
-        if version != self._version:
-            return
-        self._advance()
-        finished = sorted(
-            fid for fid, flow in self.flows.items() if fid == self._due or flow[0] <= flow[3] * _PS_TOLERANCE
-        )
-        for fid in finished:
-            self.flows.pop(fid)[2].succeed()
-        self._schedule()
+#: The shared channel under its former private name (the processor-sharing tests use it).
+_Channel = Channel
 
 
 class ContentionTiming:
-    """CPUs, radios and (optionally) shared channels as FIFO resources; see the module docstring."""
+    """CPUs, radios and (optionally) shared channels as FIFO calendars; see the module docstring."""
 
     name = "contention"
 
@@ -220,273 +131,438 @@ class ContentionTiming:
         self.env = env
         self.world = world
         self.cores = world.cores
-        self._cpus = [_Cpu(env, i, c) for i, c in enumerate(self.cores)]
-        self._radios = [_Radio(env, i) for i in range(fleet.size)]
+        self._cpus = [CpuCalendar(i, c) for i, c in enumerate(self.cores)]
+        self._radios = [RadioCalendar(i) for i in range(fleet.size)]
         self._speed: list[float] = fleet.mults_per_s.tolist()
-        self._spb: list[float] = fleet.sec_per_byte.tolist()
-        self._rate: list[float] = fleet.rate_bps.tolist()
-        self._channel_of: list[_Channel] | None = None
+        self._channels: list[Channel] = []
+        self._channel_of: list[Channel] | None = None
+        self._alarms = Alarms(env)
         if world.shared_channel:
-            channels = {tech: _Channel(env, world.mac_efficiency) for tech in sorted(set(fleet.radios))}
+            channels = {
+                tech: Channel(env, world.mac_efficiency, deferred=True, after=self._settle)
+                for tech in sorted(set(fleet.radios))
+            }
+            self._channels = [channels[tech] for tech in sorted(channels)]
             self._channel_of = [channels[tech] for tech in fleet.radios]
-        hops: Callable[[int, int], tuple[tuple[int, int], ...]] | None = getattr(world.links, "hops", None)
-        self._hops = hops
-        #: One process per transfer (topologies, shared channels; the tests force it to check the other way).
-        self.per_transfer = hops is not None or self._channel_of is not None
+            self._alarms.after = self._settle
+        self._read_links()
         self.timeline: Timeline | None = None
-        #: Energy meter (docs/energy.md): told when each CPU batch and hop transmission begins and ends.
+        #: Energy meter (docs/energy.md): told of every CPU batch and hop transmission.
         self.meter: Any = None
+        # Churn or batteries: the meter must see each job begin and end at its instant.
+        self._instants = needs_dynamics(world)
         # request id -> attempt number; a job of an older attempt (cancelled) starts nothing new.
         self._attempt: dict[int, int] = {}
-        # request id -> the links it was placed on, when links change during the run (docs/dynamics.md).
-        self._pinned: dict[int, Any] = {}
+        self._runs: dict[int, Run] = {}
+        self._energy = JobMeter(self._alarms, None, self._instants)
+
+    def _read_links(self) -> None:
+        """Routes and rates as the world has them now (read at each layer start: the in-flight rule)."""
+        fleet = self.world.fleet
+        self._links = self.world.links
+        self._fleet = fleet
+        self._spb_array = fleet.sec_per_byte
+        self._spb: list[float] = fleet.sec_per_byte.tolist()
+        self._rate: list[float] = fleet.rate_bps.tolist()
+        self._hops: Callable[[int, int], tuple[tuple[int, int], ...]] | None = getattr(self._links, "hops", None)
+        # One hop at full rate everywhere: a transfer's end is known the instant its radio is granted.
+        self._direct = self._hops is None and self._channel_of is None
 
     def attach(self, timeline: Timeline) -> None:
         """Record spans and resource samples into ``timeline`` from now on."""
         self.timeline = timeline
 
     def attach_meter(self, meter: Any) -> None:
-        """Report busy intervals to ``meter`` (``begin(rid, device, kind) -> token``, ``end(token)``)."""
+        """Report busy intervals to ``meter`` (``begin``/``end`` at their instants, or ``charge`` of seconds)."""
         self.meter = meter
-
-    def pin_links(self, request_id: int, links: Any) -> None:
-        """The request's transfers run on ``links`` (those it was placed on) to its end (docs/dynamics.md)."""
-        self._pinned[request_id] = links
+        self._energy = JobMeter(self._alarms, meter, self._instants)
 
     def cancel(self, request_id: int) -> None:
         """The request's current attempt failed: its jobs not yet started are skipped.
 
-        A job already holding a CPU core or a radio runs to its end (it cannot be
-        recalled mid-transmission); no later job of that attempt starts.
+        A job already holding a CPU core or a radio, or already waiting for one,
+        runs to its end (it cannot be recalled mid-transmission); no later job of
+        that attempt starts.
         """
         self._attempt[request_id] = self._attempt.get(request_id, 0) + 1
-        self._pinned.pop(request_id, None)
+        run = self._runs.pop(request_id, None)
+        if run is not None:
+            # Interrupts come from churn and batteries only, where jobs report their own instants; charge
+            # what a run without them would have charged at its end (nothing, unless cancelled by hand).
+            self._energy.charge_run(run)
 
     # -- one request ---------------------------------------------------------
     def execute(self, request: Request, placement: Placement) -> Generator[simpy.Event, Any, ServiceTiming]:
-        env = self.env
-        n = self.world.fleet.size
-        cnn = self.world.cnns[placement.cnn]
         rid = request.id
-        attempt = self._attempt.get(rid, 0)
-        compute_s = transfer_s = wait_s = 0.0
-        prev = None
-        for layer, cur in zip(cnn.layers, placement.assignments, strict=True):
-            flows = layer_transfers(layer, prev, cur, n)
-            inflows: dict[int, list[tuple[int, int]]] = {}
-            for i, j, nbytes in zip(
-                flows.senders.tolist(), flows.receivers.tolist(), flows.bytes.tolist(), strict=True
-            ):
-                inflows.setdefault(j, []).append((i, nbytes))
-            counts: dict[int, int] = {}
-            for device in cur.tolist():
-                counts[device] = counts.get(device, 0) + 1
-            # On one-hop links at full rate (no topology, no shared channel) a layer needs one process per
-            # sending radio and per receiver, not per transfer: each transfer then ends in closed form.
-            senders = None if self.per_transfer else _Senders(flows)
-            jobs = []
-            for j in sorted(counts):
-                mults = counts[j] * layer.segment_mults
-                if mults == 0 and j not in inflows:
-                    continue
-                feed = inflows.get(j, [])
-                if senders is not None:
-                    job = self._receive_direct(rid, layer.index, layer.name, j, feed, mults, senders, attempt)
-                else:
-                    job = self._receiver(rid, layer.index, layer.name, j, feed, mults, attempt)
-                jobs.append(env.process(job))
-            prev = cur
-            if not jobs:
-                continue
-            yield env.all_of(jobs)
-            # Critical chain: the job that ended last (ties: lowest device id, jobs are in id order).
-            # A process's value is its generator's return value: _receiver's (end, wait, transfer, compute).
-            ends = [cast(tuple[float, float, float, float], job.value) for job in jobs]
-            best = ends[0]
-            for end in ends[1:]:
-                if end[0] > best[0]:
-                    best = end
-            wait_s += best[1]
-            transfer_s += best[2]
-            compute_s += best[3]
-        self._pinned.pop(rid, None)
-        return ServiceTiming(compute_s=compute_s, transfer_s=transfer_s, wait_s=wait_s)
+        layers = list(zip(self.world.cnns[placement.cnn].layers, placement.assignments, strict=True))
+        run = Run(rid, self._attempt.get(rid, 0), layers, self.env.event(), self.world.fleet.size)
+        self._runs[rid] = run
+        self._next_layer(run)
+        self._settle()
+        timing: ServiceTiming = yield run.done
+        return timing
 
-    def _receive_direct(
-        self,
-        rid: int,
-        layer: int,
-        name: str,
-        device: int,
-        inflows: list[tuple[int, int]],
-        mults: int,
-        senders: _Senders,
-        attempt: int = 0,
-    ) -> Generator[simpy.Event, Any, tuple[float, float, float, float]]:
-        """:meth:`_receiver` for one-hop transfers at full rate, with one process per sending radio.
+    def _live(self, run: Run) -> bool:
+        return self._attempt.get(run.rid, 0) == run.attempt
 
-        A transfer from ``i`` arrives ``bytes * 8 / rho_i`` after ``i``'s grant
-        (the instant a per-transfer timeout started at the grant would reach),
-        so the receiver waits for its senders' grants, then sleeps until the
-        last arrival. Senders are started here, in the order the per-transfer
-        processes would ask for their radios, and the sleep is a process, so
-        every radio and CPU request is made at the same step of the event loop
-        as with one process per transfer: ties between requests at one instant
-        resolve as before.
-        """
-        env = self.env
-        wait = transfer = 0.0
-        if inflows:
-            asked = env.now
-            for i, _ in inflows:
-                if i not in senders.granted:
-                    senders.granted[i] = env.event()
-                    env.process(self._send(rid, layer, name, i, senders.sizes[i], senders.granted[i]))
-            yield env.all_of([senders.granted[i] for i, _ in inflows])
-            last = -math.inf
-            for i, nbytes in inflows:
-                start = cast(float, senders.granted[i].value)
-                end = start + nbytes * self._spb[i]  # the float a timeout started at the grant would reach
-                if end > last:
-                    last, wait, transfer = end, start - asked, end - start
-            yield env.all_of([env.process(self._sleep(_delay_to(env.now, last)))])
-            if self.meter is not None:
-                # Closed-form transfers: their radio energy is charged once the layer's inputs are in.
-                for i, nbytes in inflows:
-                    self.meter.charge(rid, i, "tx", nbytes * self._spb[i])
-                    self.meter.charge(rid, device, "rx", nbytes * self._spb[i])
-        return (yield from self._compute(rid, layer, name, device, mults, wait, transfer, attempt))
-
-    def _sleep(self, delay: float) -> Generator[simpy.Event, Any, None]:
-        yield self.env.timeout(delay)
-
-    def _send(
-        self, rid: int, layer: int, name: str, sender: int, sizes: list[int], granted: simpy.Event
-    ) -> Generator[simpy.Event, Any, None]:
-        """All of a layer's one-hop transfers from ``sender``: they share its radio's hold and start together;
-        the hold ends when the largest has gone. ``granted`` gets the grant instant."""
-        env = self.env
-        radio = self._radios[sender]
-        grant = radio.acquire(rid)
-        if grant is not None:
-            self._sample_radio(radio)
-            yield grant
-        started = env.now
-        for _ in sizes:
-            if radio.enter(rid, grant, started, layer, name):
-                self._sample_radio(radio)
-        # The hold's end is scheduled before the receivers hear of the grant (and schedule their sleeps),
-        # so at an instant where both fall the radio is released first, as a per-transfer process releases it.
-        gone = env.timeout(max(sizes) * self._spb[sender])
-        granted.succeed(started)
-        yield gone
-        for nbytes in sizes:
-            if radio.leave(nbytes) and self.timeline is not None:
-                self.timeline.span(
-                    Span(sender, "radio", 0, radio.since, env.now, rid, radio.layer, radio.layer_name, radio.sent, 0)
-                )
-                self._sample_radio(radio)
-
-    def _receiver(
-        self, rid: int, layer: int, name: str, device: int, inflows: list[tuple[int, int]], mults: int, attempt: int = 0
-    ) -> Generator[simpy.Event, Any, tuple[float, float, float, float]]:
-        """Receive a layer's inputs on ``device``, then compute its batch; (end, wait, transfer, compute) s."""
-        env = self.env
-        wait = transfer = 0.0
-        if inflows:
-            transfers = [
-                env.process(self._transfer(rid, layer, name, i, device, nbytes, attempt)) for i, nbytes in inflows
-            ]
-            yield env.all_of(transfers)
-            # A process's value is its generator's return value: _transfer's (end, wait, transfer).
-            done = [cast(tuple[float, float, float], t.value) for t in transfers]
-            last = done[0]
-            for t_value in done[1:]:
-                if t_value[0] > last[0]:
-                    last = t_value
-            wait, transfer = last[1], last[2]
-        return (yield from self._compute(rid, layer, name, device, mults, wait, transfer, attempt))
-
-    def _compute(
-        self, rid: int, layer: int, name: str, device: int, mults: int, wait: float, transfer: float, attempt: int = 0
-    ) -> Generator[simpy.Event, Any, tuple[float, float, float, float]]:
-        """Compute ``device``'s batch of the layer once its inputs are in; (end, wait, transfer, compute) s."""
-        env = self.env
-        compute = 0.0
-        if mults and self._attempt.get(rid, 0) == attempt:
-            cpu = self._cpus[device]
-            asked = env.now
-            grant = cpu.resource.request()
-            queued = not grant.triggered
-            self._sample_cpu(cpu)
-            yield grant
-            started = env.now
-            wait += started - asked
-            if queued:
-                # SimPy grants a queued request after the release event is processed: sample it now.
-                self._sample_cpu(cpu)
-            core = heapq.heappop(cpu.free)
-            compute = mults / self._speed[device]
-            token = None if self.meter is None else self.meter.begin(rid, device, "cpu")
-            yield env.timeout(compute)
-            if token is not None:
-                self.meter.end(token)
-            heapq.heappush(cpu.free, core)
-            cpu.resource.release(grant)
-            if self.timeline is not None:
-                self.timeline.span(Span(device, "cpu", core, started, env.now, rid, layer, name, 0, mults))
-                self._sample_cpu(cpu)
-        return env.now, wait, transfer, compute
-
-    def _transfer(
-        self, rid: int, layer: int, name: str, sender: int, receiver: int, nbytes: int, attempt: int = 0
-    ) -> Generator[simpy.Event, Any, tuple[float, float, float]]:
-        """Move ``nbytes`` hop by hop; (arrival instant, wait, transmission) s."""
-        env = self.env
-        links = self._pinned.get(rid)
-        if links is None:
-            route = ((sender, receiver),) if self._hops is None else self._hops(sender, receiver)
-            hop_spb = None
-        else:
-            route, hop_spb = links.hops(sender, receiver), links.hop_sec_per_byte
-        wait = transmit = 0.0
-        for u, v in route:
-            if self._attempt.get(rid, 0) != attempt:
-                break
-            radio = self._radios[u]
-            asked = env.now
-            grant = radio.acquire(rid)
-            if grant is not None:
-                self._sample_radio(radio)
-                yield grant
-            started = env.now
-            if radio.enter(rid, grant, started, layer, name):
-                self._sample_radio(radio)
-            wait += started - asked
-            tokens = None if self.meter is None else (self.meter.begin(rid, u, "tx"), self.meter.begin(rid, v, "rx"))
-            spb = self._spb[u] if hop_spb is None else hop_spb(u, v)
-            if self._channel_of is None:
-                yield env.timeout(nbytes * spb)
+    def _next_layer(self, run: Run) -> None:
+        """Start the run's next layer that has jobs, or end the run."""
+        if self._links is not self.world.links or self._fleet is not self.world.fleet:
+            self._read_links()
+        n = self._fleet.size
+        while run.index < len(run.layers):
+            layer, cur = run.layers[run.index]
+            run.index += 1
+            flows = layer_transfers(layer, run.prev, cur, n)
+            run.prev = cur
+            inflows = np.bincount(flows.receivers, minlength=n)
+            if layer.segment_mults:
+                counts = np.bincount(cur, minlength=n)
+                devices = np.flatnonzero(counts)
+                mults = (counts[devices] * layer.segment_mults).tolist()
             else:
-                yield self._channel_of[u].transmit(nbytes * 8.0, self._rate[u] if hop_spb is None else 8.0 / spb)
-            if tokens is not None:
-                self.meter.end(tokens[0])
-                self.meter.end(tokens[1])
-            transmit += env.now - started
-            if radio.leave(nbytes) and self.timeline is not None:
-                self.timeline.span(
-                    Span(u, "radio", 0, radio.since, env.now, rid, radio.layer, radio.layer_name, radio.sent, 0)
-                )
-                self._sample_radio(radio)
-        return env.now, wait, transmit
+                devices = np.flatnonzero(inflows)  # a layer without multiplications: only its receivers wait
+                mults = [0] * len(devices)
+            if not len(devices):
+                continue
+            recs = {
+                j: Receiver(run, j, m, k)
+                for j, m, k in zip(devices.tolist(), mults, inflows[devices].tolist(), strict=True)
+            }
+            run.left = len(recs)
+            run.crit = (-math.inf, 0, 0.0, 0.0, 0.0)
+            run.layer, run.name = layer.index, layer.name
+            now = self.env.now
+            for rec in recs.values():
+                if not rec.left:
+                    self._ready(rec)
+            if len(flows.senders):
+                if self._direct and self._energy.closed_form and len(flows.senders) >= _VECTOR_PAIRS:
+                    self._send_closed_form(run, recs, flows, now)
+                else:
+                    self._send_layer(run, recs, flows, now)
+            return
+        self._runs.pop(run.rid, None)
+        self._energy.charge_run(run)
+        run.done.succeed(ServiceTiming(compute_s=run.compute_s, transfer_s=run.transfer_s, wait_s=run.wait_s))
+
+    def _send_closed_form(self, run: Run, recs: dict[int, Receiver], flows: Transfers, now: float) -> None:
+        """A full mesh at full rate: every radio free now is granted now and its transfers' arrivals are computed
+        at once, vectorised (:class:`LayerPairs`); radios held by other requests queue the rest."""
+        pairs = LayerPairs(flows.senders, flows.receivers, flows.bytes, self._spb_array)
+        rid = run.rid
+        granted = np.zeros(len(pairs.senders), dtype=bool)
+        queued = []
+        for s, i in enumerate(pairs.senders):
+            radio = self._radios[i]
+            if radio.holder == rid and self._held(radio, now):
+                granted[s] = True  # joins its own hold
+            elif radio.queue or rid in radio.waiting or self._held(radio, now):
+                queued.append(s)
+            else:
+                self._open_hold(radio, rid, run, now)
+                granted[s] = True
+        if queued:
+            ranks = pairs.rank.tolist()
+            receivers = flows.receivers.tolist()
+            sizes = flows.bytes.tolist()
+            bounds = [*pairs.sender_starts.tolist(), len(sizes)]
+            for s in queued:
+                items = [(recs[receivers[p]], ranks[p], sizes[p], now) for p in range(bounds[s], bounds[s + 1])]
+                self._claim(self._radios[pairs.senders[s]], rid, items, run)
+        if not granted.any():
+            return
+        last, best_k, transfer, pending, rx, hold, sent, tx = pairs.granted(granted, now)
+        metered = self.meter is not None
+        for r, j in enumerate(pairs.receivers):
+            rec = recs[j]
+            if metered:
+                run.rx_s[j] += rx[r]
+            if last[r] == -math.inf:
+                continue
+            rec.best_at, rec.best_k, rec.wait, rec.transfer, rec.left = last[r], best_k[r], 0.0, transfer[r], pending[r]
+            if not rec.left:
+                self._alarms.at(rec.best_at, self._ready, rec)
+        for s, i in enumerate(pairs.senders):
+            if not granted[s]:
+                continue
+            radio = self._radios[i]
+            radio.hold_end = max(radio.hold_end, hold[s])
+            radio.sent += sent[s]
+            if metered:
+                run.tx_s[i] += tx[s]
+            if self.timeline is not None:
+                self._alarms.at(radio.hold_end, self._close_hold, radio)
+
+    def _send_layer(self, run: Run, recs: dict[int, Receiver], flows: Transfers, now: float) -> None:
+        """Claim the first hop's radio of every transfer of the layer, one by one (pairs in (sender, receiver)
+        order): over topologies and shared channels, or where the meter needs each hop's instants."""
+        index: dict[int, int] = {}  # receiver -> inflows seen so far (the inflow's index k)
+        senders, receivers, sizes = flows.senders.tolist(), flows.receivers.tolist(), flows.bytes.tolist()
+        if self._direct:
+            items: list[tuple[Receiver, int, int, float]] = []
+            for pos, (i, j, nbytes) in enumerate(zip(senders, receivers, sizes, strict=True)):
+                k = index.get(j, 0)
+                index[j] = k + 1
+                items.append((recs[j], k, nbytes, now))
+                if pos + 1 == len(senders) or senders[pos + 1] != i:
+                    self._claim(self._radios[i], run.rid, items, run)
+                    items = []
+            return
+        spb, rate = self._spb, self._rate
+        for i, j, nbytes in zip(senders, receivers, sizes, strict=True):
+            k = index.get(j, 0)
+            index[j] = k + 1
+            route = ((i, j),) if self._hops is None else self._hops(i, j)
+            hop = Hop(recs[j], k, route, nbytes, [spb[u] for u, _ in route], [rate[u] for u, _ in route])
+            hop.asked = now
+            self._claim(self._radios[i], run.rid, [hop], run)
+
+    # -- radios ----------------------------------------------------------------
+    def _held(self, radio: RadioCalendar, now: float) -> bool:
+        return radio.active > 0 or radio.hold_end > now
+
+    def _claim(self, radio: RadioCalendar, rid: int, items: list[Any], run: Run) -> None:
+        """Ask ``radio`` for ``items`` (direct transfers or hops) of request ``rid``: join, wait or start a hold."""
+        now = self.env.now
+        if radio.holder == rid and self._held(radio, now):
+            self._start_items(radio, items, now)
+            return
+        entry = radio.waiting.get(rid)
+        if entry is not None:
+            entry[1].extend(items)
+            return
+        if not radio.queue and not self._held(radio, now):
+            self._open_hold(radio, rid, run, now)
+            self._start_items(radio, items, now)
+            return
+        entry = [rid, list(items), run]
+        radio.queue.append(entry)
+        radio.waiting[rid] = entry
+        self._sample_radio(radio, now)
+        self._radio_alarm(radio)
+
+    def _radio_alarm(self, radio: RadioCalendar) -> None:
+        """Wake the radio when its hold ends, if claims wait (on a shared channel the last completion does)."""
+        if radio.queue and not radio.alarm and radio.active == 0:
+            radio.alarm = True
+            self._alarms.at(radio.hold_end, self._radio_release, radio)
+
+    def _radio_release(self, radio: RadioCalendar) -> None:
+        radio.alarm = False
+        self._grant_next(radio)
+        self._radio_alarm(radio)
+
+    def _grant_next(self, radio: RadioCalendar) -> None:
+        """Give a free radio to the first waiting request: all its waiting items start now."""
+        now = self.env.now
+        if not radio.queue or self._held(radio, now):
+            return
+        rid, items, run = radio.queue.popleft()
+        del radio.waiting[rid]
+        self._open_hold(radio, rid, run, now)
+        self._start_items(radio, items, now)
+
+    def _open_hold(self, radio: RadioCalendar, rid: int, run: Run, now: float) -> None:
+        if self.timeline is not None:
+            self._close_hold(radio)
+        radio.holder = rid
+        radio.since, radio.sent, radio.layer, radio.layer_name = now, 0, run.layer, run.name
+        radio.open = True
+        self._sample_radio(radio, now)
+
+    def _close_hold(self, radio: RadioCalendar, _arg: Any = None) -> None:
+        """Record the radio's hold span once it has ended (trace)."""
+        if not radio.open or self._held(radio, self.env.now):
+            return
+        radio.open = False
+        assert self.timeline is not None
+        end = self.env.now if math.isinf(radio.hold_end) else radio.hold_end
+        self.timeline.span(
+            Span(radio.device, "radio", 0, radio.since, end, radio.holder, radio.layer, radio.layer_name, radio.sent, 0)
+        )
+        self._sample_radio(radio, self.env.now)
+
+    def _start_items(self, radio: RadioCalendar, items: list[Any], now: float) -> None:
+        if self._direct:
+            self._start_direct(radio, items, now)
+        else:
+            for hop in items:
+                self._start_hop(radio, hop, now)
+        if self.timeline is not None and radio.active == 0:
+            self._alarms.at(radio.hold_end, self._close_hold, radio)
+
+    def _start_direct(self, radio: RadioCalendar, items: list[tuple[Receiver, int, int, float]], now: float) -> None:
+        """One-hop transfers at full rate from ``radio``'s device, granted now: each ends in closed form."""
+        u = radio.device
+        spb = self._spb[u]
+        hold_end = radio.hold_end if radio.hold_end > now else now
+        for rec, k, nbytes, asked in items:
+            end = now + nbytes * spb  # the instant a timeout started now would reach
+            seconds = end - now
+            radio.sent += nbytes
+            if end > hold_end:
+                hold_end = end
+            self._energy.hop(rec.run, u, rec.device, now, end)
+            self._deliver(rec, k, end, now - asked, seconds, False)
+        radio.hold_end = hold_end
+
+    def _start_hop(self, radio: RadioCalendar, hop: Hop, now: float) -> None:
+        u, v = hop.route[hop.at]
+        hop.wait += now - hop.asked
+        radio.sent += hop.nbytes
+        run = hop.rec.run
+        if self._channel_of is not None:
+            radio.active += 1
+            radio.hold_end = math.inf
+            token = self._energy.begin_hop(run, u, v)
+            self._channel_of[u].start(
+                hop.nbytes * 8.0, hop.rate[hop.at], lambda: self._hop_done(radio, hop, now, token)
+            )
+            return
+        end = now + hop.nbytes * hop.spb[hop.at]
+        if end > radio.hold_end:
+            radio.hold_end = end
+        self._energy.hop(run, u, v, now, end)
+        hop.transmit += end - now
+        if hop.at + 1 == len(hop.route):
+            self._deliver(hop.rec, hop.k, end, hop.wait, hop.transmit, False)
+        else:
+            self._alarms.at(end, self._relay, hop)
+
+    def _hop_done(self, radio: RadioCalendar, hop: Hop, started: float, token: Any) -> None:
+        """A hop on a shared channel has crossed it (now)."""
+        now = self.env.now
+        u, v = hop.route[hop.at]
+        hop.transmit += now - started
+        run = hop.rec.run
+        self._energy.end_hop(run, u, v, started, now, token)
+        radio.active -= 1
+        if radio.active == 0:
+            radio.hold_end = now
+            if self.timeline is not None:
+                self._close_hold(radio)
+            self._grant_next(radio)
+        if hop.at + 1 == len(hop.route):
+            self._deliver(hop.rec, hop.k, now, hop.wait, hop.transmit, True)
+        else:
+            self._relay(hop)
+
+    def _relay(self, hop: Hop) -> None:
+        """A hop reached a relay (now): claim the next hop's radio, unless the attempt was cancelled."""
+        if not self._live(hop.rec.run):
+            return
+        hop.at += 1
+        hop.asked = self.env.now
+        self._claim(self._radios[hop.route[hop.at][0]], hop.rec.run.rid, [hop], hop.rec.run)
+
+    def _deliver(self, rec: Receiver, k: int, at: float, wait: float, transfer: float, arrived: bool) -> None:
+        """Input ``k`` of ``rec`` arrives at instant ``at`` with its chain's wait and transmission (s).
+
+        ``arrived``: ``at`` is now and the caller is an event's callback, so a device whose inputs are all in
+        may claim its CPU at once; closed-form arrivals (announced when their hop starts) always go through
+        an alarm, so no layer ends while its own transfers are still being started.
+        """
+        if at > rec.best_at or (at == rec.best_at and k < rec.best_k):
+            rec.best_at, rec.best_k, rec.wait, rec.transfer = at, k, wait, transfer
+        rec.left -= 1
+        if rec.left:
+            return
+        if rec.best_at > self.env.now or not arrived:
+            self._alarms.at(rec.best_at, self._ready, rec)
+        else:
+            self._ready(rec)
+
+    # -- CPUs -------------------------------------------------------------------
+    def _ready(self, rec: Receiver) -> None:
+        """All inputs of ``rec`` are in (now): claim its CPU, or end its job if it computes nothing."""
+        run = rec.run
+        if not self._live(run):
+            return
+        now = self.env.now
+        if not rec.mults:
+            self._job_done(rec, now, 0.0)
+            return
+        cpu = self._cpus[rec.device]
+        core = -1 if cpu.queue else cpu.free_core(now)
+        if core >= 0:
+            self._compute(cpu, core, rec, now, now)
+            return
+        cpu.queue.append((rec, now))
+        self._sample_cpu(cpu, now)
+        self._cpu_alarm(cpu)
+
+    def _cpu_alarm(self, cpu: CpuCalendar) -> None:
+        if cpu.queue and not cpu.alarm:
+            cpu.alarm = True
+            self._alarms.at(min(cpu.free_at), self._cpu_release, cpu)
+
+    def _cpu_release(self, cpu: CpuCalendar) -> None:
+        cpu.alarm = False
+        now = self.env.now
+        while cpu.queue:
+            core = cpu.free_core(now)
+            if core < 0:
+                break
+            rec, asked = cpu.queue.popleft()
+            self._compute(cpu, core, rec, now, asked)
+        self._cpu_alarm(cpu)
+
+    def _compute(self, cpu: CpuCalendar, core: int, rec: Receiver, now: float, asked: float) -> None:
+        """Run ``rec``'s batch on ``core`` from now (it asked at ``asked``)."""
+        compute = rec.mults / self._speed[rec.device]
+        end = now + compute
+        cpu.free_at[core] = end
+        rec.wait += now - asked
+        run = rec.run
+        self._energy.cpu(run, rec.device, now, end)
+        if self.timeline is not None:
+            span = Span(rec.device, "cpu", core, now, end, run.rid, run.layer, run.name, 0, rec.mults)
+            self._sample_cpu(cpu, now)
+            self._alarms.at(end, self._cpu_span, (cpu, span))
+        self._job_done(rec, end, compute)
+
+    def _cpu_span(self, arg: tuple[CpuCalendar, Span]) -> None:
+        cpu, span = arg
+        assert self.timeline is not None
+        self.timeline.span(span)
+        self._sample_cpu(cpu, self.env.now)
+
+    # -- layers ----------------------------------------------------------------
+    def _job_done(self, rec: Receiver, end: float, compute: float) -> None:
+        """``rec``'s job of the layer ends at ``end`` (known now); the layer ends with its last job."""
+        run = rec.run
+        crit = run.crit
+        if end > crit[0] or (end == crit[0] and -rec.device > crit[1]):
+            run.crit = (end, -rec.device, rec.wait, rec.transfer, compute)
+        run.left -= 1
+        if run.left:
+            return
+        if run.crit[0] > self.env.now:
+            self._alarms.at(run.crit[0], self._layer_done, run)
+        else:
+            self._layer_done(run)
+
+    def _layer_done(self, run: Run) -> None:
+        if not self._live(run):
+            return
+        _, _, wait, transfer, compute = run.crit
+        run.wait_s += wait
+        run.transfer_s += transfer
+        run.compute_s += compute
+        self._next_layer(run)
+
+    # -- the event loop's hooks ----------------------------------------------------
+    def _settle(self) -> None:
+        """After a batch of changes at one instant: set each shared channel's next completion once."""
+        for channel in self._channels:
+            channel.settle()
 
     # -- observability ---------------------------------------------------------
-    def _sample_cpu(self, cpu: _Cpu) -> None:
+    def _sample_cpu(self, cpu: CpuCalendar, now: float) -> None:
         if self.timeline is not None:
-            self.timeline.sample(self.env.now, cpu.device, "cpu", cpu.resource.count, len(cpu.resource.queue))
+            self.timeline.sample(now, cpu.device, "cpu", cpu.busy(now), len(cpu.queue))
 
-    def _sample_radio(self, radio: _Radio) -> None:
+    def _sample_radio(self, radio: RadioCalendar, now: float) -> None:
         if self.timeline is not None:
-            # Busy: held, or granted to a request whose transfers have not resumed yet.
-            busy = radio.resource.count
-            self.timeline.sample(self.env.now, radio.device, "radio", busy, len(radio.resource.queue))
+            self.timeline.sample(now, radio.device, "radio", int(radio.open), len(radio.queue))
