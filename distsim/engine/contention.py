@@ -35,9 +35,10 @@ CPUs and radios:
   multiplications (ReLU, pool: 0 s in the cost model) take no CPU time and do
   not queue.
 * The request finishes when its last layer does.
-* **In flight** (mobility, docs/dynamics.md): a transfer's route and every
-  hop's rate are read when its layer starts and kept until it arrives; routes
-  and rates changed in between apply from the next layer start.
+* **In flight** (mobility, docs/dynamics.md): a request runs to its end on the
+  routes and per-hop rates of the instant it was placed (the engine pins them:
+  :meth:`ContentionTiming.pin_links`); links changed meanwhile apply to
+  requests placed later.
 
 Per request, the service time splits along the critical chain of each layer
 (the last job to finish, ties to the lowest device id, and the transfer hops
@@ -157,16 +158,23 @@ class ContentionTiming:
         self._energy = JobMeter(self._alarms, None, self._instants)
 
     def _read_links(self) -> None:
-        """Routes and rates as the world has them now (read at each layer start: the in-flight rule)."""
+        """The world's links and rates (a request placed on other links is pinned to them: :meth:`pin_links`)."""
         fleet = self.world.fleet
-        self._links = self.world.links
-        self._fleet = fleet
         self._spb_array = fleet.sec_per_byte
         self._spb: list[float] = fleet.sec_per_byte.tolist()
         self._rate: list[float] = fleet.rate_bps.tolist()
-        self._hops: Callable[[int, int], tuple[tuple[int, int], ...]] | None = getattr(self._links, "hops", None)
+        self._hops: Callable[[int, int], tuple[tuple[int, int], ...]] | None = getattr(self.world.links, "hops", None)
         # One hop at full rate everywhere: a transfer's end is known the instant its radio is granted.
         self._direct = self._hops is None and self._channel_of is None
+        self._pinned: dict[int, Any] = {}
+
+    def pin_links(self, request_id: int, links: Any) -> None:
+        """Run the request's next :meth:`execute` on ``links`` (those it was placed on), not the world's.
+
+        The in-flight rule (docs/timing-models.md): a request runs to its end on the routes
+        (``links.hops``) and per-hop rates (``links.hop_sec_per_byte``) of the instant it was placed.
+        """
+        self._pinned[request_id] = links
 
     def attach(self, timeline: Timeline) -> None:
         """Record spans and resource samples into ``timeline`` from now on."""
@@ -185,6 +193,7 @@ class ContentionTiming:
         that attempt starts.
         """
         self._attempt[request_id] = self._attempt.get(request_id, 0) + 1
+        self._pinned.pop(request_id, None)
         run = self._runs.pop(request_id, None)
         if run is not None:
             # Interrupts come from churn and batteries only, where jobs report their own instants; charge
@@ -196,6 +205,7 @@ class ContentionTiming:
         rid = request.id
         layers = list(zip(self.world.cnns[placement.cnn].layers, placement.assignments, strict=True))
         run = Run(rid, self._attempt.get(rid, 0), layers, self.env.event(), self.world.fleet.size)
+        run.links = self._pinned.pop(rid, None)
         self._runs[rid] = run
         self._next_layer(run)
         self._settle()
@@ -207,9 +217,7 @@ class ContentionTiming:
 
     def _next_layer(self, run: Run) -> None:
         """Start the run's next layer that has jobs, or end the run."""
-        if self._links is not self.world.links or self._fleet is not self.world.fleet:
-            self._read_links()
-        n = self._fleet.size
+        n = self.world.fleet.size
         while run.index < len(run.layers):
             layer, cur = run.layers[run.index]
             run.index += 1
@@ -237,7 +245,12 @@ class ContentionTiming:
                 if not rec.left:
                     self._ready(rec)
             if len(flows.senders):
-                if self._direct and self._energy.closed_form and len(flows.senders) >= _VECTOR_PAIRS:
+                if (
+                    run.links is None
+                    and self._direct
+                    and self._energy.closed_form
+                    and len(flows.senders) >= _VECTOR_PAIRS
+                ):
                     self._send_closed_form(run, recs, flows, now)
                 else:
                     self._send_layer(run, recs, flows, now)
@@ -299,7 +312,7 @@ class ContentionTiming:
         order): over topologies and shared channels, or where the meter needs each hop's instants."""
         index: dict[int, int] = {}  # receiver -> inflows seen so far (the inflow's index k)
         senders, receivers, sizes = flows.senders.tolist(), flows.receivers.tolist(), flows.bytes.tolist()
-        if self._direct:
+        if run.links is None and self._direct:
             items: list[tuple[Receiver, int, int, float]] = []
             for pos, (i, j, nbytes) in enumerate(zip(senders, receivers, sizes, strict=True)):
                 k = index.get(j, 0)
@@ -309,12 +322,19 @@ class ContentionTiming:
                     self._claim(self._radios[i], run.rid, items, run)
                     items = []
             return
-        spb, rate = self._spb, self._rate
+        links = run.links
+        hops = self._hops if links is None else getattr(links, "hops", None)
+        pinned_spb = None if links is None else getattr(links, "hop_sec_per_byte", None)
         for i, j, nbytes in zip(senders, receivers, sizes, strict=True):
             k = index.get(j, 0)
             index[j] = k + 1
-            route = ((i, j),) if self._hops is None else self._hops(i, j)
-            hop = Hop(recs[j], k, route, nbytes, [spb[u] for u, _ in route], [rate[u] for u, _ in route])
+            route = ((i, j),) if hops is None else hops(i, j)
+            if pinned_spb is None:
+                spb, rate = [self._spb[u] for u, _ in route], [self._rate[u] for u, _ in route]
+            else:  # a request pinned to the links it was placed on: their per-hop rates
+                spb = [pinned_spb(u, v) for u, v in route]
+                rate = [8.0 / x for x in spb]
+            hop = Hop(recs[j], k, route, nbytes, spb, rate)
             hop.asked = now
             self._claim(self._radios[i], run.rid, [hop], run)
 
@@ -384,7 +404,7 @@ class ContentionTiming:
         self._sample_radio(radio, self.env.now)
 
     def _start_items(self, radio: RadioCalendar, items: list[Any], now: float) -> None:
-        if self._direct:
+        if type(items[0]) is tuple:
             self._start_direct(radio, items, now)
         else:
             for hop in items:

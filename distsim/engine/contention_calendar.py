@@ -189,6 +189,7 @@ class Run:
         "layer",
         "layers",
         "left",
+        "links",
         "name",
         "prev",
         "rid",
@@ -210,6 +211,7 @@ class Run:
         self.crit = (-math.inf, 0, 0.0, 0.0, 0.0)  # (end, -device, wait, transfer, compute) of the layer's last job
         self.layer = 0
         self.name = ""
+        self.links: Any = None  # the links the request was placed on when pinned (else the world's)
         # Busy seconds per device of the request's jobs, charged when it ends (closed-form metering).
         self.cpu_s = [0.0] * devices
         self.rx_s = [0.0] * devices

@@ -113,6 +113,8 @@ class ReferenceContentionTiming:
             self._channel_of = [channels[tech] for tech in fleet.radios]
         hops: Callable[[int, int], tuple[tuple[int, int], ...]] | None = getattr(world.links, "hops", None)
         self._hops = hops
+        self._pinned: dict[int, Any] = {}  # request id -> links of its next execute
+        self._links_of: dict[int, Any] = {}  # request id -> links its current attempt runs on (pinned only)
         self.timeline: Timeline | None = None
         #: Energy meter (docs/energy.md): told when each CPU batch and hop transmission begins and ends.
         self.meter: Any = None
@@ -126,6 +128,10 @@ class ReferenceContentionTiming:
     def attach_meter(self, meter: Any) -> None:
         """Report busy intervals to ``meter`` (``begin(rid, device, kind) -> token``, ``end(token)``)."""
         self.meter = meter
+
+    def pin_links(self, request_id: int, links: Any) -> None:
+        """Run the request's next :meth:`execute` on ``links`` (those it was placed on), not the world's."""
+        self._pinned[request_id] = links
 
     def cancel(self, request_id: int) -> None:
         """The request's current attempt failed: its jobs not yet started are skipped.
@@ -142,6 +148,11 @@ class ReferenceContentionTiming:
         cnn = self.world.cnns[placement.cnn]
         rid = request.id
         attempt = self._attempt.get(rid, 0)
+        pinned = self._pinned.pop(rid, None)
+        if pinned is None:
+            self._links_of.pop(rid, None)
+        else:
+            self._links_of[rid] = pinned
         compute_s = transfer_s = wait_s = 0.0
         prev = None
         for layer, cur in zip(cnn.layers, placement.assignments, strict=True):
@@ -233,7 +244,11 @@ class ReferenceContentionTiming:
     ) -> Generator[simpy.Event, Any, tuple[float, float, float]]:
         """Move ``nbytes`` hop by hop; (arrival instant, wait, transmission) s."""
         env = self.env
-        route = ((sender, receiver),) if self._hops is None else self._hops(sender, receiver)
+        links = self._links_of.get(rid)
+        if links is None:
+            route = ((sender, receiver),) if self._hops is None else self._hops(sender, receiver)
+        else:
+            route = links.hops(sender, receiver)
         wait = transmit = 0.0
         for u, v in route:
             if self._attempt.get(rid, 0) != attempt:
@@ -250,9 +265,10 @@ class ReferenceContentionTiming:
             wait += started - asked
             tokens = None if self.meter is None else (self.meter.begin(rid, u, "tx"), self.meter.begin(rid, v, "rx"))
             if self._channel_of is None:
-                yield env.timeout(nbytes * self._spb[u])
+                yield env.timeout(nbytes * (self._spb[u] if links is None else links.hop_sec_per_byte(u, v)))
             else:
-                yield self._channel_of[u].transmit(nbytes * 8.0, self._rate[u])
+                rate = self._rate[u] if links is None else 8.0 / links.hop_sec_per_byte(u, v)
+                yield self._channel_of[u].transmit(nbytes * 8.0, rate)
             if tokens is not None:
                 self.meter.end(tokens[0])
                 self.meter.end(tokens[1])
