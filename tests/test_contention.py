@@ -19,6 +19,7 @@ from distsim.cli import main
 from distsim.engine.contention import ContentionTiming, _Channel
 from distsim.engine.records import MemorySink, RequestRecord
 from distsim.engine.simulation import Simulation
+from distsim.engine.timing import ServiceTiming
 from distsim.errors import InputError
 from distsim.run import simulate
 from distsim.scenario import scenario_from_dict
@@ -426,7 +427,7 @@ def _records(world: World, reference: bool, monkeypatch: pytest.MonkeyPatch) -> 
         sink = MemorySink()
         sim = Simulation(world, sink)
         summary = sim.run()
-    events = next(sim.env._eid)  # type: ignore[attr-defined]
+    events = next(sim.env._eid)
 
     # Energy sums the same joules in another order on the two engines (closed-form jobs are charged
     # when their request ends): equal to 12 significant digits, not to the last bit.
@@ -491,7 +492,48 @@ def test_a_lone_vgg_request_takes_few_events_per_layer() -> None:
         transfers += len(flows.senders)
         receivers += len(set(flows.receivers.tolist()))
         prev = cur
-    events = next(sim.env._eid)  # type: ignore[attr-defined]
+    events = next(sim.env._eid)
     assert transfers > 1000 and receivers > 100
     # At most one event per receiving device and layer (its last arrival), plus a handful per layer and run.
     assert events <= receivers + 2 * len(placement.assignments) + 20, (events, receivers, transfers)
+
+
+@pytest.mark.parametrize("reference", [False, True])
+def test_a_pinned_request_runs_on_the_links_it_was_placed_on(reference: bool) -> None:
+    """The in-flight rule: a request pinned to the links it was placed on (``pin_links``) takes their routes
+    and rates, whatever the world's links are; alone, it takes exactly its Eq. 5 latency on those links."""
+    from distsim.engine.contention_reference import ReferenceContentionTiming
+
+    base = {
+        "sources": [{"cnn": "cifar_cnn"}],
+        "participants": {"groups": [{"type": "nexus5", "count": 3}, {"type": "stm32h7", "count": 3}]},
+        "privacy": {"max_ssim": 0.8},
+        "budgets": {"window_s": 3.0},
+        "workload": {"requests": 1, "rate_per_s": 1.0},
+        "simulation": {"timing": "contention"},
+    }
+    chain = [["s0", "p0"], ["p0", "p1"], ["p1", "p2"], ["p2", "p3"], ["p3", "p4"], ["p1", "p5"]]
+    names = ["s0", *(f"p{k}" for k in range(6))]
+    clique = [[a, b] for a, b in itertools.combinations(names, 2)]
+    placed_on = make_world(**base, network={"topology": "edges", "edges": chain})
+    running = make_world(**base, network={"topology": "edges", "edges": clique})
+    request = Request(0, 6, "cifar_cnn", 0.0)
+    placement = make_scheduler("distprivacy", {}, placed_on, np.random.default_rng(0)).place(
+        request, ClusterView.idle(placed_on)
+    )
+    assert isinstance(placement, Placement)
+
+    def latency(pin: bool) -> float:
+        env = simpy.Environment()
+        engine = (ReferenceContentionTiming if reference else ContentionTiming)(env, running)
+        if pin:
+            engine.pin_links(request.id, placed_on.links)
+        process = env.process(engine.execute(request, placement))
+        env.run()
+        timing = process.value
+        assert isinstance(timing, ServiceTiming) and timing.wait_s == 0.0
+        return env.now
+
+    assert latency(pin=True) == pytest.approx(placement.cost.latency_s, rel=1e-12)
+    # Unpinned, the same placement runs on the world's routes (a clique: one hop each), so it is faster.
+    assert latency(pin=False) < placement.cost.latency_s

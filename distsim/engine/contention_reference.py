@@ -239,6 +239,11 @@ class ReferenceContentionTiming:
                 self._sample_cpu(cpu)
         return env.now, wait, transfer, compute
 
+    def _hop_spb(self, links: Any, u: int, v: int) -> float:
+        """Seconds per byte of hop ``u -> v``: the pinned links' (per-hop rate tables) or the sender's radio."""
+        hop_spb = None if links is None else getattr(links, "hop_sec_per_byte", None)
+        return self._spb[u] if hop_spb is None else float(hop_spb(u, v))
+
     def _transfer(
         self, rid: int, layer: int, name: str, sender: int, receiver: int, nbytes: int, attempt: int = 0
     ) -> Generator[simpy.Event, Any, tuple[float, float, float]]:
@@ -265,9 +270,10 @@ class ReferenceContentionTiming:
             wait += started - asked
             tokens = None if self.meter is None else (self.meter.begin(rid, u, "tx"), self.meter.begin(rid, v, "rx"))
             if self._channel_of is None:
-                yield env.timeout(nbytes * (self._spb[u] if links is None else links.hop_sec_per_byte(u, v)))
+                yield env.timeout(nbytes * self._hop_spb(links, u, v))
             else:
-                rate = self._rate[u] if links is None else 8.0 / links.hop_sec_per_byte(u, v)
+                hop_spb = None if links is None else getattr(links, "hop_sec_per_byte", None)
+                rate = self._rate[u] if hop_spb is None else 8.0 / hop_spb(u, v)
                 yield self._channel_of[u].transmit(nbytes * 8.0, rate)
             if tokens is not None:
                 self.meter.end(tokens[0])
