@@ -398,6 +398,14 @@ TWIN_CASES: dict[str, dict[str, Any]] = {
     "shared": {"network": {"shared_channel": True, "mac_efficiency": 0.7}},
     "geometric": {"network": {"topology": "geometric", "range_m": 45.0, "seed": 3}},
     "geometric_shared": {"network": {"topology": "geometric", "range_m": 45.0, "seed": 3, "shared_channel": True}},
+    "mobility": {
+        "network": {
+            "topology": "geometric",
+            "range_m": 45.0,
+            "seed": 3,
+            "mobility": {"speed_mps": [2.0, 6.0], "pause_s": 0.2, "interval_s": 0.1},
+        }
+    },
     "churn": {
         "churn": {
             "schedule": [
@@ -451,8 +459,9 @@ def _records(world: World, reference: bool, monkeypatch: pytest.MonkeyPatch) -> 
 def test_calendar_engine_gives_the_per_transfer_records(case: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """The calendar engine (no process per transfer or batch) against its readable twin, one SimPy process per
     transfer and per batch: every record and summary digit the same on contended runs (most requests wait),
-    over a full mesh, a topology with relays, a shared channel, several cores with on-release retries and
-    scheduled outages with restarts; and far fewer SimPy events."""
+    over a full mesh, a topology with relays, a shared channel, several cores with on-release retries, moving
+    devices (requests pinned to the links they were placed on) and scheduled outages with restarts; and far
+    fewer SimPy events."""
     spec: dict[str, Any] = {**tie_free_fleet(), **TWIN_CASES[case]}
     spec["simulation"] = {**spec.get("simulation", {}), "seed": 4, "timing": "contention"}
     fast_summary, fast, fast_events = _records(make_world(**spec), False, monkeypatch)
