@@ -20,7 +20,7 @@ import pytest
 from distsim.engine.records import MemorySink
 from distsim.engine.simulation import Simulation
 from distsim.model import compiled
-from distsim.model.cost import PlacementCost, evaluate
+from distsim.model.cost import PlacementCost, evaluate, evaluate_flat, layer_transfers
 from tests.conftest import ROOT, make_world
 from tests.test_distprivacy import random_world
 
@@ -45,9 +45,13 @@ def assert_same_cost(a: PlacementCost, b: PlacementCost) -> None:
     assert a.latency_s == b.latency_s
     assert a.layers == b.layers  # every layer's latency, compute, transfer (floats) and bytes
     assert (a.shared_bytes, a.devices_used) == (b.shared_bytes, b.devices_used)
-    for name in ("compute_mults", "memory_bytes", "bandwidth_bytes", "segments", "received_bytes"):
+    for name in (
+        "compute_mults", "memory_bytes", "bandwidth_bytes", "segments", "received_bytes", "tx_s", "rx_s",
+        "layer_latency_s", "layer_compute_s", "layer_transfer_s", "layer_bytes",
+    ):  # fmt: skip
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
         assert getattr(a, name).dtype == getattr(b, name).dtype
+    assert type(a.latency_s) is float and type(a.shared_bytes) is int and type(a.devices_used) is int
 
 
 def test_the_kernels_load_on_the_numba_path() -> None:
@@ -94,6 +98,47 @@ def test_compiled_evaluate_equals_python_on_random_placements(cnn: str) -> None:
             fast = on("numba", lambda p=placed, w=world: evaluate(w.cnns[cnn], p, w.fleet, w.links))
             slow = on("python", lambda p=placed, w=world: evaluate(w.cnns[cnn], p, w.fleet, w.links))
             assert_same_cost(fast, slow)
+
+
+def _radio_seconds(world: Any, net: Any, placed: list[Any]) -> tuple[Any, Any]:
+    """Per-device send / receive seconds, layer by layer as energy accounting defined them (Eq. 6, one hop)."""
+    n, spb = world.fleet.size, world.fleet.sec_per_byte
+    tx, rx = np.zeros(n), np.zeros(n)
+    prev = None
+    for layer, cur in zip(net.layers, placed, strict=True):
+        flows = layer_transfers(layer, prev, cur, n)
+        prev = cur
+        seconds = flows.bytes * spb[flows.senders]
+        np.add.at(tx, flows.senders, seconds)
+        np.add.at(rx, flows.receivers, seconds)
+    return tx, rx
+
+
+@pytest.mark.parametrize("mode", ["numba", "python"])
+def test_radio_seconds_of_the_cost_are_the_per_layer_sums(mode: str) -> None:
+    """``tx_s`` / ``rx_s`` are bit for bit the per-layer, per-transfer sums (what the energy meter charges)."""
+    rng = np.random.default_rng(5)
+    for cnn in ("lenet", "vgg16"):
+        for size in (4, 60):
+            world = random_world(rng, cnn, 0.6, size)
+            net, n = world.cnns[cnn], world.fleet.size
+            placed = [rng.integers(n, size=layer.segments).astype(np.int64) for layer in net.layers]
+            cost = on(mode, lambda p=placed, w=world, c=net: evaluate(c, p, w.fleet, w.links))
+            tx, rx = _radio_seconds(world, net, placed)
+            assert tx.sum() > 0
+            np.testing.assert_array_equal(cost.tx_s, tx)
+            np.testing.assert_array_equal(cost.rx_s, rx)
+            flat = on(mode, lambda p=placed, w=world, c=net: evaluate_flat(c, np.concatenate(p), w.fleet, w.links))
+            assert_same_cost(flat, cost)
+
+
+def test_evaluate_flat_refuses_a_wrong_assignment() -> None:
+    world = make_world()
+    net = world.cnns["lenet"]
+    with pytest.raises(ValueError, match="segment devices"):
+        evaluate_flat(net, np.zeros(3, dtype=np.int64), world.fleet, world.links)
+    with pytest.raises(ValueError, match="device ids"):
+        evaluate_flat(net, np.full(net.total_segments, world.fleet.size, dtype=np.int64), world.fleet, world.links)
 
 
 @pytest.mark.parametrize("timing", ["analytic", "contention"])

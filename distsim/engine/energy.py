@@ -35,7 +35,7 @@ import numpy.typing as npt
 import simpy
 
 from distsim.model.cost import layer_transfers
-from distsim.model.devices import Links
+from distsim.model.devices import FullMesh, Links
 from distsim.scheduling.base import Placement
 from distsim.world import World
 
@@ -86,12 +86,19 @@ def phase_times(world: World, placement: Placement, links: Links | None = None) 
     """Analytic busy time of every device for ``placement`` (Eq. 7 compute, Eq. 6 transfers hop by hop).
 
     ``links``: the links the placement was made on (default ``world.links``);
-    over a topology each hop takes its own rate (``hop_sec_per_byte``).
+    over a topology each hop takes its own rate (``hop_sec_per_byte``). On a
+    full mesh every transfer is one hop at its sender's rate, so the radio
+    times are the cost model's own per-device transfer times
+    (:attr:`~distsim.model.cost.PlacementCost.tx_s`, ``rx_s``: the same sums
+    of ``bytes * 8 / rho_sender`` in the same order).
     """
     fleet = world.fleet
-    n = fleet.size
     links = world.links if links is None else links
-    compute = placement.cost.compute_mults / fleet.mults_per_s
+    cost = placement.cost
+    compute = cost.compute_mults / fleet.mults_per_s
+    if isinstance(links, FullMesh):
+        return PhaseTimes(compute, cost.tx_s, cost.rx_s)
+    n = fleet.size
     tx = np.zeros(n)
     rx = np.zeros(n)
     spb = fleet.sec_per_byte
@@ -176,6 +183,28 @@ class Meter:
         if self._battery[device]:
             self._schedule(device)
 
+    def _add_many(self, devices: npt.NDArray[np.int64], watts: FloatArray) -> None:
+        """:meth:`_add` for each of ``devices`` (distinct ids, ascending), ``watts[k]`` to ``devices[k]``.
+
+        Without batteries among them, one elementwise pass: every device's
+        integral, up time and power take the same floating-point operations
+        :meth:`_add` performs one device at a time (devices are independent).
+        """
+        if self._battery[devices].any():
+            for device, w in zip(devices.tolist(), watts.tolist(), strict=True):
+                self._add(device, w)
+            return
+        now = self.env.now
+        elapsed = now - self._updated[devices]
+        moved = elapsed > 0
+        if moved.any():
+            ahead, span = devices[moved], elapsed[moved]
+            self._energy[ahead] += self._power[ahead] * span
+            up = self.up[ahead]
+            self.up_s[ahead[up]] += span[up]
+        self._updated[devices] = now
+        self._power[devices] += watts
+
     def _schedule(self, device: int) -> None:
         self._version[device] += 1
         power = self._power[device]
@@ -231,8 +260,7 @@ class Meter:
             return
         compute_w = compute_j[devices] / service_s
         radio_w = radio_j[devices] / service_s
-        for device, watts in zip(devices.tolist(), (compute_w + radio_w).tolist(), strict=True):
-            self._add(device, watts)
+        self._add_many(devices, compute_w + radio_w)
         self._draws[request_id] = (devices, compute_w, radio_w, self.env.now)
 
     def _charge_now(
@@ -256,10 +284,9 @@ class Meter:
         devices, compute_w, radio_w, since = draw
         elapsed = self.env.now - since
         charged = self._charged[request_id]
-        for device, c, r in zip(devices.tolist(), compute_w.tolist(), radio_w.tolist(), strict=True):
-            self._add(device, -(c + r))
-            self.compute_j[device] += c * elapsed
-            self.radio_j[device] += r * elapsed
+        self._add_many(devices, -(compute_w + radio_w))
+        self.compute_j[devices] += compute_w * elapsed
+        self.radio_j[devices] += radio_w * elapsed
         charged[0] += float(compute_w.sum()) * elapsed
         charged[1] += float(radio_w.sum()) * elapsed
 

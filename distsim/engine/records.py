@@ -11,7 +11,10 @@ from __future__ import annotations
 import csv
 import io
 import math
-from dataclasses import astuple, dataclass, fields
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from functools import cache
+from operator import attrgetter
 from pathlib import Path
 from typing import IO, Protocol
 
@@ -234,11 +237,20 @@ def header(record_type: type) -> list[str]:
     return [f.name for f in fields(record_type)]
 
 
+@cache
+def _values(record_type: type) -> Callable[[object], tuple[object, ...]]:
+    """A record's field values in column order (records hold scalars: no deep copy as ``astuple`` makes)."""
+    names = header(record_type)
+    get = attrgetter(*names)
+    return get if len(names) > 1 else lambda row: (get(row),)
+
+
 def write_rows(handle: IO[str], record_type: type, rows: list[object]) -> None:
     """Write records as CSV with a header (cells as :func:`distsim.io.cell` formats them)."""
     writer = CsvWriter(handle, header(record_type))
+    values = _values(record_type)
     for row in rows:
-        writer.row(astuple(row))  # type: ignore[call-overload]
+        writer.row(values(row))
 
 
 class RecordSink(Protocol):
@@ -281,9 +293,10 @@ class CsvSink:
         self._handle: IO[str] = open(path, "w", newline="", encoding="utf-8")  # noqa: SIM115
         self._writer = CsvWriter(self._handle, header(RequestRecord))
         self._latency_col = header(RequestRecord).index("latency_s")
+        self._values = _values(RequestRecord)
 
     def add(self, record: RequestRecord) -> None:
-        self._writer.row(astuple(record))
+        self._writer.row(self._values(record))
 
     def latencies(self) -> npt.NDArray[np.float64]:
         self._handle.flush()

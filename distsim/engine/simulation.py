@@ -276,7 +276,7 @@ class Simulation:
             # Relays on a multi-hop route see what they forward (docs/privacy.md).
             relays = relayed_maps(cnn, placement.assignments, links, fleet.participants, fleet.size)
             if any(relays):
-                seen = [held.copy() for held in counts]
+                seen = counts.copy()
                 for held, forwarded in zip(seen, relays, strict=True):
                     for device, maps in forwarded.items():
                         held[device] += maps
@@ -285,7 +285,8 @@ class Simulation:
         exposure = mechanism.exposure(cnn, seen, colluders)
         if self._certified and not exposure.extrapolated:
             # What the scheduler placed (relays are not yet in the schedulers' caps).
-            single = mechanism.exposure(cnn, counts, 1)
+            # The same call as above when nothing was relayed and one device attacks alone.
+            single = exposure if seen is counts and colluders == 1 else mechanism.exposure(cnn, counts, 1)
             if single.ssim > world.run.max_ssim:
                 raise AssertionError(
                     f"request {request.id}: a certified placement exposes SSIM {single.ssim} at "

@@ -52,8 +52,9 @@ class AnalyticTiming:
         cost = placement.cost
         yield self.env.timeout(cost.latency_s)
         return ServiceTiming(
-            compute_s=sum(layer.compute_s for layer in cost.layers),
-            transfer_s=sum(layer.transfer_s for layer in cost.layers),
+            # Summed from 0 layer by layer, the same floats as a sum over the LayerCost rows.
+            compute_s=sum(cost.layer_compute_s.tolist()),
+            transfer_s=sum(cost.layer_transfer_s.tolist()),
             wait_s=0.0,
         )
 

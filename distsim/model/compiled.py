@@ -57,7 +57,7 @@ SEGMENTS, MULTS, WEIGHTS, FEED, UNIT, PREV_CONV, PREV_OUT_MAPS = range(7)
 _mode: str | None = None
 _loaded: dict[str, Callable[..., Any] | None] = {}
 _auto_since: float | None = None
-_tables: dict[int, tuple[CNN, IntArray, IntArray, list[int]]] = {}
+_tables: dict[int, tuple[CNN, IntArray, IntArray, list[int], list[int]]] = {}
 
 
 def kernel_mode() -> str:
@@ -119,6 +119,15 @@ def layer_table(cnn: CNN) -> tuple[IntArray, IntArray]:
     return _tables[id(cnn)][1], _tables[id(cnn)][2]
 
 
+def layer_bounds(cnn: CNN) -> list[int]:
+    """``layer_table(cnn)[1]`` as a cached list: layer ``l``'s segments sit at ``[l-1] .. [l]`` of a flat assignment."""
+    hit = _tables.get(id(cnn))
+    if hit is None or hit[0] is not cnn:
+        _cache_table(cnn)
+        hit = _tables[id(cnn)]
+    return hit[4]
+
+
 def layer_segments(cnn: CNN) -> list[int]:
     """Segments per layer of ``cnn`` (a cached list: read on every cost evaluation)."""
     hit = _tables.get(id(cnn))
@@ -129,7 +138,7 @@ def layer_segments(cnn: CNN) -> list[int]:
 
 
 def _cache_table(cnn: CNN) -> None:
-    """Build and cache :func:`layer_table`'s arrays and :func:`layer_segments`' list for ``cnn``."""
+    """Build and cache :func:`layer_table`'s arrays and the lists of :func:`layer_segments`, :func:`layer_bounds`."""
     rows = [
         (
             layer.segments,
@@ -148,4 +157,4 @@ def _cache_table(cnn: CNN) -> None:
     table.flags.writeable = False
     offsets.flags.writeable = False
     # The CNN is kept alive by the cache, so its id is never reused for another one.
-    _tables[id(cnn)] = (cnn, table, offsets, [layer.segments for layer in cnn.layers])
+    _tables[id(cnn)] = (cnn, table, offsets, [layer.segments for layer in cnn.layers], offsets.tolist())

@@ -11,6 +11,7 @@ Units: seconds, bytes, multiplications.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -155,9 +156,15 @@ class LayerCost:
 class PlacementCost:
     """What a placement costs and holds.
 
+    Per-layer numbers are parallel arrays (one entry per layer, in layer
+    order); :attr:`layers` gives them as :class:`LayerCost` rows.
+
     Attributes:
         latency_s: Eq. 5 latency of the request, seconds.
-        layers: per-layer timing.
+        layer_latency_s: each layer's Eq. 5 term, s (:attr:`LayerCost.latency_s`).
+        layer_compute_s: compute part of each layer's critical pair, s.
+        layer_transfer_s: transfer part of each layer's critical pair, s.
+        layer_bytes: bytes moved between distinct devices into each layer.
         compute_mults: multiplications reserved per device.
         memory_bytes: weight memory reserved per device.
         bandwidth_bytes: bytes each device sends (bandwidth reserved).
@@ -165,10 +172,18 @@ class PlacementCost:
         devices_used: number of distinct devices computing at least one segment.
         segments: segments each device computes, all layers together.
         received_bytes: bytes each device receives from other devices.
+        tx_s: per device, the transfer times (Eq. 6: bytes x the links' seconds per byte of the
+            pair) of the transfers it sends, s, summed layer by layer in (sender, receiver) order.
+        rx_s: per device, the same transfer times of the transfers it receives, s. On a full
+            mesh every transfer is one hop, so these are its radio's busy times; over a
+            topology a transfer's time is its route's.
     """
 
     latency_s: float
-    layers: tuple[LayerCost, ...]
+    layer_latency_s: FloatArray
+    layer_compute_s: FloatArray
+    layer_transfer_s: FloatArray
+    layer_bytes: IntArray
     compute_mults: IntArray
     memory_bytes: IntArray
     bandwidth_bytes: IntArray
@@ -176,6 +191,21 @@ class PlacementCost:
     devices_used: int
     segments: IntArray
     received_bytes: IntArray
+    tx_s: FloatArray
+    rx_s: FloatArray
+
+    @property
+    def layers(self) -> tuple[LayerCost, ...]:
+        """Per-layer timing as rows (built on each access from the per-layer arrays)."""
+        return tuple(
+            map(
+                LayerCost,
+                self.layer_latency_s.tolist(),
+                self.layer_compute_s.tolist(),
+                self.layer_transfer_s.tolist(),
+                self.layer_bytes.tolist(),
+            )
+        )
 
 
 def evaluate(
@@ -203,6 +233,37 @@ def evaluate(
         kernel = load_kernel("distsim.model.cost_kernel", "evaluate_mesh")
         if kernel is not None:
             return _evaluated(cnn, kernel, flat, fleet, links)
+    return _evaluate_python(cnn, assignments, flat, lengths, fleet, links)
+
+
+def evaluate_flat(cnn: CNN, flat: IntArray, fleet: Fleet, links: Links) -> PlacementCost:
+    """:func:`evaluate` of a flat assignment: layer ``l``'s segments at ``layer_table(cnn)[1][l-1:l+1]``.
+
+    For schedulers that build the flat array themselves (the compiled
+    DistPrivacy decision): it skips the per-layer arrays on a full mesh. Every
+    id must lie in ``0 .. fleet.size - 1`` and ``len(flat)`` must be the CNN's
+    segment count (checked).
+    """
+    _, offsets = layer_table(cnn)
+    if len(flat) != int(offsets[-1]):
+        raise ValueError(f"{cnn.name}: {len(flat)} segment devices for {int(offsets[-1])} segments")
+    if len(flat) and (int(flat.min()) < 0 or int(flat.max()) >= fleet.size):
+        raise ValueError(f"{cnn.name}: device ids must lie in 0..{fleet.size - 1}")
+    if cnn.layers and isinstance(links, FullMesh):
+        kernel = load_kernel("distsim.model.cost_kernel", "evaluate_mesh")
+        if kernel is not None:
+            return _evaluated(cnn, kernel, flat, fleet, links)
+    bounds = offsets.tolist()
+    assignments = [flat[a:b] for a, b in itertools.pairwise(bounds)]
+    return _evaluate_python(cnn, assignments, flat, layer_segments(cnn), fleet, links)
+
+
+def _evaluate_python(
+    cnn: CNN, assignments: Sequence[IntArray], flat: IntArray, lengths: list[int], fleet: Fleet, links: Links
+) -> PlacementCost:
+    """:func:`evaluate` on the Python path, given the assignments concatenated (``flat``) and their lengths."""
+    n = fleet.size
+    layers = cnn.layers
     layer_of = np.repeat(np.arange(len(layers), dtype=np.int64), lengths)
     counts = np.bincount(layer_of * n + flat, minlength=len(layers) * n).reshape(len(layers), n)
     mults = np.array([layer.segment_mults for layer in layers], dtype=np.int64)
@@ -241,6 +302,8 @@ def evaluate(
     moved_l = [0] * len(layers)
     bandwidth = np.zeros(n, dtype=np.int64)
     received = np.zeros(n, dtype=np.int64)
+    tx_s = np.zeros(n)
+    rx_s = np.zeros(n)
     if flows_all:
         lengths = [len(f.senders) for f in flows_all]
         starts = np.zeros(len(lengths), dtype=np.int64)
@@ -267,15 +330,20 @@ def evaluate(
             moved_l[index] = moved
         np.add.at(bandwidth, senders, sizes)
         np.add.at(received, receivers, sizes)
+        # One add per transfer in (layer, sender, receiver) order: the floats energy accounting sums.
+        np.add.at(tx_s, senders, tx)
+        np.add.at(rx_s, receivers, tx)
     # Summed layer by layer, in layer order (the floating-point order Eq. 5 is defined with here).
     total_latency = 0.0
     for latency in latency_l:
         total_latency += latency
-    layer_costs = tuple(map(LayerCost, latency_l, compute_l, transfer_l, moved_l))
     shared = sum(moved_l)
     return PlacementCost(
         latency_s=total_latency,
-        layers=layer_costs,
+        layer_latency_s=np.array(latency_l, dtype=np.float64),
+        layer_compute_s=np.array(compute_l, dtype=np.float64),
+        layer_transfer_s=np.array(transfer_l, dtype=np.float64),
+        layer_bytes=np.array(moved_l, dtype=np.int64),
         compute_mults=compute,
         memory_bytes=memory,
         bandwidth_bytes=bandwidth,
@@ -283,24 +351,30 @@ def evaluate(
         devices_used=int((segments > 0).sum()),
         segments=segments,
         received_bytes=received,
+        tx_s=tx_s,
+        rx_s=rx_s,
     )
 
 
 def _evaluated(cnn: CNN, kernel: Callable[..., Any], flat: IntArray, fleet: Fleet, links: FullMesh) -> PlacementCost:
     """:func:`evaluate` by the compiled kernel (:mod:`distsim.model.cost_kernel`): the same numbers."""
     table, offsets = layer_table(cnn)
-    latency, lat, comp_l, tran_l, moved, compute, memory, bandwidth, received, segments = kernel(
-        table, offsets, flat.astype(np.int64, copy=False), fleet.size, links.sec_per_byte, fleet.mults_per_s
+    (latency, lat, comp_l, tran_l, moved, compute, memory, bandwidth, received, segments, tx_s, rx_s, shared, used) = (
+        kernel(table, offsets, flat.astype(np.int64, copy=False), fleet.size, links.sec_per_byte, fleet.mults_per_s)
     )
-    moved_l = moved.tolist()
     return PlacementCost(
-        latency_s=float(latency),
-        layers=tuple(map(LayerCost, lat.tolist(), comp_l.tolist(), tran_l.tolist(), moved_l)),
+        latency_s=latency,
+        layer_latency_s=lat,
+        layer_compute_s=comp_l,
+        layer_transfer_s=tran_l,
+        layer_bytes=moved,
         compute_mults=compute,
         memory_bytes=memory,
         bandwidth_bytes=bandwidth,
-        shared_bytes=sum(moved_l),
-        devices_used=int((segments > 0).sum()),
+        shared_bytes=shared,
+        devices_used=used,
         segments=segments,
         received_bytes=received,
+        tx_s=tx_s,
+        rx_s=rx_s,
     )

@@ -40,11 +40,12 @@ def _distinct_sorted(ids, count, devices):
 
 
 @njit(cache=True, nogil=True)
-def _partial_sums(prev_dev, n_prev, cur_dev, n_cur, cur, unit, c, spb, speed, bandwidth, received):
+def _partial_sums(prev_dev, n_prev, cur_dev, n_cur, cur, unit, c, spb, speed, bandwidth, received, tx_s, rx_s):
     """PARTIAL_SUMS pairs: every sender of the conv layer to every receiver, in (sender, receiver) order.
 
     Returns the layer's ``(best total, its transfer, its compute, pairs, bytes)``;
-    every pair's bytes are added to ``bandwidth`` and ``received``.
+    every pair's bytes are added to ``bandwidth`` and ``received``, its transfer
+    time to ``tx_s`` (sender) and ``rx_s`` (receiver).
     """
     best, best_tx, best_rt, pairs, total = -np.inf, 0.0, 0.0, 0, 0
     for qs in range(n_prev):
@@ -62,11 +63,13 @@ def _partial_sums(prev_dev, n_prev, cur_dev, n_cur, cur, unit, c, spb, speed, ba
             total += size
             bandwidth[s] += size
             received[r] += size
+            tx_s[s] += tx
+            rx_s[r] += tx
     return best, best_tx, best_rt, pairs, total
 
 
 @njit(cache=True, nogil=True)
-def _maps(held_by, placed, n, cur, unit, c, spb, speed, bandwidth, received):
+def _maps(held_by, placed, n, cur, unit, c, spb, speed, bandwidth, received, tx_s, rx_s):
     """MAPS pairs: map ``p`` from ``held_by[p]`` to ``placed[p]``, aggregated per pair in (sender, receiver)
     order; returns what :func:`_partial_sums` returns."""
     keys = np.empty(len(placed), np.int64)
@@ -92,12 +95,14 @@ def _maps(held_by, placed, n, cur, unit, c, spb, speed, bandwidth, received):
         total += size
         bandwidth[s] += size
         received[r] += size
+        tx_s[s] += tx
+        rx_s[r] += tx
         q = e
     return best, best_tx, best_rt, pairs, total
 
 
 @njit(cache=True, nogil=True)
-def _to_one(senders, sizes, r, cur, c, spb, speed, bandwidth, received):
+def _to_one(senders, sizes, r, cur, c, spb, speed, bandwidth, received, tx_s, rx_s):
     """VECTOR and GATHER pairs: each of ``senders`` (sorted) ships ``sizes`` bytes to the one receiver ``r``;
     returns what :func:`_partial_sums` returns."""
     best, best_tx, best_rt, pairs, total = -np.inf, 0.0, 0.0, 0, 0
@@ -113,6 +118,8 @@ def _to_one(senders, sizes, r, cur, c, spb, speed, bandwidth, received):
         total += size
         bandwidth[s] += size
         received[r] += size
+        tx_s[s] += tx
+        rx_s[r] += tx
     return best, best_tx, best_rt, pairs, total
 
 
@@ -122,7 +129,9 @@ def evaluate_mesh(table, offsets, flat, n, spb, speed):
 
     ``spb``: seconds per byte of each device's radio; ``speed``: multiplications
     per second. Returns ``(latency_s, layer latency, layer compute, layer
-    transfer, layer bytes, compute, memory, bandwidth, received, segments)``.
+    transfer, layer bytes, compute, memory, bandwidth, received, segments, tx_s,
+    rx_s, shared bytes, devices used)``: ``tx_s`` / ``rx_s`` sum each pair's
+    transfer time on its sender / receiver, s.
     """
     layers = table.shape[0]
     compute = np.zeros(n, np.int64)
@@ -130,6 +139,8 @@ def evaluate_mesh(table, offsets, flat, n, spb, speed):
     bandwidth = np.zeros(n, np.int64)
     received = np.zeros(n, np.int64)
     segments = np.zeros(n, np.int64)
+    tx_s = np.zeros(n)
+    rx_s = np.zeros(n)
     lat = np.zeros(layers)
     comp_l = np.zeros(layers)
     tran_l = np.zeros(layers)
@@ -154,11 +165,13 @@ def evaluate_mesh(table, offsets, flat, n, spb, speed):
         best, tx, rt, pairs, total = -np.inf, 0.0, 0.0, 0, 0
         if layer > 0 and feed == _PARTIAL:
             best, tx, rt, pairs, total = _partial_sums(
-                prev_dev, n_prev, cur_dev, n_cur, cur, unit, c, spb, speed, bandwidth, received
+                prev_dev, n_prev, cur_dev, n_cur, cur, unit, c, spb, speed, bandwidth, received, tx_s, rx_s
             )
         elif layer > 0 and feed == _MAPS:
             held_by = flat[offsets[layer - 1] : a]
-            best, tx, rt, pairs, total = _maps(held_by, flat[a:b], n, cur, unit, c, spb, speed, bandwidth, received)
+            best, tx, rt, pairs, total = _maps(
+                held_by, flat[a:b], n, cur, unit, c, spb, speed, bandwidth, received, tx_s, rx_s
+            )
         elif layer > 0 and feed != 0:  # VECTOR or GATHER
             if feed == _VECTOR:
                 senders, sizes = flat[offsets[layer - 1] : offsets[layer - 1] + 1], np.full(1, unit, np.int64)
@@ -166,7 +179,9 @@ def evaluate_mesh(table, offsets, flat, n, spb, speed):
                 senders, sizes = prev_dev[:n_prev], np.full(n_prev, table[layer, _PREV_OUT] * unit, np.int64)
             else:
                 senders, sizes = prev_dev[:n_prev], prev[prev_dev[:n_prev]] * unit
-            best, tx, rt, pairs, total = _to_one(senders, sizes, flat[a], cur, c, spb, speed, bandwidth, received)
+            best, tx, rt, pairs, total = _to_one(
+                senders, sizes, flat[a], cur, c, spb, speed, bandwidth, received, tx_s, rx_s
+            )
         if pairs:
             moved[layer] = total
             if best >= cmax:  # a tie with the compute maximum goes to the pair
@@ -178,6 +193,12 @@ def evaluate_mesh(table, offsets, flat, n, spb, speed):
         prev_dev, cur_dev = cur_dev, prev_dev
         n_prev = n_cur
     latency = 0.0
+    shared = 0
     for layer in range(layers):
         latency += lat[layer]
-    return latency, lat, comp_l, tran_l, moved, compute, memory, bandwidth, received, segments
+        shared += moved[layer]
+    used = 0
+    for j in range(n):
+        if segments[j] > 0:
+            used += 1
+    return latency, lat, comp_l, tran_l, moved, compute, memory, bandwidth, received, segments, tx_s, rx_s, shared, used

@@ -34,8 +34,9 @@ from distsim.model.cnn import CNN, Feed, LayerKind
 from distsim.model.privacy import PrivacyLimits, SsimRow, SsimTable
 
 IntArray = npt.NDArray[np.int64]
-#: Per layer (index ``l - 1``), maps of its input each untrusted device received (length ``D``).
-LayerCounts = Sequence[IntArray]
+#: Per layer (index ``l - 1``), maps of its input each untrusted device received (length ``D``): a
+#: sequence of rows, or one 2-D array with a row per layer (what :func:`received_maps` returns).
+LayerCounts = Sequence[IntArray] | IntArray
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,16 +74,66 @@ def row_ssim(row: SsimRow, count: int) -> tuple[float, bool]:
     return best, True
 
 
-def received_maps(cnn: CNN, assignments: Sequence[IntArray], participants: int) -> list[IntArray]:
-    """Per layer, input maps each participant received from ``assignments`` (the untrusted devices)."""
-    out: list[IntArray] = []
-    for layer, array in zip(cnn.layers, assignments, strict=True):
-        held = np.bincount(array[array < participants], minlength=participants).astype(np.int64)
+#: id(row) -> (row, row_ssim at 0 .. the largest measured count, row_ssim beyond it), filled on first use.
+_ROW_VALUES: dict[int, tuple[SsimRow, list[tuple[float, bool]], tuple[float, bool]]] = {}
+
+
+def _row_values(row: SsimRow) -> tuple[list[tuple[float, bool]], tuple[float, bool]]:
+    """:func:`row_ssim` of ``row`` at every count up to its largest measured one, and beyond it (cached).
+
+    Beyond the largest measured count ``row_ssim`` never returns early, so
+    one value stands for every larger count.
+    """
+    hit = _ROW_VALUES.get(id(row))
+    if hit is None or hit[0] is not row:
+        largest = max(row.counts, default=0)
+        # The row is kept alive by the cache, so its id is never reused for another one.
+        hit = _ROW_VALUES[id(row)] = (row, [row_ssim(row, n) for n in range(largest + 1)], row_ssim(row, largest + 1))
+    return hit[1], hit[2]
+
+
+def received_maps(cnn: CNN, assignments: Sequence[IntArray], participants: int) -> IntArray:
+    """Per layer (row ``l - 1``), input maps each participant received from ``assignments`` (the untrusted devices)."""
+    layers = cnn.layers
+    if not layers:
+        return np.zeros((0, participants), dtype=np.int64)
+    # One bincount over every (layer, participant) pair; its rows are the per-layer counts.
+    flat = np.concatenate([np.asarray(a) for a in assignments])
+    layer_of = np.repeat(np.arange(len(layers), dtype=np.int64), [len(a) for a in assignments])
+    untrusted = flat < participants
+    held = (
+        np.bincount(layer_of[untrusted] * participants + flat[untrusted], minlength=len(layers) * participants)
+        .astype(np.int64, copy=False)
+        .reshape(len(layers), participants)
+    )
+    for index, layer in enumerate(layers):
         if layer.feed is Feed.GATHER and layer.prev_kind is not LayerKind.FC:
             # The single segment of a first FC layer receives the whole previous output.
-            held = held * layer.prev_out_maps
-        out.append(held)
-    return out
+            held[index] *= layer.prev_out_maps
+    return held
+
+
+def _pooled(counts: LayerCounts, colluders: int) -> tuple[list[int], list[int]]:
+    """Per layer, the most maps one device holds and the maps the ``colluders`` top holders pool (integers)."""
+    if isinstance(counts, np.ndarray) and counts.ndim == 2:
+        matrix = counts
+    else:
+        widths = {len(held) for held in counts}
+        if len(widths) != 1:  # ragged rows (or none): one layer at a time
+            most = [int(held.max(initial=0)) for held in counts]
+            return most, [int(np.sort(held)[::-1][:colluders].sum()) for held in counts]
+        matrix = np.stack(list(counts))
+    width = matrix.shape[1]
+    if width == 0:
+        return [0] * len(matrix), [0] * len(matrix)
+    most = matrix.max(axis=1)
+    if colluders == 1:
+        pooled = most
+    elif colluders >= width:
+        pooled = matrix.sum(axis=1)
+    else:  # the sum of the top ``colluders`` of each row, whatever their order
+        pooled = np.partition(matrix, width - colluders, axis=1)[:, width - colluders :].sum(axis=1)
+    return most.tolist(), pooled.tolist()
 
 
 def exposure_of(cnn: CNN, limits: PrivacyLimits, table: SsimTable, counts: LayerCounts, colluders: int = 1) -> Exposure:
@@ -93,16 +144,17 @@ def exposure_of(cnn: CNN, limits: PrivacyLimits, table: SsimTable, counts: Layer
     rows = {row.layer: row for row in table.for_cnn(cnn.name)}
     worst = Exposure.nothing()
     flagged = False
-    for layer, limit, held in zip(cnn.layers, limits.layers, counts, strict=True):
-        if not len(held) or int(held.max(initial=0)) == 0:
+    most, pooled_maps = _pooled(counts, colluders)
+    for layer, limit, top, pooled in zip(cnn.layers, limits.layers, most, pooled_maps, strict=True):
+        if top == 0:
             continue
         row = rows.get(limit.governing_layer)
         if row is None:
             continue
         flagged = flagged or limit.extrapolated
-        top = np.sort(held)[::-1][:colluders]
-        pooled = int(top.sum())  # a layer's segments are distinct maps
-        ssim, extrapolated = row_ssim(row, pooled)
+        # row_ssim(row, pooled), read from its cached values (a layer's segments are distinct maps).
+        values, beyond = _row_values(row)
+        ssim, extrapolated = values[pooled] if pooled < len(values) else beyond
         if ssim > worst.ssim:
             worst = Exposure(ssim, layer.name, pooled, extrapolated or limit.extrapolated)
     return Exposure(worst.ssim, worst.layer, worst.maps, worst.extrapolated or flagged)

@@ -16,7 +16,8 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict
 
-from distsim.model.cost import PlacementCost, evaluate
+from distsim.model.compiled import layer_bounds
+from distsim.model.cost import PlacementCost, evaluate, evaluate_flat
 from distsim.placement import Constraint
 
 if TYPE_CHECKING:
@@ -123,6 +124,18 @@ class ClusterView:
         for array in frozen:
             array.flags.writeable = False
         return Placement(request.id, request.cnn, frozen, evaluate(cnn, frozen, self.fleet, self.links), status)
+
+    def make_placement_flat(self, request: Request, flat: IntArray, status: str = "heuristic") -> Placement:
+        """:meth:`make_placement` of a flat int64 assignment (layer ``l``'s segments one after another).
+
+        ``flat`` is frozen (made read-only) and each layer's assignment is a view of it,
+        so nothing is copied; the cost is :func:`~distsim.model.cost.evaluate_flat`'s.
+        """
+        cnn = self.world.cnns[request.cnn]
+        flat.flags.writeable = False
+        bounds = layer_bounds(cnn)
+        assignments = tuple([flat[bounds[k] : bounds[k + 1]] for k in range(len(bounds) - 1)])
+        return Placement(request.id, request.cnn, assignments, evaluate_flat(cnn, flat, self.fleet, self.links), status)
 
 
 class SchedulerParams(BaseModel):

@@ -48,7 +48,6 @@ each feed's exactness argument kept beside its code.
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -452,7 +451,6 @@ class DistPrivacy:
         self._reach_rows: Reach | None = None
         self._speed_all = fleet.mults_per_s
         self._tables: dict[str, tuple[IntArray, IntArray]] = {}
-        self._bounds: dict[str, list[int]] = {}
 
     def place(self, request: Request, view: ClusterView) -> Decision:
         if view.links is not self.world.links:
@@ -485,9 +483,7 @@ class DistPrivacy:
         )  # fmt: skip
         if status != 0:
             return None
-        # Slices of the flat assignment per layer (np.split costs more than the kernel for a VGG).
-        bounds = self._bounds[request.cnn]
-        return view.make_placement(request, [out[a:b] for a, b in itertools.pairwise(bounds)])
+        return view.make_placement_flat(request, out)
 
     def _decision_table(self, cnn_name: str) -> tuple[IntArray, IntArray]:
         """:func:`~distsim.model.compiled.layer_table` plus, per layer, on the source (1/0) and ``Nf`` (-1: none)."""
@@ -502,7 +498,6 @@ class DistPrivacy:
                 extra.append((int(limits.on_source(index)), -1 if cap is None else max(cap, 0)))
             full = np.hstack([table, np.array(extra, dtype=np.int64).reshape(len(table), 2)])
             hit = self._tables[cnn_name] = (np.ascontiguousarray(full), offsets)
-            self._bounds[cnn_name] = offsets.tolist()
         return hit
 
     def _place(self, request: Request, view: ClusterView) -> Decision:
