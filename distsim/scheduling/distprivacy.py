@@ -58,7 +58,7 @@ import numpy.typing as npt
 
 from distsim import placement
 from distsim.model.cnn import Feed, Layer
-from distsim.model.compiled import layer_table, load_kernel
+from distsim.model.compiled import MULTS, layer_table, load_kernel
 from distsim.model.cost import gather_bytes
 from distsim.model.devices import FullMesh
 from distsim.placement import LayerRule, Reach, no_participant_detail, qualify, source_failure
@@ -449,8 +449,7 @@ class DistPrivacy:
         self._compute_t: dict[int, FloatArray] = {}
         self._holder: dict[tuple[int, int], list[tuple[float, float] | None]] = {}
         self._reach_rows: Reach | None = None
-        self._speed_all = fleet.mults_per_s
-        self._tables: dict[str, tuple[IntArray, IntArray]] = {}
+        self._tables: dict[str, tuple[IntArray, IntArray, FloatArray]] = {}
 
     def place(self, request: Request, view: ClusterView) -> Decision:
         if view.links is not self.world.links:
@@ -473,20 +472,21 @@ class DistPrivacy:
     def _place_compiled(self, kernel: Callable[..., int], request: Request, view: ClusterView) -> Decision | None:
         """The decision of the compiled twin (:mod:`distsim.scheduling.distprivacy_kernel`) on a full mesh,
         or None when it did not place the request (the Python path then decides and attributes)."""
-        table, offsets = self._decision_table(request.cnn)
+        table, offsets, compute_s = self._decision_table(request.cnn)
         comp, mem, bw = view.residuals()
         out = np.empty(int(offsets[-1]), dtype=np.int64)
         spb = view.links.sec_per_byte  # type: ignore[attr-defined]
         status = kernel(
-            table, offsets, comp, mem, bw, request.source, self._d, spb, self._speed_all,
+            table, offsets, comp, mem, bw, request.source, self._d, spb, compute_s,
             self.params.alpha, self.params.beta, out,
         )  # fmt: skip
         if status != 0:
             return None
         return view.make_placement_flat(request, out)
 
-    def _decision_table(self, cnn_name: str) -> tuple[IntArray, IntArray]:
-        """:func:`~distsim.model.compiled.layer_table` plus, per layer, on the source (1/0) and ``Nf`` (-1: none)."""
+    def _decision_table(self, cnn_name: str) -> tuple[IntArray, IntArray, FloatArray]:
+        """:func:`~distsim.model.compiled.layer_table` plus, per layer, on the source (1/0) and ``Nf`` (-1: none);
+        and ``c / e_j`` per (layer, participant), s (the world's alone, divided as :meth:`_on_participants` does)."""
         hit = self._tables.get(cnn_name)
         if hit is None:
             table, offsets = layer_table(self.world.cnns[cnn_name])
@@ -497,7 +497,8 @@ class DistPrivacy:
                 # A cap of 0 or below lets nobody qualify, as the Python path has it; -1 is "no cap".
                 extra.append((int(limits.on_source(index)), -1 if cap is None else max(cap, 0)))
             full = np.hstack([table, np.array(extra, dtype=np.int64).reshape(len(table), 2)])
-            hit = self._tables[cnn_name] = (np.ascontiguousarray(full), offsets)
+            compute_s = np.ascontiguousarray(table[:, MULTS][:, None] / self._speed[None, :])
+            hit = self._tables[cnn_name] = (np.ascontiguousarray(full), offsets, compute_s)
         return hit
 
     def _place(self, request: Request, view: ClusterView) -> Decision:

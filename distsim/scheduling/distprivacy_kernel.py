@@ -15,8 +15,10 @@ with the same floating-point operations in the same order:
   b_i // O_i for the senders i != j)``; the senders' bandwidth and ``beta / b``,
   then the device's compute, memory and map count are charged.
 
-With compiled loops an argmin over the participants costs less than the
-Python path's shortcuts, so there are none: every run scans the candidates.
+With compiled loops an argmin over the participants costs less than most
+of the Python path's shortcuts: a run scans the candidates' ``nrm``, kept in
+an array in which a run recomputes only the entries it changed (its senders'
+and its device's), unless the holder of a map wins outright (below).
 It returns 0 when the request is placed (the flat assignment in ``out``) and 1
 when it is not, or hits a case it leaves to Python (a map fed with zero
 bytes); the Python path then decides, and attributes the rejection.
@@ -100,8 +102,19 @@ def _charge_senders(snd, sz, ns, j, k, d, bw, inv, beta):
 
 
 @njit(cache=True, nogil=True)
-def _choose(snd, sz, ns, d, bw, inv, base, ct, slow, tx_slow, tx_other, alpha):
-    """The qualifying participant of least ``nrm`` for the next segment (ties: lowest id), or -1 if none."""
+def _nrm(i, base, ct, inv, slow, tx_slow, tx_other, alpha):
+    """``nrm(i)`` of participant ``i`` for the current feed, ``inf`` when it does not qualify (cond1, cond4)."""
+    if not base[i]:
+        return np.inf
+    return alpha * ((tx_slow if i == slow else tx_other) + ct[i]) + inv[i]
+
+
+@njit(cache=True, nogil=True)
+def _choose(snd, sz, ns, d, bw, base, nrm):
+    """The qualifying participant of least ``nrm`` for the next segment (ties: lowest id), or -1 if none.
+
+    ``nrm`` holds :func:`_nrm` of every participant (``inf`` where one does not qualify).
+    """
     short, n_short = -1, 0
     for k in range(ns):
         if bw[snd[k]] < sz[k]:
@@ -111,20 +124,21 @@ def _choose(snd, sz, ns, d, bw, inv, base, ct, slow, tx_slow, tx_other, alpha):
     if n_short == 1:
         # Only a short sender itself qualifies: it does not send to itself.
         return short if short < d and base[short] else -1
-    j, least, first = -1, np.inf, -1
+    j, least = -1, np.inf
     for i in range(d):
+        if nrm[i] < least:
+            j, least = i, nrm[i]
+    if j >= 0:
+        return j
+    for i in range(d):  # every qualifying nrm inf: the lowest qualifying id
         if base[i]:
-            if first < 0:
-                first = i
-            v = alpha * ((tx_slow if i == slow else tx_other) + ct[i]) + inv[i]
-            if v < least:
-                j, least = i, v
-    return first if j < 0 else j  # every qualifying nrm inf: the lowest qualifying id
+            return i
+    return -1
 
 
 @njit(cache=True, nogil=True)
 def _place_runs(
-    table, layer, pos, end, snd, sz, ns, d, comp, mem, bw, inv, base, held, ct, bound, spb, alpha, beta, out
+    table, layer, pos, end, snd, sz, ns, d, comp, mem, bw, inv, base, held, ct, bound, spb, alpha, beta, out, nrm
 ):
     """Place segments ``pos .. end-1``, all fed ``sz[k]`` bytes by ``snd[k]`` (k < ns), run by run.
 
@@ -135,16 +149,25 @@ def _place_runs(
     (a MAPS run's holder) pays nothing itself; when its ``nrm`` is below that
     bound for the others it is the argmin without a scan (strictly below, so
     ties still go through the scan and its lowest-id rule).
+
+    ``nrm`` (scratch, one entry per participant) is filled at the first scan
+    and then kept exact: a run changes only ``beta / b`` of its senders and
+    whether its device still qualifies, so only those entries are recomputed.
     """
     c, m, cap = table[layer, _MULTS], table[layer, _WEIGHTS], table[layer, _CAP]
     slow, tx_slow, tx_other = _spread(snd, sz, ns, spb)
     holder = snd[0] if ns == 1 and snd[0] < d else -1
     floor = alpha * (tx_other + bound[0]) + bound[1]
+    filled = False
     while pos < end:
         if holder >= 0 and base[holder] and alpha * (tx_slow + ct[holder]) + inv[holder] < floor:
             j = holder
         else:
-            j = _choose(snd, sz, ns, d, bw, inv, base, ct, slow, tx_slow, tx_other, alpha)
+            if not filled:
+                for i in range(d):
+                    nrm[i] = _nrm(i, base, ct, inv, slow, tx_slow, tx_other, alpha)
+                filled = True
+            j = _choose(snd, sz, ns, d, bw, base, nrm)
             if j < 0:
                 return NOT_PLACED
         k = end - pos
@@ -164,6 +187,12 @@ def _place_runs(
         held[j] += k
         if not ((c == 0 or comp[j] >= c) and (m == 0 or mem[j] >= m) and (cap < 0 or held[j] < cap)):
             base[j] = False
+        if filled:
+            nrm[j] = _nrm(j, base, ct, inv, slow, tx_slow, tx_other, alpha)
+            for q in range(ns):
+                s = snd[q]
+                if s != j and s < d:
+                    nrm[s] = _nrm(s, base, ct, inv, slow, tx_slow, tx_other, alpha)
         pos += k
     return PLACED
 
@@ -188,11 +217,13 @@ def _on_source(table, layer, a, b, prev_at, maps, snd, sz, ns, src, d, comp, mem
 
 
 @njit(cache=True, nogil=True)
-def decide_mesh(table, offsets, comp, mem, bw, src, d, spb, speed, alpha, beta, out):
+def decide_mesh(table, offsets, comp, mem, bw, src, d, spb, compute_s, alpha, beta, out):
     """One DistPrivacy decision on a full mesh; ``comp``, ``mem``, ``bw`` are scratch residuals (charged).
 
     ``table``: :func:`distsim.model.compiled.layer_table` plus two columns, on
-    the source (1/0) and the cap ``Nf`` (-1 when uncapped). Returns
+    the source (1/0) and the cap ``Nf`` (-1 when uncapped); ``compute_s``:
+    ``c / e_j``, the compute time of one segment of layer ``l`` (row) on
+    participant ``j`` (column), s, as the Python path divides it. Returns
     :data:`PLACED` with the device of every segment in ``out`` (flat, layer
     ``l`` at ``offsets[l]``), or :data:`NOT_PLACED`.
     """
@@ -202,7 +233,7 @@ def decide_mesh(table, offsets, comp, mem, bw, src, d, spb, speed, alpha, beta, 
         inv[j] = beta / bw[j] if bw[j] > 0 else np.inf
     held = np.zeros(d, np.int64)
     base = np.zeros(d, np.bool_)
-    ct = np.empty(d)
+    nrm = np.empty(d)
     count = np.zeros(n, np.int64)
     snd = np.empty(n, np.int64)
     sz = np.empty(n, np.int64)
@@ -219,10 +250,10 @@ def decide_mesh(table, offsets, comp, mem, bw, src, d, spb, speed, alpha, beta, 
             if not _on_source(table, layer, a, b, prev_at, maps, snd, sz, ns, src, d, comp, mem, bw, inv, beta, out):
                 return NOT_PLACED
             continue
+        ct = compute_s[layer]
         ct_min, inv_min = np.inf, np.inf
         for j in range(d):
             held[j] = 0
-            ct[j] = c / speed[j]
             base[j] = comp[j] >= c and mem[j] >= m and not (cap >= 0 and cap <= 0)
             ct_min = min(ct_min, ct[j])
             if base[j]:
@@ -232,7 +263,27 @@ def decide_mesh(table, offsets, comp, mem, bw, src, d, spb, speed, alpha, beta, 
             if d == 0 and b > a:
                 return NOT_PLACED
             if _place_runs(
-                table, layer, a, b, snd, sz, ns, d, comp, mem, bw, inv, base, held, ct, bound, spb, alpha, beta, out
+                table,
+                layer,
+                a,
+                b,
+                snd,
+                sz,
+                ns,
+                d,
+                comp,
+                mem,
+                bw,
+                inv,
+                base,
+                held,
+                ct,
+                bound,
+                spb,
+                alpha,
+                beta,
+                out,
+                nrm,
             ):
                 return NOT_PLACED
             continue
@@ -247,7 +298,7 @@ def decide_mesh(table, offsets, comp, mem, bw, src, d, spb, speed, alpha, beta, 
             if d == 0:
                 return NOT_PLACED
             if _place_runs(
-                table, layer, p, q, snd, sz, 1, d, comp, mem, bw, inv, base, held, ct, bound, spb, alpha, beta, out
+                table, layer, p, q, snd, sz, 1, d, comp, mem, bw, inv, base, held, ct, bound, spb, alpha, beta, out, nrm
             ):
                 return NOT_PLACED
             p = q
