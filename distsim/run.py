@@ -23,6 +23,7 @@ from dataclasses import asdict, astuple, dataclass, fields
 from pathlib import Path
 from typing import IO, Any
 
+from distsim.engine.energy import ChargeSeries
 from distsim.engine.records import (
     CsvSink,
     DeviceRecord,
@@ -59,6 +60,7 @@ class RunResult:
         timeline: busy spans and queue lengths per device when traced (``trace=True``), else None.
         fleet: with churn or batteries, ``(instant s, participants up)`` at 0 and after every change
             (written as ``fleet.csv``), else None.
+        charge: with batteries, the charge left in every battery over time (``charge.csv``), else None.
     """
 
     summary: Summary
@@ -68,6 +70,7 @@ class RunResult:
     wall_s: float
     timeline: Timeline | None = None
     fleet: list[tuple[float, int]] | None = None
+    charge: ChargeSeries | None = None
 
     def requests_frame(self) -> Any:
         """One row per request (the columns of ``requests.csv``) as a pandas DataFrame.
@@ -93,8 +96,9 @@ class RunResult:
         return pandas().DataFrame([astuple(d) for d in self.devices], columns=columns)
 
 
-#: Written beside OUTPUT_FILES when the run has them: ``fleet.csv`` with churn or batteries.
-OPTIONAL_FILES = ("fleet.csv",)
+#: Written beside OUTPUT_FILES when the run has them: ``fleet.csv`` with churn or batteries,
+#: ``charge.csv`` with batteries.
+OPTIONAL_FILES = ("fleet.csv", "charge.csv")
 
 
 def fleet_csv(series: list[tuple[float, int]]) -> str:
@@ -152,7 +156,9 @@ def simulate(
         publish_dir(staging, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return RunResult(result.summary, result.devices, None, target, result.wall_s, result.timeline, result.fleet)
+    return RunResult(
+        result.summary, result.devices, None, target, result.wall_s, result.timeline, result.fleet, result.charge
+    )
 
 
 def _with_placements(
@@ -252,11 +258,12 @@ def _simulate(
     log.info("%s: %d requests simulated in %.2f s", world.scenario.name, summary.requests, wall)
     devices = sim.device_records()
     fleet = None if sim.dynamics is None else list(sim.dynamics.series)
+    charge = None if sim.dynamics is None else sim.dynamics.charge_series()
     if staging is not None:
         step("wrote requests.csv")
-        _write_outputs(staging, world, sim.seed, summary, devices, wall, file, fleet)
+        _write_outputs(staging, world, sim.seed, summary, devices, wall, file, fleet, charge)
     records = sink.records if isinstance(sink, MemorySink) else None
-    return RunResult(summary, devices, records, None, wall, sim.timeline, fleet)
+    return RunResult(summary, devices, records, None, wall, sim.timeline, fleet, charge)
 
 
 def copied_name(field: str, source: Path) -> str:
@@ -273,12 +280,15 @@ def _write_outputs(
     wall: float,
     file: str | None,
     fleet: list[tuple[float, int]] | None = None,
+    charge: ChargeSeries | None = None,
 ) -> None:
     """Everything but ``requests.csv`` (already streamed) into the staging folder, the manifest last."""
     scenario = world.scenario
     write_text(staging / "devices.csv", rows_to_csv(DeviceRecord, list(devices)))
     if fleet is not None:
         write_text(staging / "fleet.csv", fleet_csv(fleet))
+    if charge is not None:
+        write_text(staging / "charge.csv", charge.csv())
     step("wrote devices.csv")
     write_text(staging / "summary.json", summary_json(summary))
     step("wrote summary.json")

@@ -349,11 +349,15 @@ class Energy(_Strict):
     whose type has a capacity (``devices.<type>.battery_wh`` or the catalogue's)
     run on it and leave the fleet for good when it is empty. ``lifetime_fraction``:
     the fleet's lifetime ends when this fraction of the battery-powered
-    participants has died.
+    participants has died. ``charge_sample_s``: seconds between the samples of
+    remaining charge written to ``charge.csv``.
     """
 
     batteries: StrictBool = False
     lifetime_fraction: Fraction = 0.5
+    #: With batteries, the charge left in every battery is written every this many seconds
+    #: (``charge.csv``; also at every battery death and at the end of the run).
+    charge_sample_s: DurationS = 1.0
 
 
 class ChurnTimes(_Strict):

@@ -98,10 +98,12 @@ class EnergySettings:
         batteries: participants whose type has a capacity run on it.
         lifetime_fraction: the fleet's lifetime ends when this fraction of its
             battery-powered participants has died.
+        charge_sample_s: seconds between samples of the charge left in every battery.
     """
 
     batteries: bool
     lifetime_fraction: float
+    charge_sample_s: float
 
 
 @dataclass(frozen=True, slots=True)

@@ -460,7 +460,11 @@ def build_world(scenario: Scenario, *, file: str | None = None) -> World:
         mac_efficiency=scenario.network.mac_efficiency,
         run=run_settings(scenario),
         churn=churn_plan(scenario, fleet, file),
-        energy=EnergySettings(scenario.energy.batteries, float(scenario.energy.lifetime_fraction)),
+        energy=EnergySettings(
+            scenario.energy.batteries,
+            float(scenario.energy.lifetime_fraction),
+            float(scenario.energy.charge_sample_s),
+        ),
         power=device_power(scenario, fleet),
         layout=layout,
         mobility=mobility_plan(scenario, fleet, file),

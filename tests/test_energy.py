@@ -124,7 +124,7 @@ def _idle_only(capacity_wh: float, **extra: Any) -> World:
     """rpi3 participants drawing exactly 1 W, nothing above idle."""
     return make_world(
         participants={"groups": [{"type": "rpi3", "count": 3}, {"type": "nexus5", "count": 4}]},
-        energy={"batteries": True},
+        energy=extra.pop("energy", {"batteries": True}),
         devices={
             "rpi3": {"battery_wh": capacity_wh, "power": {"idle_w": 1.0, "compute_w": 0, "tx_w": 0, "rx_w": 0}},
             "nexus5": {"battery_wh": 1000.0},

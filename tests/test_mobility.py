@@ -248,3 +248,15 @@ def test_mobility_input_errors() -> None:
         make_world(network={**MOVING, "mobility": {"speed_mps": [1, 2], "types": ["rpi9"]}})
     with pytest.raises(InputError, match=r"network\.rate_tables\.wifi7"):
         make_world(network={**GEOMETRIC, "rate_tables": {"wifi7": [{"up_to_m": 1, "rate_bps": 1e6}]}})
+
+
+def test_the_living_fleet_scenario_passes_the_invariants() -> None:
+    """scenarios/fleet/living.yaml: energy, batteries, churn and mobility together (README, docs/dynamics.md)."""
+    from distsim.scenario import load_scenario
+    from distsim.world import build_world
+
+    world = build_world(load_scenario(Path(__file__).resolve().parent.parent / "scenarios" / "fleet" / "living.yaml"))
+    assert world.mobility is not None and world.mobility.movers and world.churn.active and world.energy.batteries
+    summary, _, checked = run_checked(world)
+    assert summary.battery_deaths > 0 and summary.failed > 0 and summary.energy_j > 0
+    assert checked.placements >= summary.served > 0

@@ -16,9 +16,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     plot = sub.add_parser(
         "plot",
         help="plot sweep results (PDF, SVG, PNG)",
-        description=f"Plot the results of 'distsim sweep' (or of 'distsim run' for cdf). Kinds: {kinds}.",
+        description=f"Plot the results of 'distsim sweep' (or of 'distsim run' for cdf and charge). Kinds: {kinds}.",
     )
-    plot.add_argument("results", nargs="+", help="sweep output directory (cdf: or several run directories)")
+    plot.add_argument("results", nargs="+", help="sweep output directory (cdf, charge: or several run directories)")
     plot.add_argument(
         "--kind", choices=list(KINDS), help="plot kind (default: tradeoff if only tau is swept, else fig3)"
     )

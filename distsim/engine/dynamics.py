@@ -39,7 +39,7 @@ import numpy as np
 import numpy.typing as npt
 import simpy
 
-from distsim.engine.energy import Meter, phase_times
+from distsim.engine.energy import ChargeSeries, Meter, phase_times
 from distsim.model.devices import Links
 from distsim.scheduling.base import ClusterView, Placement
 from distsim.world import World
@@ -91,6 +91,13 @@ class Dynamics:
             math.ceil(world.energy.lifetime_fraction * self._battery_powered - 1e-9) if self._battery_powered else 0
         )
         meter._on_empty = self._battery_empty
+        #: Battery-powered participants, ascending ids.
+        self.battery_ids = np.flatnonzero(np.isfinite(meter.battery_j[: self.participants]))
+        self._charge_at: list[float] = []
+        self._charge_wh: list[tuple[float, ...]] = []
+        if len(self.battery_ids):
+            self.sample_charge()
+            self.env.process(self._sample_every(world.energy.charge_sample_s))
         self._start_churn(rng)
 
     # -- churn processes -----------------------------------------------------
@@ -136,6 +143,33 @@ class Dynamics:
         if self._lifetime_deaths and deaths >= self._lifetime_deaths and math.isnan(self.lifetime_at):
             self.lifetime_at = now
         self.set_up(device, False, f"battery:{self.world.fleet.names[device]}", force=True)
+        self.sample_charge()
+
+    # -- remaining charge ------------------------------------------------------
+    def _sample_every(self, interval_s: float) -> Generator[simpy.Event, Any, None]:
+        # Reading the charge does not advance the meter's integral, so sampling changes no result.
+        ended = self.sim.ended
+        while not ended.triggered:
+            yield self.env.timeout(interval_s)
+            if not ended.triggered:
+                self.sample_charge()
+
+    def sample_charge(self) -> None:
+        """Record the charge left in every battery now (a second sample at one instant replaces the first)."""
+        row = tuple(self.meter.charge_left_wh(self.battery_ids).tolist())
+        now = float(self.env.now)  # a battery timer may leave a numpy float
+        if self._charge_at and self._charge_at[-1] == now:
+            self._charge_wh[-1] = row
+            return
+        self._charge_at.append(now)
+        self._charge_wh.append(row)
+
+    def charge_series(self) -> ChargeSeries | None:
+        """The remaining-charge series (None when no participant runs on a battery)."""
+        if not len(self.battery_ids):
+            return None
+        names = tuple(self.world.fleet.names[i] for i in self.battery_ids.tolist())
+        return ChargeSeries(names, tuple(self._charge_at), tuple(self._charge_wh))
 
     # -- state changes ---------------------------------------------------------
     def set_up(self, device: int, up: bool, reason: str, force: bool = False) -> None:

@@ -34,6 +34,7 @@ import numpy as np
 import numpy.typing as npt
 import simpy
 
+from distsim.io import csv_text
 from distsim.model.cost import layer_transfers
 from distsim.model.devices import FullMesh, Links
 from distsim.scheduling.base import Placement
@@ -125,6 +126,25 @@ def phase_times(world: World, placement: Placement, links: Links | None = None) 
 
 
 @dataclass(frozen=True, slots=True)
+class ChargeSeries:
+    """Charge left in every battery-powered participant over a run (``charge.csv``, docs/energy.md).
+
+    Attributes:
+        devices: names of the battery-powered participants, in id order.
+        at: sample instants, s: 0, every ``energy.charge_sample_s``, every battery death, the run's end.
+        charge_wh: one row per instant, one value per device, Wh (the first row is every capacity).
+    """
+
+    devices: tuple[str, ...]
+    at: tuple[float, ...]
+    charge_wh: tuple[tuple[float, ...], ...]
+
+    def csv(self) -> str:
+        """The series as CSV: ``at`` (s), then one column per device (Wh left)."""
+        return csv_text(("at", *self.devices), [(t, *row) for t, row in zip(self.at, self.charge_wh, strict=True)])
+
+
+@dataclass(frozen=True, slots=True)
 class RequestEnergy:
     """Energy a request's service drew above idle, J."""
 
@@ -211,7 +231,9 @@ class Meter:
         if power <= 0 or not self.up[device]:
             return
         left = self.model.battery_j[device] - self._energy[device]
-        timer = self.env.timeout(max(0.0, left / power))
+        # A plain float: a numpy delay would make the clock (and every instant after it) numpy floats,
+        # which fleet.csv once printed as "np.float64(...)".
+        timer = self.env.timeout(float(max(0.0, left / power)))
         version = int(self._version[device])
         timer.callbacks.append(lambda _event: self._empty(device, version))
 
@@ -229,6 +251,12 @@ class Meter:
         """Energy ``device`` has drawn so far, J."""
         self._advance(device)
         return float(self._energy[device])
+
+    def charge_left_wh(self, devices: npt.NDArray[np.int64]) -> FloatArray:
+        """Charge left now in the batteries of ``devices``, Wh (read only: the integral is not advanced)."""
+        now = self.env.now
+        used = self._energy[devices] + self._power[devices] * (now - self._updated[devices])
+        return np.maximum(self.battery_j[devices] - used, 0.0) / J_PER_WH
 
     def set_up(self, device: int, up: bool) -> None:
         """A device leaves (draws nothing) or joins (draws idle) the fleet."""

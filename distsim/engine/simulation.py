@@ -540,6 +540,11 @@ class Simulation:
         released, self._released = self._released, self.env.event()
         released.succeed()
 
+    @property
+    def ended(self) -> simpy.Event:
+        """Triggers when the last request has ended."""
+        return self._all_ended
+
     def _end_one(self) -> None:
         self._ended += 1
         if self._ended == self.world.run.requests:
@@ -655,6 +660,8 @@ class Simulation:
     def _close_energy(self) -> None:
         """Idle power runs from 0 to the end of the run (the last request's end): integrate up to it."""
         self.meter.close()
+        if self.dynamics is not None and len(self.dynamics.battery_ids):
+            self.dynamics.sample_charge()
 
     def _summary(self) -> Summary:
         settings = self.world.run

@@ -416,8 +416,9 @@ def _panels_with_table(
     *,
     table: bool,
     default_size: str,
+    notes: Sequence[str] = (),
 ) -> Figure:
-    """Metric panels side by side, the rejection table under them, one legend, notes."""
+    """Metric panels side by side, the rejection table under them, one legend, notes (``notes`` after them)."""
     series = split_series(summary, params, x)
     compare = [*metrics, "rejection_rate", "dropped"] if table else list(metrics)
     series, merge_notes = merge_coinciding(series, compare)
@@ -445,7 +446,12 @@ def _panels_with_table(
             fig.suptitle(title)
         add_notes(
             fig,
-            [_replication_note(summary, [i.domain for i in infos], not numeric), *merge_notes, _missing_note(infos)],
+            [
+                _replication_note(summary, [i.domain for i in infos], not numeric),
+                *merge_notes,
+                _missing_note(infos),
+                *notes,
+            ],
             opts,
         )
     return fig

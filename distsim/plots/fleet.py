@@ -22,8 +22,16 @@ def build_energy(request: PlotRequest) -> Figure:
     )
 
 
+#: What the lifetime figure states under its panels, whatever the sweep (docs/energy.md).
+LIFETIME_NOTE = (
+    "Lifetime: the instant a fraction energy.lifetime_fraction (default one half) of the battery-powered "
+    "participants is empty. Batteries also pay idle power, drawn whenever a device is up: where it is swept "
+    "the legend gives it; else it is the catalogue's (docs/energy.md) or the scenario's."
+)
+
+
 def build_lifetime(request: PlotRequest) -> Figure:
-    """First battery death and fleet lifetime vs τ (or ``--x``)."""
+    """First battery death and fleet lifetime vs τ (or ``--x``); the notes say what lifetime and idle power are."""
     params, summary = _sweep_summary(request, "lifetime")
     x = request.opts.x or (TAU if TAU in params else params[0])
     return _panels_with_table(
@@ -35,6 +43,7 @@ def build_lifetime(request: PlotRequest) -> Figure:
         request.title,
         table=False,
         default_size="double",
+        notes=[LIFETIME_NOTE],
     )
 
 

@@ -82,5 +82,10 @@ for _kind in (
     Kind("energy", "energy above idle per served request vs tau (docs/energy.md)", "distsim.plots.fleet:build_energy"),
     Kind("lifetime", "first battery death and fleet lifetime vs tau", "distsim.plots.fleet:build_lifetime"),
     Kind("churn", "latency, failed requests and restarts vs a churn parameter", "distsim.plots.fleet:build_churn"),
+    Kind(
+        "charge",
+        "remaining battery charge over time (run directories of scenarios with batteries)",
+        "distsim.plots.charge:build_charge",
+    ),
 ):
     register(_kind)

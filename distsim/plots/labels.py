@@ -80,6 +80,7 @@ PARAMETERS: dict[str, Quantity] = {
     "churn.policy": Quantity("failure policy", _CAT),
     "churn.random.nexus5.up_mean_s": Quantity("mean up-time (1 / churn rate)", "s", symbol="up-time"),
     "simulation.placement_period_s": Quantity("placement period", "s", symbol="period"),
+    "devices.rpi3.power.idle_w": Quantity("Raspberry Pi 3 idle power", "W", symbol="idle"),
 }
 
 #: Summary metrics (``summary.json`` fields, ``results.csv`` columns).
@@ -105,6 +106,7 @@ METRICS: dict[str, Quantity] = {
     "throughput_per_s": Quantity("throughput", "requests/s"),
     "makespan_s": Quantity("makespan", "s"),
     "latency_s": Quantity("per-request latency", "s"),
+    "time_s": Quantity("simulated time", "s"),
     "exposure_mean": Quantity("mean exposure SSIM of served requests", ""),
     "exposure_max": Quantity("largest exposure SSIM", ""),
     "exposure_above_tau_share": Quantity("served requests exposed above τ", "%", 100.0, "fraction"),
