@@ -11,6 +11,7 @@ started elsewhere; a saved ``scenario.yaml`` that must rerun from anywhere.
 from __future__ import annotations
 
 import csv
+import importlib.util
 import json
 import re
 from pathlib import Path
@@ -212,6 +213,59 @@ def test_an_unfinished_sweep_says_how_many_runs_are_missing(
         _one_line_exit_2(argv, capsys, "the sweep has not finished (1 of 4 runs missing")
     with pytest.raises(InputError, match=re.escape("1 of 4 runs missing")):
         read_results("out")
+    if importlib.util.find_spec("pandas") is not None:
+        from distsim.experiments import load_table
+
+        with pytest.raises(InputError, match=re.escape("1 of 4 runs missing")):
+            load_table("out", "summary")
+    assert run_sweep(load_sweep("sweep.yaml"), jobs=1).executed == 1
+    (tmp_path / "out" / MANIFEST).unlink()  # as if the sweep stopped between its tables and its manifest
+    _one_line_exit_2(["plot", "out"], capsys, "the sweep has not finished (its tables were not completed")
+
+
+STEPS = [
+    "sweep: removed manifest.json",
+    "sweep: removed the tables",
+    "sweep: wrote sweep.json",
+    "sweep: wrote results.csv",
+    "sweep: wrote results.parquet",
+    "sweep: wrote summary.csv",
+    "sweep: wrote manifest.json",
+]
+
+
+class _Killed(BaseException):
+    """Stands for SIGKILL at one step: nothing after it runs (files are written atomically)."""
+
+
+@pytest.mark.parametrize("at", STEPS)
+def test_a_sweep_killed_at_any_step_is_finished_and_current_or_refused(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, at: str
+) -> None:
+    pytest.importorskip("pyarrow")
+    from distsim import io as distsim_io
+
+    _write(tmp_path, {"participants.total": [6]})
+    monkeypatch.chdir(tmp_path)
+    run_sweep(load_sweep("sweep.yaml"), jobs=1)
+    _write(tmp_path, {"participants.total": [6, 12]})  # edited: the old finished folder must not pass for it
+
+    def kill(name: str) -> None:
+        if name == at:
+            raise _Killed
+
+    monkeypatch.setattr(distsim_io, "step_hook", kill)
+    with pytest.raises(_Killed):
+        run_sweep(load_sweep("sweep.yaml"), jobs=1)
+    monkeypatch.setattr(distsim_io, "step_hook", None)
+    try:
+        _, rows = read_results("out")
+    except InputError as exc:
+        assert "the sweep has not finished" in str(exc)
+    else:
+        assert at == STEPS[-1] and [r["participants.total"] for r in rows] == [6, 12]
+    assert [r["participants.total"] for r in run_sweep(load_sweep("sweep.yaml"), jobs=1).rows] == [6, 12]
+    read_results("out")
 
 
 # -- 10.2: the resume key covers file contents and the version ----------------------
@@ -259,6 +313,42 @@ def test_a_new_distsim_version_reruns_everything(tmp_path: Path, monkeypatch: py
     assert again.stale.startswith("2 distsim version ") and again.stale.endswith(" -> 99.0")
 
 
+def test_stale_reasons_name_each_changed_part() -> None:
+    wanted = sweep_resume.Fingerprint("s" * 64, {"privacy.ssim_table": "b" * 64}, "0.2.0", 7, True)
+    same = wanted.as_record()
+    assert sweep_resume.stale_reasons(None, wanted) == ["new"]
+    assert sweep_resume.stale_reasons({"key": "x"}, wanted) == ["unknown"]  # written before fingerprints
+    assert sweep_resume.stale_reasons({"fingerprint": same}, wanted) == ["unknown"]
+    old = {**same, "distsim_version": "0.1.0", "inputs": {"privacy.ssim_table": "a" * 64}, "seed": 6}
+    old.update(keep_latencies=False, scenario_sha256="t" * 64)
+    assert sweep_resume.stale_reasons({"fingerprint": old}, wanted) == [
+        "distsim version 0.1.0 -> 0.2.0",
+        "privacy.ssim_table contents changed",
+        "seed changed",
+        "keep_latencies changed",
+        "scenario changed",
+    ]
+    assert sweep_resume.describe_stale([["new"], ["seed changed", "new"]]) == "2 new, 1 seed changed"
+    assert wanted.key == sweep_resume.Fingerprint(**same).key != sweep_resume.Fingerprint(**old).key
+
+
+def test_a_table_edited_while_the_sweep_runs_is_not_recorded_as_what_the_runs_read(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    table = tmp_path / "own.csv"
+    table.write_text(TABLE, encoding="utf-8")
+    _write(tmp_path, {"privacy.ssim_table": ["own.csv"], "participants.total": [6, 12]})
+    monkeypatch.chdir(tmp_path)
+
+    def edit(record: dict[str, Any]) -> None:
+        table.write_text(TABLE.replace("0.39", "0.38"), encoding="utf-8")
+
+    with pytest.raises(InputError, match=re.escape("a referenced input file changed while the sweep ran")):
+        run_sweep(load_sweep("sweep.yaml"), jobs=1, on_run=edit)
+    assert not (tmp_path / "out" / MANIFEST).exists()  # not a finished folder
+    assert run_sweep(load_sweep("sweep.yaml"), jobs=1).executed == 2  # both keyed by the old bytes: rerun
+
+
 # -- 10.2: sweep-folder provenance and manifest -------------------------------------
 
 
@@ -283,6 +373,10 @@ def test_the_sweep_folder_records_provenance_and_refuses_edits(
     definition = json.loads((out / "sweep.json").read_text(encoding="utf-8"))
     assert [r["file"] for r in definition["runs"]] == ["runs/p0000-r000.json", "runs/p0001-r000.json"]
 
+    assert main(["report", "out"]) == 0
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert sha256_file(table) in page and sha256_file(out / "results.csv") in page and "2 run files" in page
+    (out / "report.html").unlink()
     with open(out / "runs" / "p0001-r000.json", "a", encoding="utf-8") as handle:
         handle.write(" ")  # a run file edited by hand
     for argv in (["plot", "out"], ["plot", "out", "--kind", "cdf"], ["report", "out"], ["sweep", str(path)]):

@@ -10,7 +10,11 @@ every input file: the sweep file, the base scenario, every referenced SSIM
 table) and the SHA-256 of every file of the current sweep, in the format of
 :func:`distsim.io.write_manifest` (the same as a run folder's).
 
-The manifest marks a folder as finished. :func:`begin` (at the start of every
+The manifest marks a folder as finished, so a reader never takes a folder
+mixed from two sweep definitions, or tables from before an edit, for results:
+at every instant the folder either has a manifest that matches every listed
+file, or none (tests kill the sweep at every step through
+:data:`distsim.io.step_hook`). :func:`begin` (at the start of every
 ``distsim sweep``) first checks an existing manifest (a folder whose files do
 not match it is refused: it was edited or mixed), then removes it and the
 tables before anything changes, so an interrupted or edited sweep never
@@ -32,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from distsim.errors import InputError
 from distsim.experiments.table import SWEEP_MANIFEST
-from distsim.io import MANIFEST, verify_manifest, write_json, write_manifest
+from distsim.io import MANIFEST, step, verify_manifest, write_json, write_manifest
 from distsim.provenance import provenance
 from distsim.scenario import referenced_files, scenario_from_dict
 
@@ -65,11 +69,14 @@ def begin(sweep: Sweep, tasks: Sequence[Task]) -> Path:
         runs_dir.mkdir(parents=True, exist_ok=True)
         # The manifest first: from here on the folder reads as unfinished, never as a stale finished sweep.
         (out / MANIFEST).unlink(missing_ok=True)
+        step("sweep: removed manifest.json")
         for name in TABLES:
             (out / name).unlink(missing_ok=True)
+        step("sweep: removed the tables")
     except OSError as exc:
         raise InputError(f"cannot create the output directory: {exc.strerror or exc}", file=str(out)) from None
     write_json(out / SWEEP_MANIFEST, definition(sweep, tasks))
+    step("sweep: wrote sweep.json")
     return runs_dir
 
 

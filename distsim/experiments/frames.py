@@ -31,9 +31,9 @@ def load_table(out_dir: str | Path, table: Literal["results", "summary"] = "resu
     if table == "summary":
         import io
 
-        from distsim.experiments.table import read_manifest
+        from distsim.experiments.table import verified_definition
 
-        params = [str(p) for p in read_manifest(out_dir)["params"]]
+        params = [str(p) for p in verified_definition(out_dir)["params"]]
         path = Path(out_dir) / "summary.csv"
         if not path.is_file():
             raise InputError("no summary.csv: the sweep has not finished", file=str(out_dir))

@@ -47,7 +47,7 @@ from distsim.experiments.table import (
     write_parquet_atomic,
 )
 from distsim.experiments.workers import run_local
-from distsim.io import write_json
+from distsim.io import step, write_json
 from distsim.progress import Progress
 
 
@@ -406,10 +406,14 @@ def _finish(sweep: Sweep, tasks: list[Task], executed: int, skipped: int) -> Swe
         rows.append(record_row(record, sweep.params, task.params))
     columns = result_columns(sweep.params)
     files = [write_csv_atomic(out / "results.csv", columns, rows)]
+    step("sweep: wrote results.csv")
     parquet = write_parquet_atomic(out / "results.parquet", columns, rows)
     if parquet is not None:
         files.append(parquet)
+        step("sweep: wrote results.parquet")
     summary = aggregate(rows, sweep.params)
     files.append(write_summary_csv(out / "summary.csv", summary, sweep.params))
+    step("sweep: wrote summary.csv")
     folder.finish(sweep, tasks, files)
+    step("sweep: wrote manifest.json")
     return SweepResult(out, rows, summary, executed, skipped, files)

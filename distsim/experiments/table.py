@@ -130,7 +130,8 @@ def verified_definition(out_dir: str | Path) -> dict[str, Any]:
         missing = ""
         if isinstance(runs, list):
             absent = sum(1 for run in runs if not _run_done(root, run))
-            missing = f"{absent} of {len(runs)} runs missing; "
+            # Every run done but no manifest: the sweep stopped while writing its tables.
+            missing = f"{absent} of {len(runs)} runs missing; " if absent else "its tables were not completed; "
         raise InputError(
             f"the sweep has not finished ({missing}no {MANIFEST}); run 'distsim sweep' on its file again to resume",
             file=str(out_dir),
