@@ -181,8 +181,12 @@ def test_cdf_and_report_use_only_the_current_points(
     monkeypatch.chdir(tmp_path)
     run_sweep(load_sweep("sweep.yaml"), jobs=1)
     assert len(cdf_from_sweep("out")[1]) == 2
+    assert main(["plot", "out", "--kind", "cdf", "--format", "svg"]) == 0
+    run_sweep(load_sweep("sweep.yaml"), jobs=1)  # nothing changed: the figure stays
+    assert (tmp_path / "out" / "plots" / "cdf.svg").is_file()
     _write(tmp_path, {"privacy.max_ssim": [0.6]}, keep_latencies=True)
     run_sweep(load_sweep("sweep.yaml"), jobs=1)
+    assert not (tmp_path / "out" / "plots").exists()  # it drew the old points
     assert (tmp_path / "out" / "runs" / "p0001-r000.json").is_file()  # the old point's run stays ...
     by, groups = cdf_from_sweep("out")
     assert by == "privacy.max_ssim" and list(groups) == ["τ = 0.6"]  # ... but is not drawn (it was)

@@ -23,6 +23,10 @@ leaves tables that look current. Readers (:func:`~distsim.experiments.table.veri
 folder without a manifest, saying how many runs are missing, and one whose
 files do not match their manifest.
 
+When the definition changed or runs are to be run, the figures and report
+that ``distsim plot`` and ``distsim report`` wrote into the folder (``plots/``,
+``report.html``) are removed too: they describe results no longer there.
+
 Run files of points no longer in the grid may stay under ``runs/``; they are
 not listed in ``sweep.json`` or the manifest and no table, plot or report reads
 them.
@@ -30,6 +34,7 @@ them.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -49,12 +54,13 @@ RUNS_DIR = "runs"
 TABLES = ("results.csv", "results.parquet", "summary.csv")
 
 
-def begin(sweep: Sweep, tasks: Sequence[Task]) -> Path:
-    """Prepare ``sweep.out_dir`` for (re)running ``tasks``; returns its ``runs/`` folder.
+def begin(sweep: Sweep, tasks: Sequence[Task]) -> tuple[Path, bool]:
+    """Prepare ``sweep.out_dir`` for (re)running ``tasks``: its ``runs/`` folder, and whether the definition changed.
 
     Refuses (one-line :class:`InputError`) a folder whose ``manifest.json``
     does not match its files or describes something other than a sweep; then
-    removes the manifest and the tables and writes the new ``sweep.json``.
+    removes the manifest and the tables and writes the new ``sweep.json``
+    (the definition changed when its bytes differ from the previous one's).
     """
     out = sweep.out_dir
     if (out / MANIFEST).is_file():
@@ -75,9 +81,31 @@ def begin(sweep: Sweep, tasks: Sequence[Task]) -> Path:
         step("sweep: removed the tables")
     except OSError as exc:
         raise InputError(f"cannot create the output directory: {exc.strerror or exc}", file=str(out)) from None
-    write_json(out / SWEEP_MANIFEST, definition(sweep, tasks))
+    try:
+        before = (out / SWEEP_MANIFEST).read_bytes()
+    except OSError:
+        before = b""
+    after = write_json(out / SWEEP_MANIFEST, definition(sweep, tasks)).read_bytes()
     step("sweep: wrote sweep.json")
-    return runs_dir
+    return runs_dir, before != after
+
+
+#: What ``distsim plot`` and ``distsim report`` write into a sweep folder by default.
+FIGURES = ("plots", "report.html")
+
+
+def drop_figures(out: Path) -> None:
+    """Remove the figures and report of the previous results (they would describe results no longer there).
+
+    Called when a sweep's definition changed or runs are about to be run, like a
+    run folder's rerun replacing its ``plots/``.
+    """
+    for name in FIGURES:
+        path = out / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
 
 
 def definition(sweep: Sweep, tasks: Sequence[Task]) -> dict[str, Any]:

@@ -314,8 +314,10 @@ def run_sweep(
         # Before anything is written: an unreachable scheduler leaves no half-made output folder.
         client = own_client = connect_dask(dask_address)
     tasks = make_tasks(sweep)
-    runs_dir = folder.begin(sweep, tasks)
+    runs_dir, changed = folder.begin(sweep, tasks)
     todo, reasons = plan(runs_dir, tasks)
+    if changed or todo:
+        folder.drop_figures(sweep.out_dir)
     stale = describe_stale(reasons)
     skipped = len(tasks) - len(todo)
     bar = Progress(len(tasks), skipped, unit="runs", desc=sweep.name, enabled=progress)
