@@ -23,7 +23,6 @@ split up, every piece would pass that state around.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Generator
@@ -42,6 +41,7 @@ from distsim.engine.timing import ServiceTiming, make_timing
 from distsim.engine.trace import Timeline
 from distsim.engine.windows import Windows, batch_placer
 from distsim.errors import InputError
+from distsim.io import compact_json
 from distsim.model.devices import Links
 from distsim.privacy.exposure import Exposure, received_maps, relayed_maps
 from distsim.scheduling.base import (
@@ -89,7 +89,7 @@ def placement_line(request: Request, placement: Placement, world: World, relays:
             }
         )
     record = {"request_id": request.id, "source": names[request.source], "cnn": request.cnn, "layers": layers}
-    return json.dumps(record, separators=(",", ":"))
+    return compact_json(record)
 
 
 @dataclass(slots=True)
