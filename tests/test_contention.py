@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import pytest
 import simpy
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from distsim.cli import main
 from distsim.engine.contention import ContentionTiming, _Channel
@@ -364,7 +366,7 @@ def test_contention_is_registered_without_importing_it() -> None:
     assert isinstance(Simulation(with_timing({}, "contention"), MemorySink()).timing, ContentionTiming)
 
 
-def tie_free_fleet() -> dict[str, Any]:
+def tie_free_fleet(rng: np.random.Generator | None = None, participants: int = 12) -> dict[str, Any]:
     """Twelve participants and three cameras, each of its own type: no two devices compute or send at one speed.
 
     Requests that claim one resource at the same float instant are served in the order each engine reaches
@@ -372,19 +374,22 @@ def tie_free_fleet() -> dict[str, Any]:
     releasing several radios at once hands them to equal transfers that end together). Distinct speeds and
     rates make exact ties vanish, so the engines must then agree to the last bit.
     """
-    radios = {f"r{k}": {"rate_bps": 7.2e6 * (1 + 0.0731 * k)} for k in range(15)}
+    count = participants + 3
+    rate = 1 + 0.0731 * np.arange(count) if rng is None else rng.uniform(0.3, 3.0, count)
+    speed = 1 + 0.0917 * np.arange(count) if rng is None else rng.uniform(0.1, 4.0, count)
+    radios = {f"r{k}": {"rate_bps": 7.2e6 * float(rate[k])} for k in range(count)}
     types = {
-        f"t{k}": {"mults_per_s": 3.5e8 * (1 + 0.0917 * k), "memory_bytes": 2**30, "radio": f"r{k}"} for k in range(15)
+        f"t{k}": {"mults_per_s": 3.5e8 * float(speed[k]), "memory_bytes": 2**30, "radio": f"r{k}"} for k in range(count)
     }
     return {
         "device_types": types,
         "radios": radios,
         "sources": [
-            {"cnn": "lenet", "device": "t12"},
-            {"cnn": "cifar_cnn", "device": "t13"},
-            {"cnn": "cifar_cnn", "device": "t14"},
+            {"cnn": "lenet", "device": f"t{participants}"},
+            {"cnn": "cifar_cnn", "device": f"t{participants + 1}"},
+            {"cnn": "cifar_cnn", "device": f"t{participants + 2}"},
         ],
-        "participants": {"groups": [{"type": f"t{k}", "count": 1} for k in range(12)]},
+        "participants": {"groups": [{"type": f"t{k}", "count": 1} for k in range(participants)]},
         "workload": {"requests": 40, "rate_per_s": 20.0},
     }
 
@@ -472,6 +477,36 @@ def test_calendar_engine_gives_the_per_transfer_records(case: str, monkeypatch: 
     if case == "churn":
         assert any("restarts=0," not in r for r in slow), "some requests should restart"
     assert 5 * fast_events < slow_events
+
+
+@settings(max_examples=10, deadline=None)
+@given(
+    seed=st.integers(0, 10**6),
+    participants=st.integers(6, 14),
+    rate=st.floats(4.0, 40.0),
+    network=st.sampled_from(["mesh", "shared", "geometric", "geometric_shared"]),
+    cores=st.integers(1, 3),
+    retry=st.sampled_from(["interval", "on_release"]),
+)
+def test_calendar_engine_equals_its_twin_on_random_fleets(
+    seed: int, participants: int, rate: float, network: str, cores: int, retry: str
+) -> None:
+    """Property: on random fleets without equal speeds, any load, mode, core count and retry mode, the two
+    engines give the same records (the fixed cases above, drawn at random)."""
+    spec: dict[str, Any] = {
+        **tie_free_fleet(np.random.default_rng(seed), participants),
+        "workload": {"requests": 25, "rate_per_s": rate},
+        "devices": {"t0": {"cores": cores}, "t2": {"cores": cores}},
+        "simulation": {"seed": seed, "timing": "contention", "retry": {"mode": retry, "max_attempts": 4}},
+    }
+    if network != "mesh":
+        spec["network"] = {"shared_channel": network.endswith("shared"), "mac_efficiency": 0.8}
+    if network.startswith("geometric"):
+        spec["network"].update({"topology": "geometric", "range_m": 50.0, "seed": seed % 7})
+    with pytest.MonkeyPatch.context() as patch:
+        fast = _records(make_world(**spec), False, patch)
+        slow = _records(make_world(**spec), True, patch)
+    assert fast[:2] == slow[:2]
 
 
 def test_a_lone_vgg_request_takes_few_events_per_layer() -> None:
