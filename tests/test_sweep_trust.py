@@ -53,12 +53,14 @@ def _write(tmp_path: Path, grid: dict[str, Any], *, base: dict[str, Any] | None 
 
 
 def _one_line_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str], *words: str) -> str:
+    """Run the CLI, check it exits 2 with one ``error:`` line containing ``words``; return its standard output."""
     assert main(argv) == 2
-    err = capsys.readouterr().err
+    captured = capsys.readouterr()
+    err = captured.err
     assert err.count("\n") == 1 and err.startswith("error: ") and "Traceback" not in err, err
     for word in words:
         assert word in err, err
-    return err
+    return captured.out
 
 
 # -- 17.1: grid keys that overlap --------------------------------------------------
@@ -381,10 +383,12 @@ def test_the_sweep_folder_records_provenance_and_refuses_edits(
     page = (out / "report.html").read_text(encoding="utf-8")
     assert sha256_file(table) in page and sha256_file(out / "results.csv") in page and "2 run files" in page
     (out / "report.html").unlink()
+    capsys.readouterr()
     with open(out / "runs" / "p0001-r000.json", "a", encoding="utf-8") as handle:
         handle.write(" ")  # a run file edited by hand
     for argv in (["plot", "out"], ["plot", "out", "--kind", "cdf"], ["report", "out"], ["sweep", str(path)]):
-        _one_line_exit_2(argv, capsys, "runs/p0001-r000.json does not match its SHA-256 in manifest.json")
+        out_text = _one_line_exit_2(argv, capsys, "runs/p0001-r000.json does not match its SHA-256 in manifest.json")
+        assert out_text == ""  # refused before any other output
     assert not (out / "plots").exists() and not (out / "report.html").exists()
 
 

@@ -35,6 +35,9 @@ def _sweep(args: argparse.Namespace) -> int:
         check_dask_address(args.dask)
     sweep = load_sweep(args.sweep, out_dir=args.out, overrides=overrides_of(args))
     check_output_dir(sweep.out_dir, "--out" if args.out else "output.dir")
+    from distsim.experiments.folder import check_existing
+
+    check_existing(sweep.out_dir)  # before the first line of output: a mismatched folder is only the error
     runs = len(sweep.points) * sweep.replications
     where = f"Dask at {args.dask}" if args.dask else f"{args.jobs or 'all'} local job(s)"
     print(f"{args.sweep}: {len(sweep.points)} points x {sweep.replications} replications = {runs} runs on {where}")

@@ -63,13 +63,7 @@ def begin(sweep: Sweep, tasks: Sequence[Task]) -> tuple[Path, bool]:
     (the definition changed when its bytes differ from the previous one's).
     """
     out = sweep.out_dir
-    if (out / MANIFEST).is_file():
-        manifest = verify_manifest(out)
-        if manifest.get("kind") != "sweep":
-            raise InputError(
-                f"holds the output of 'distsim {manifest.get('kind', '?')}', not of a sweep; choose another folder",
-                file=str(out),
-            )
+    check_existing(out)
     runs_dir = out / RUNS_DIR
     try:
         runs_dir.mkdir(parents=True, exist_ok=True)
@@ -106,6 +100,17 @@ def drop_figures(out: Path) -> None:
             shutil.rmtree(path, ignore_errors=True)
         else:
             path.unlink(missing_ok=True)
+
+
+def check_existing(out: Path) -> None:
+    """Refuse (one-line :class:`InputError`) a folder with a manifest that its files do not match, or not a sweep's."""
+    if (out / MANIFEST).is_file():
+        manifest = verify_manifest(out)
+        if manifest.get("kind") != "sweep":
+            raise InputError(
+                f"holds the output of 'distsim {manifest.get('kind', '?')}', not of a sweep; choose another folder",
+                file=str(out),
+            )
 
 
 def definition(sweep: Sweep, tasks: Sequence[Task]) -> dict[str, Any]:
