@@ -115,3 +115,57 @@ def test_the_baselines_benchmark_times_every_scheduler_beside_distprivacy(tmp_pa
     assert all(r["ratio_to_distprivacy"] == 1.0 for r in rows if r["scheduler"] == "distprivacy")
     table = baselines.markdown(rows)
     assert table.count("\n") == 2 + 4  # header, rule, one line per (instance, load)
+
+
+KERNEL_WORLDS = [
+    *WORLDS,
+    {
+        "sources": [{"cnn": "vgg16"}, {"cnn": "cifar_cnn"}],
+        "participants": {"total": 70},
+        "privacy": {"max_ssim": 0.6},
+    },
+    {
+        "sources": [{"cnn": "cifar_cnn"}, {"cnn": "lenet"}],
+        "participants": {"total": 40},
+        "network": {"topology": "geometric", "range_m": 22.0, "area_m": 100.0, "seed": 5},
+    },
+]
+
+
+@pytest.mark.parametrize("spec", KERNEL_WORLDS)
+def test_the_compiled_runs_decide_and_draw_as_the_python_runs(spec: dict[str, object]) -> None:
+    """Kernel and Python path on the same views: the same decisions and rejection texts, and for
+    ``random`` the same draws (the generators end in the same state)."""
+    from distsim.model import compiled
+
+    world = make_world(**spec)
+    fleet = world.fleet
+    seen = {"placed": 0, "participants": 0, "source": 0}
+    paths: dict[str, list[tuple[object, ...]]] = {}
+    states: dict[str, object] = {}
+    idle = ClusterView.idle(world)
+    comp = idle.compute_mults.copy()
+    comp[fleet.participants :] = 0  # the sources cannot take their own layers
+    starved = ClusterView(world, comp, idle.memory_bytes.copy(), idle.bandwidth_bytes.copy())
+    for mode in ("python", "numba"):
+        compiled.set_kernel(mode)
+        try:
+            rng = np.random.default_rng(5)
+            schedulers = [RandomFit(RandomFitParams(), world, rng), RoundRobin(RoundRobinParams(), world, rng)]
+            got = []
+            for k, view in enumerate([*views(world, 30, 9), starved]):
+                source = fleet.participants + k % len(fleet.source_cnn)
+                request = Request(k, source, fleet.source_cnn[source - fleet.participants], 0.0)
+                for scheduler in schedulers:
+                    got.append(outcome(scheduler.place(request, view)))
+            paths[mode], states[mode] = got, rng.bit_generator.state
+        finally:
+            compiled.set_kernel(None)
+    assert paths["numba"] == paths["python"]
+    assert states["numba"] == states["python"]
+    for row in paths["python"]:
+        if row[0] == "placed":
+            seen["placed"] += 1
+        else:
+            seen["source" if "source cannot" in str(row[3]) else "participants"] += 1
+    assert all(seen.values()), seen

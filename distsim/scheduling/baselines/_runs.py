@@ -16,14 +16,19 @@ the same distribution for ``random``.
 
 from __future__ import annotations
 
-from typing import Protocol
+import itertools
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
-from distsim.model.cnn import Feed, Layer
+from distsim.model.cnn import CNN, Feed, Layer
+from distsim.model.compiled import layer_table, load_kernel
+from distsim.model.devices import FullMesh, Links
 from distsim.model.privacy import PrivacyLimits
 from distsim.placement import (
+    FAILURE_ORDER,
     UNBOUNDED,
     Constraint,
     LayerRule,
@@ -39,6 +44,7 @@ from distsim.scheduling.reference import gather_senders, segment_senders
 from distsim.world import World
 
 IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
 
 
 class RunPolicy(Protocol):
@@ -320,9 +326,19 @@ class _Placer:
 def run_place(
     world: World, request: Request, view: ClusterView, policy: RunPolicy, limits: PrivacyLimits | None = None
 ) -> Decision:
-    """Place ``request`` run by run, letting ``policy`` choose among qualifying participants."""
+    """Place ``request`` run by run, letting ``policy`` choose among qualifying participants.
+
+    When the compiled path is in force (:mod:`distsim.model.compiled`) and
+    ``policy`` is one of :class:`UniformRuns` and :class:`CyclicRuns`, the
+    compiled twin (:mod:`._runs_kernel`) places it, with the same decisions
+    and, for :class:`UniformRuns`, the same draws from its generator.
+    """
     cnn = world.cnns[request.cnn]
     limits = limits or world.limits[request.cnn]
+    if isinstance(policy, UniformRuns | CyclicRuns):
+        kernel = load_kernel("distsim.scheduling.baselines._runs_kernel", "place_runs")
+        if kernel is not None:
+            return _place_compiled(kernel, cnn, limits, request, view, policy)
     placer = _Placer(request, view, policy)
     placed: list[IntArray] = []
     try:
@@ -336,4 +352,95 @@ def run_place(
     return view.make_placement(request, placed)
 
 
-__all__ = ["UNBOUNDED", "CyclicRuns", "RunPolicy", "UniformRuns", "run_place"]
+# -- the compiled path ----------------------------------------------------------------------------
+
+#: Kernel status codes and policy codes (:mod:`._runs_kernel`).
+_PLACED, _SOURCE_FAILED = 0, 2
+_UNIFORM, _CYCLIC = 0, 1
+#: The source's first failing condition, by the kernel's code (1-based).
+_SOURCE_CODES = (Constraint.COMPUTE, Constraint.MEMORY, Constraint.BANDWIDTH, Constraint.UNREACHABLE)
+#: The order of the kernel's per-condition counts (:func:`distsim.placement.attribute`'s).
+_ATTRIBUTED = (*FAILURE_ORDER, Constraint.UNREACHABLE)
+_MESH_REACH = np.ones((1, 1), dtype=bool)
+#: The generator handed to the kernel by policies that draw nothing (never advanced).
+_NO_DRAWS = np.random.default_rng(0)
+_tables: dict[tuple[int, int], tuple[CNN, PrivacyLimits, IntArray, IntArray, list[int]]] = {}
+_reach: dict[int, tuple[Links, BoolArray]] = {}
+#: Links objects whose reachability matrix is kept (a world has one; mobility may swap it).
+_REACH_KEPT = 8
+
+
+def decision_table(cnn: CNN, limits: PrivacyLimits) -> tuple[IntArray, IntArray, list[int]]:
+    """The kernel's layer table (:func:`~distsim.model.compiled.layer_table` plus on-source and ``Nf``,
+    -1 when uncapped, clamped at 0 as :func:`~distsim.placement.qualify` reads it), the segment offsets
+    and their list; cached per (CNN, limits)."""
+    key = (id(cnn), id(limits))
+    hit = _tables.get(key)
+    if hit is None or hit[0] is not cnn or hit[1] is not limits:
+        table, offsets = layer_table(cnn)
+        extra = []
+        for rule in (LayerRule.of(layer, limits) for layer in cnn.layers):
+            extra.append((int(rule.on_source), -1 if rule.cap is None else max(rule.cap, 0)))
+        full = np.hstack([table, np.array(extra, dtype=np.int64).reshape(len(table), 2)])
+        # The CNN and the limits are kept alive by the cache, so their ids are never reused.
+        hit = _tables[key] = (cnn, limits, np.ascontiguousarray(full), offsets, offsets.tolist())
+    return hit[2], hit[3], hit[4]
+
+
+def reach_matrix(links: Links, devices: int) -> BoolArray:
+    """``[i, j]``: device ``i`` has a route to ``j`` (a finite cost per byte); cached per links object.
+
+    Built once from every sender's row (``links.to_all``, itself cached by a
+    topology), for the kernel, which cannot ask for rows lazily.
+    """
+    hit = _reach.get(id(links))
+    if hit is not None and hit[0] is links:
+        return hit[1]
+    matrix = np.ascontiguousarray(np.stack([np.isfinite(links.to_all(i)) for i in range(devices)]))
+    matrix.flags.writeable = False
+    while len(_reach) >= _REACH_KEPT:  # oldest first: eviction only costs a rebuild, never a decision
+        _reach.pop(next(iter(_reach)))
+    _reach[id(links)] = (links, matrix)
+    return matrix
+
+
+def _place_compiled(
+    kernel: Callable[..., int],
+    cnn: CNN,
+    limits: PrivacyLimits,
+    request: Request,
+    view: ClusterView,
+    policy: UniformRuns | CyclicRuns,
+) -> Decision:
+    """The compiled twin's decision; a rejection is attributed here, from the state the kernel stopped in."""
+    table, offsets, bounds = decision_table(cnn, limits)
+    fleet = view.fleet
+    d = fleet.participants
+    comp, mem, bw = view.residuals()
+    mesh = isinstance(view.links, FullMesh)
+    reach = _MESH_REACH if mesh else reach_matrix(view.links, fleet.size)
+    out = np.empty(int(offsets[-1]), dtype=np.int64)
+    held = np.zeros(max(d, 1), dtype=np.int64)
+    res = np.zeros(8, dtype=np.int64)
+    if isinstance(policy, UniformRuns):
+        code, rng, pointer = _UNIFORM, policy.rng, np.zeros(1, dtype=np.int64)
+    else:
+        code, rng, pointer = _CYCLIC, _NO_DRAWS, np.array([policy.pointer], dtype=np.int64)
+    args: tuple[Any, ...] = (table, offsets, comp, mem, bw, request.source, d, mesh, reach, code, rng, pointer)
+    status = kernel(*args, out, held, res)
+    if isinstance(policy, CyclicRuns):
+        policy.pointer = int(pointer[0])
+    if status == _PLACED:
+        return view.make_placement(request, [out[a:b] for a, b in itertools.pairwise(bounds)])
+    index = int(res[1])
+    layer = cnn.layers[index]
+    if status == _SOURCE_FAILED:
+        constraint = _SOURCE_CODES[int(res[3]) - 1]
+        detail = f"layer {layer.name}: the source cannot take it ({constraint})"
+        return Rejection(request.id, layer.index, layer.name, constraint, detail)
+    failures = dict(zip(_ATTRIBUTED, (int(k) for k in res[3:8]), strict=True))
+    constraint, text = no_participant_detail(layer.name, failures, d)
+    return Rejection(request.id, layer.index, layer.name, constraint, text)
+
+
+__all__ = ["UNBOUNDED", "CyclicRuns", "RunPolicy", "UniformRuns", "decision_table", "reach_matrix", "run_place"]
