@@ -110,11 +110,29 @@ def test_the_baselines_benchmark_times_every_scheduler_beside_distprivacy(tmp_pa
         True, progress=lambda _: None, instances=(("lenet", 8, None), ("lenet", 10, 40.0)), min_s=0.0
     )
     assert {r["scheduler"] for r in rows} == set(baselines.SCHEDULERS)
-    assert len(rows) == 2 * 2 * len(baselines.SCHEDULERS)
-    assert all(r["decision_ms"] > 0 for r in rows)
+    assert {r["kernel"] for r in rows} == set(baselines.KERNELS)
+    assert len(rows) == 2 * 2 * len(baselines.KERNELS) * len(baselines.SCHEDULERS)
+    assert all(r["decision_ms"] > 0 and r["load_average"] for r in rows)
     assert all(r["ratio_to_distprivacy"] == 1.0 for r in rows if r["scheduler"] == "distprivacy")
     table = baselines.markdown(rows)
-    assert table.count("\n") == 2 + 4  # header, rule, one line per (instance, load)
+    assert table.count("\n|") == 1 + 2 * 2 * len(baselines.KERNELS)  # rule, one line per (instance, load, path)
+
+
+def test_the_baselines_benchmark_times_paper_runs_alternately(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from distsim.benchmarks import baselines
+
+    calls: list[str] = []
+
+    def fake(scenario, scheduler, out, sets):  # type: ignore[no-untyped-def]
+        calls.append(scheduler)
+        return {"distprivacy": 2.0, "random": 3.0}[scheduler] + len(calls) / 100
+
+    runs = baselines.measure_paper_runs(2, progress=lambda _: None, runner=fake)
+    assert calls == ["distprivacy", "random", "distprivacy", "random"]
+    by = {r["scheduler"]: r for r in runs}
+    assert by["distprivacy"]["best_s"] == 2.01 and by["random"]["best_s"] == 3.02
+    assert by["random"]["ratio_to_distprivacy"] == 3.02 / 2.01
+    assert "| distsim run paper.yaml | random | 2 | 3.02 |" in baselines.markdown([], runs)
 
 
 KERNEL_WORLDS = [

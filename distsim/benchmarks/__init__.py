@@ -68,9 +68,9 @@ SUITES: dict[str, Suite] = {
         ),
         Suite(
             "baselines",
-            "random, round_robin, layerwise decision times beside DistPrivacy's (docs/performance.md)",
+            "baseline decision and paper.yaml run times beside DistPrivacy's (docs/performance.md)",
             "distsim.benchmarks.baselines",
-            "baselines.csv, baselines.md",
+            "baselines.csv, baselines_runs.csv, baselines.md",
         ),
         Suite(
             "timing",

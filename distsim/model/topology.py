@@ -138,8 +138,13 @@ class Topology:
 
     def pairs(self, senders: IntArray, receivers: IntArray) -> FloatArray:
         out = np.empty(len(senders))
-        for k, (i, j) in enumerate(zip(senders.tolist(), receivers.tolist(), strict=True)):
-            out[k] = self._row(i)[j]
+        if len(senders) == 0:
+            return out
+        # One gather per distinct sender (a placement has thousands of pairs and few senders).
+        order = np.argsort(senders, kind="stable")
+        cuts = np.flatnonzero(np.diff(senders[order])) + 1
+        for group in np.split(order, cuts):
+            out[group] = self._row(int(senders[group[0]]))[receivers[group]]
         return out
 
     def max_weighted(self, senders: IntArray, weights: IntArray) -> FloatArray:

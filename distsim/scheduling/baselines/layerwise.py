@@ -41,23 +41,42 @@ class Layerwise:
     def __init__(self, params: LayerwiseParams, world: World, rng: np.random.Generator) -> None:
         self.params = params
         self.world = world
+        self._sizes: dict[str, list[int]] = {}
+        self._everyone = np.arange(world.fleet.participants, dtype=np.int64)
+
+    def _layer_bytes(self, cnn_name: str) -> list[int]:
+        """Per layer, the bytes the device holding the whole previous layer sends to another (Eq. 6, one
+        pair; 0 for the first layer). It depends on the layer alone, so it is computed once per CNN."""
+        sizes = self._sizes.get(cnn_name)
+        if sizes is None:
+            cnn = self.world.cnns[cnn_name]
+            n = max(self.world.fleet.size, 2)
+            sizes = [0]
+            for before, layer in zip(cnn.layers, cnn.layers[1:], strict=False):
+                prev = np.zeros(before.segments, dtype=np.int64)
+                flows = layer_transfers(layer, prev, np.ones(layer.segments, dtype=np.int64), n)
+                sizes.append(int(flows.bytes[0]) if len(flows.bytes) else 0)
+            self._sizes[cnn_name] = sizes
+        return sizes
 
     def place(self, request: Request, view: ClusterView) -> Decision:
         cnn = self.world.cnns[request.cnn]
         fleet, links = view.fleet, view.links
-        n, d, src = fleet.size, fleet.participants, request.source
+        d, src = fleet.participants, request.source
         comp, mem, bw = view.residuals()
         speed = fleet.mults_per_s
         placed: list[IntArray] = []
         sender = -1  # the device that holds the whole previous layer
+        sizes = self._layer_bytes(request.cnn)
+        everyone = self._everyone if len(self._everyone) == d else np.arange(d, dtype=np.int64)
+        source = np.array([src], dtype=np.int64)
         for layer in cnn.layers:
-            prev = placed[-1] if placed else None
             need_c = layer.total_mults
             # The whole layer on one device: no cap (this baseline lifts privacy by design).
             rule = LayerRule(
                 layer.index, layer.name, layer.segments, layer.segment_mults, layer.segment_weight_bytes, None, False
             )
-            candidates = np.array([src] if layer.index in (1, cnn.depth) else range(d), dtype=np.int64)
+            candidates = source if layer.index in (1, cnn.depth) else everyone
             if not len(candidates):
                 return Rejection(
                     request.id,
@@ -67,11 +86,7 @@ class Layerwise:
                     f"layer {layer.name}: the fleet has no participants",
                 )
             # Bytes the previous layer's device sends to any other device (Eq. 6, one pair).
-            size = 0
-            if prev is not None:
-                other = 0 if sender != 0 else 1
-                flows = layer_transfers(layer, prev, np.full(layer.segments, other, dtype=np.int64), n)
-                size = int(flows.bytes[0]) if len(flows.bytes) else 0
+            size = sizes[layer.index - 1]
             local = candidates == sender
             tx = np.where(local, 0.0, size * links.to_all(sender)[candidates]) if size else np.zeros(len(candidates))
             # Every candidate's first failing condition, from the kernel's masks (k = all segments).
