@@ -204,11 +204,22 @@ def markdown(rows: list[dict[str, Any]], runs: list[dict[str, Any]] | None = Non
     for row in rows:
         key = (row["cnn"], row["participants"], row["network"], row["load"], row["kernel"])
         keys.setdefault(key, {})[row["scheduler"]] = row
+    rejected: dict[str, set[str]] = {}
     for (cnn, d, network, load, kernel), by in keys.items():
-        cells = [f"{by[n]['decision_ms']:.3f} ({by[n]['ratio_to_distprivacy']:.2f})" for n in SCHEDULERS]
+        cells = []
+        for n in SCHEDULERS:
+            mark = ""
+            if by[n]["outcome"] != "placed":  # a rejection costs less than a placement: say which cells are
+                mark = " R"
+                rejected.setdefault(n, set()).add(str(by[n]["outcome"]).removeprefix("rejected (").rstrip(")"))
+            cells.append(f"{float(by[n]['decision_ms']):.3f} ({float(by[n]['ratio_to_distprivacy']):.2f}){mark}")
         lines.append(f"| {cnn} | {d} | {network} | {load} | {kernel} | " + " | ".join(cells) + " |")
     if rows:
-        lines.append(f"\nLoad average (1, 5, 15 min) at the last row: {rows[-1]['load_average']}.")
+        lines.append("\nms: best decision time; (x): ratio to distprivacy's on the same instance and path.")
+        if rejected:
+            why = "; ".join(f"{n}: {', '.join(sorted(reasons))}" for n, reasons in rejected.items())
+            lines.append(f"R: the decision is a rejection ({why}).")
+        lines.append(f"Load average (1, 5, 15 min) at the last row: {rows[-1]['load_average']}.")
     if runs:
         lines += ["", "| run | scheduler | runs | best s | median s | x distprivacy |", "|---|---|---|---|---|---|"]
         for run in runs:
