@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from distsim.scheduling.base import ClusterView, Placement, Rejection, Request
+from distsim.scheduling.baselines.layerwise import Layerwise, LayerwiseParams
 from distsim.scheduling.baselines.random_fit import RandomFit, RandomFitParams
 from distsim.scheduling.baselines.round_robin import RoundRobin, RoundRobinParams
 from distsim.scheduling.validate import validate_placement
@@ -152,8 +153,8 @@ KERNEL_WORLDS = [
 
 @pytest.mark.parametrize("spec", KERNEL_WORLDS)
 def test_the_compiled_runs_decide_and_draw_as_the_python_runs(spec: dict[str, object]) -> None:
-    """Kernel and Python path on the same views: the same decisions and rejection texts, and for
-    ``random`` the same draws (the generators end in the same state)."""
+    """Kernel and Python path on the same views (``random``, ``round_robin``, ``layerwise``): the same
+    decisions and rejection texts, and for ``random`` the same draws (the generators end in the same state)."""
     from distsim.model import compiled
 
     world = make_world(**spec)
@@ -169,7 +170,11 @@ def test_the_compiled_runs_decide_and_draw_as_the_python_runs(spec: dict[str, ob
         compiled.set_kernel(mode)
         try:
             rng = np.random.default_rng(5)
-            schedulers = [RandomFit(RandomFitParams(), world, rng), RoundRobin(RoundRobinParams(), world, rng)]
+            schedulers = [
+                RandomFit(RandomFitParams(), world, rng),
+                RoundRobin(RoundRobinParams(), world, rng),
+                Layerwise(LayerwiseParams(), world, rng),
+            ]
             got = []
             for k, view in enumerate([*views(world, 30, 9), starved]):
                 source = fleet.participants + k % len(fleet.source_cnn)

@@ -45,6 +45,7 @@ from distsim.world import World
 
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
+FloatArray = npt.NDArray[np.float64]
 
 
 class RunPolicy(Protocol):
@@ -366,8 +367,9 @@ _MESH_REACH = np.ones((1, 1), dtype=bool)
 _NO_DRAWS = np.random.default_rng(0)
 _tables: dict[tuple[int, int], tuple[CNN, PrivacyLimits, IntArray, IntArray, list[int]]] = {}
 _reach: dict[int, tuple[Links, BoolArray]] = {}
-#: Links objects whose reachability matrix is kept (a world has one; mobility may swap it).
-_REACH_KEPT = 8
+_costs: dict[int, tuple[Links, FloatArray]] = {}
+#: Links objects whose matrices are kept (a world has one; mobility makes a new one per update).
+_LINKS_KEPT = 8
 
 
 def decision_table(cnn: CNN, limits: PrivacyLimits) -> tuple[IntArray, IntArray, list[int]]:
@@ -387,18 +389,29 @@ def decision_table(cnn: CNN, limits: PrivacyLimits) -> tuple[IntArray, IntArray,
     return hit[2], hit[3], hit[4]
 
 
-def reach_matrix(links: Links, devices: int) -> BoolArray:
-    """``[i, j]``: device ``i`` has a route to ``j`` (a finite cost per byte); cached per links object.
+def cost_matrix(links: Links, devices: int) -> FloatArray:
+    """``[i, j]``: seconds per byte from device ``i`` to ``j`` over its route (``inf``: no route), as
+    ``links.to_all(i)`` gives it; cached per links object, for kernels, which cannot ask for rows lazily."""
+    hit = _costs.get(id(links))
+    if hit is not None and hit[0] is links:
+        return hit[1]
+    matrix = np.ascontiguousarray(np.stack([links.to_all(i) for i in range(devices)]))
+    matrix.flags.writeable = False
+    while len(_costs) >= _LINKS_KEPT:  # oldest first: eviction only costs a rebuild, never a decision
+        _costs.pop(next(iter(_costs)))
+    _costs[id(links)] = (links, matrix)
+    return matrix
 
-    Built once from every sender's row (``links.to_all``, itself cached by a
-    topology), for the kernel, which cannot ask for rows lazily.
-    """
+
+def reach_matrix(links: Links, devices: int) -> BoolArray:
+    """``[i, j]``: device ``i`` has a route to ``j`` (a finite :func:`cost_matrix` entry); cached per links
+    object (a topology's mobility makes a new one per update)."""
     hit = _reach.get(id(links))
     if hit is not None and hit[0] is links:
         return hit[1]
-    matrix = np.ascontiguousarray(np.stack([np.isfinite(links.to_all(i)) for i in range(devices)]))
+    matrix = np.ascontiguousarray(np.isfinite(cost_matrix(links, devices)))
     matrix.flags.writeable = False
-    while len(_reach) >= _REACH_KEPT:  # oldest first: eviction only costs a rebuild, never a decision
+    while len(_reach) >= _LINKS_KEPT:
         _reach.pop(next(iter(_reach)))
     _reach[id(links)] = (links, matrix)
     return matrix
@@ -443,4 +456,13 @@ def _place_compiled(
     return Rejection(request.id, layer.index, layer.name, constraint, text)
 
 
-__all__ = ["UNBOUNDED", "CyclicRuns", "RunPolicy", "UniformRuns", "decision_table", "reach_matrix", "run_place"]
+__all__ = [
+    "UNBOUNDED",
+    "CyclicRuns",
+    "RunPolicy",
+    "UniformRuns",
+    "cost_matrix",
+    "decision_table",
+    "reach_matrix",
+    "run_place",
+]
