@@ -34,6 +34,7 @@ from distsim.placement import (
     LayerRule,
     Reach,
     charge,
+    layer_rules,
     no_participant_detail,
     qualify,
     rooms,
@@ -362,12 +363,15 @@ _UNIFORM, _CYCLIC = 0, 1
 _SOURCE_CODES = (Constraint.COMPUTE, Constraint.MEMORY, Constraint.BANDWIDTH, Constraint.UNREACHABLE)
 #: The order of the kernel's per-condition counts (:func:`distsim.placement.attribute`'s).
 _ATTRIBUTED = (*FAILURE_ORDER, Constraint.UNREACHABLE)
-_MESH_REACH = np.ones((1, 1), dtype=bool)
+_MESH_REACH = np.ones((1, 1, 1), dtype=bool)
 #: The generator handed to the kernel by policies that draw nothing (never advanced).
 _NO_DRAWS = np.random.default_rng(0)
 _tables: dict[tuple[int, int], tuple[CNN, PrivacyLimits, IntArray, IntArray, list[int]]] = {}
 _reach: dict[int, tuple[Links, BoolArray]] = {}
 _costs: dict[int, tuple[Links, FloatArray]] = {}
+_layer_reach: dict[
+    tuple[int, bool], tuple[Links, Reach, dict[tuple[int, int], tuple[CNN, PrivacyLimits, BoolArray, IntArray]]]
+] = {}
 #: Links objects whose matrices are kept (a world has one; mobility makes a new one per update).
 _LINKS_KEPT = 8
 
@@ -417,6 +421,31 @@ def reach_matrix(links: Links, devices: int) -> BoolArray:
     return matrix
 
 
+def layer_reach(
+    links: Links, devices: int, participants: int, encrypted_links: bool, cnn: CNN, limits: PrivacyLimits
+) -> tuple[BoolArray, IntArray]:
+    """The reachability matrices the kernel judges layers by, stacked (``[0]``: the routes; ``[1]``, when a
+    layer needs it: the relay-guarded routes :meth:`distsim.placement.Reach.for_rule` gives a capped layer
+    over links in clear), and per layer the index of its own; cached per links object and CNN."""
+    key = (id(links), encrypted_links)
+    hit = _layer_reach.get(key)
+    if hit is None or hit[0] is not links:
+        while len(_layer_reach) >= _LINKS_KEPT:
+            _layer_reach.pop(next(iter(_layer_reach)))
+        hit = _layer_reach[key] = (links, Reach(links, participants, encrypted_links=encrypted_links), {})
+    _, reach, per_cnn = hit
+    got = per_cnn.get((id(cnn), id(limits)))
+    if got is None or got[0] is not cnn or got[1] is not limits:
+        views = [reach.for_rule(rule) for rule in layer_rules(cnn, limits)]
+        index = np.array([0 if view is reach else 1 for view in views], dtype=np.int64)
+        mats = [reach_matrix(links, devices)]
+        if index.any():
+            guarded = next(view for view in views if view is not reach)
+            mats.append(reach_matrix(guarded.links, devices))
+        got = per_cnn[(id(cnn), id(limits))] = (cnn, limits, np.ascontiguousarray(np.stack(mats)), index)
+    return got[2], got[3]
+
+
 def _place_compiled(
     kernel: Callable[..., int],
     cnn: CNN,
@@ -431,7 +460,10 @@ def _place_compiled(
     d = fleet.participants
     comp, mem, bw = view.residuals()
     mesh = isinstance(view.links, FullMesh)
-    reach = _MESH_REACH if mesh else reach_matrix(view.links, fleet.size)
+    if mesh:
+        reach, index = _MESH_REACH, np.zeros(len(cnn.layers), dtype=np.int64)
+    else:
+        reach, index = layer_reach(view.links, fleet.size, d, view.world.encrypted_links, cnn, limits)
     out = np.empty(int(offsets[-1]), dtype=np.int64)
     held = np.zeros(max(d, 1), dtype=np.int64)
     res = np.zeros(8, dtype=np.int64)
@@ -439,14 +471,13 @@ def _place_compiled(
         code, rng, pointer = _UNIFORM, policy.rng, np.zeros(1, dtype=np.int64)
     else:
         code, rng, pointer = _CYCLIC, _NO_DRAWS, np.array([policy.pointer], dtype=np.int64)
-    args: tuple[Any, ...] = (table, offsets, comp, mem, bw, request.source, d, mesh, reach, code, rng, pointer)
+    args: tuple[Any, ...] = (table, offsets, comp, mem, bw, request.source, d, mesh, reach, index, code, rng, pointer)
     status = kernel(*args, out, held, res)
     if isinstance(policy, CyclicRuns):
         policy.pointer = int(pointer[0])
     if status == _PLACED:
         return view.make_placement(request, [out[a:b] for a, b in itertools.pairwise(bounds)])
-    index = int(res[1])
-    layer = cnn.layers[index]
+    layer = cnn.layers[int(res[1])]
     if status == _SOURCE_FAILED:
         constraint = _SOURCE_CODES[int(res[3]) - 1]
         detail = f"layer {layer.name}: the source cannot take it ({constraint})"
@@ -463,6 +494,7 @@ __all__ = [
     "UniformRuns",
     "cost_matrix",
     "decision_table",
+    "layer_reach",
     "reach_matrix",
     "run_place",
 ]

@@ -394,12 +394,16 @@ def _run(
 
 
 @njit(cache=True, nogil=True)
-def place_runs(table, offsets, comp, mem, bw, src, d, mesh, reach, policy, rng, pointer, out, held, res):
+def place_runs(table, offsets, comp, mem, bw, src, d, mesh, reach, layer_reach, policy, rng, pointer, out, held, res):
     """Place a request run by run (see the module docstring); returns the status, also in ``res[0]``.
 
     ``comp``, ``mem``, ``bw`` (per device, mults and bytes) are scratch copies
-    of the residuals, charged in place; ``reach[i, j]`` is True when device
-    ``i`` has a route to ``j`` (ignored when ``mesh``); ``pointer[0]`` is the
+    of the residuals, charged in place; ``reach[k, i, j]`` is True when device
+    ``i`` has a route to ``j`` in the ``k``-th reachability, the one layer ``l``
+    is judged by being ``layer_reach[l]`` (0 for the plain routes, source-only
+    layers always; a relay-guarded one for capped layers over links in clear,
+    as :meth:`distsim.placement.Reach.for_rule` gives it; all ignored when
+    ``mesh``); ``pointer[0]`` is the
     round-robin pointer (updated); ``out`` receives the flat assignment.
     """
     n, most = len(comp), max(1, table[:, _SEG].max())
@@ -413,10 +417,11 @@ def place_runs(table, offsets, comp, mem, bw, src, d, mesh, reach, policy, rng, 
     res[0] = PLACED
     for layer in range(table.shape[0]):
         if table[layer, _ON_SOURCE] == 1:
-            if not _source_layer(table, offsets, layer, comp, mem, bw, src, mesh, reach, out, snd, sz, count, res):
+            if not _source_layer(table, offsets, layer, comp, mem, bw, src, mesh, reach[0], out, snd, sz, count, res):
                 return res[0]
             continue
         seg, base = table[layer, _SEG], offsets[layer]
+        here = reach[layer_reach[layer]]
         prev_at = offsets[layer - 1] if layer > 0 else 0
         maps = table[layer, _FEED] == _MAPS and layer > 0
         held[:d] = 0
@@ -427,7 +432,7 @@ def place_runs(table, offsets, comp, mem, bw, src, d, mesh, reach, policy, rng, 
                 for j in range(d):
                     reach_ok[j] = True
                     for q in range(ns):
-                        if sz[q] > 0 and not reach[snd[q], j]:
+                        if sz[q] > 0 and not here[snd[q], j]:
                             reach_ok[j] = False
         pos = 0
         while pos < seg:
@@ -451,7 +456,7 @@ def place_runs(table, offsets, comp, mem, bw, src, d, mesh, reach, policy, rng, 
                 held,
                 d,
                 mesh,
-                reach,
+                here,
                 out,
                 policy,
                 rng,
