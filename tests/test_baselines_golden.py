@@ -25,10 +25,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from distsim.scheduling.base import ClusterView, Placement, Rejection, Request
+from distsim.scheduling.base import Placement, Rejection, Request
 from distsim.scheduling.registry import make_scheduler
-from distsim.world import World
 from tests.conftest import make_world
+from tests.test_run_baselines import views
 
 GOLDEN = Path(__file__).parent / "golden" / "baselines_decisions.json"
 SCHEDULERS = ("round_robin", "layerwise", "random")
@@ -59,24 +59,6 @@ WORLDS: dict[str, dict[str, Any]] = {
 VIEWS = 8
 
 
-def views(world: World, count: int, seed: int) -> list[ClusterView]:
-    """The idle fleet, then residuals drawn down to 0-20% of the budgets (rejections of every kind)."""
-    fleet = world.fleet
-    rng = np.random.default_rng(seed)
-    out = [ClusterView.idle(world)]
-    for k in range(1, count):
-        low = (0.0, 0.05, 0.2, 0.5)[k % 4]
-        out.append(
-            ClusterView(
-                world,
-                (fleet.compute_budget_mults * rng.uniform(low, 1, fleet.size)).astype(np.int64),
-                (fleet.memory_bytes * rng.uniform(low, 1, fleet.size)).astype(np.int64),
-                (fleet.bandwidth_budget_bytes * rng.uniform(low, 1, fleet.size)).astype(np.int64),
-            )
-        )
-    return out
-
-
 def outcome(decision: Placement | Rejection) -> list[Any]:
     """A decision as plain JSON values: its assignments, or its rejection's layer, constraint and text."""
     if isinstance(decision, Placement):
@@ -91,7 +73,7 @@ def decisions(name: str, scheduler: str) -> tuple[str, int, int]:
     fleet = world.fleet
     digest = hashlib.sha256()
     placed = rejected = 0
-    for k, view in enumerate(views(world, VIEWS, 5)):
+    for k, view in enumerate(views(world, VIEWS, 5, (0.0, 0.05, 0.2, 0.5))):
         for s in range(len(fleet.source_cnn)):
             source = fleet.participants + (k + s) % len(fleet.source_cnn)
             request = Request(k * 10 + s, source, fleet.source_cnn[source - fleet.participants], 0.0)

@@ -14,13 +14,13 @@ from distsim.world import World
 from tests.conftest import make_world
 
 
-def views(world: World, count: int, seed: int) -> list[ClusterView]:
-    """The idle fleet, then residuals down to 0-2% of the budgets (rejections of every kind)."""
+def views(world: World, count: int, seed: int, lows: tuple[float, ...] = (0.0, 0.001, 0.02, 0.2)) -> list[ClusterView]:
+    """The idle fleet, then residuals drawn down to ``lows`` of the budgets in turn (rejections of every kind)."""
     fleet = world.fleet
     rng = np.random.default_rng(seed)
     out = [ClusterView.idle(world)]
     for k in range(1, count):
-        low = (0.0, 0.001, 0.02, 0.2)[k % 4]
+        low = lows[k % len(lows)]
         out.append(
             ClusterView(
                 world,
