@@ -118,7 +118,7 @@ def test_routes_change_when_positions_change() -> None:
     start = world.links
     sim.run()
     live = sim.live
-    assert live.rebuilds >= 10 and live.positions is not None and world.layout is not None
+    assert live.updates >= live.rebuilds >= 10 and live.positions is not None and world.layout is not None
     assert live.positions.min() >= 0 and live.positions.max() <= world.layout.area_m
     moved = np.hypot(*(live.positions - world.layout.positions).T)
     assert (moved[: world.fleet.participants] > 0).all() and (moved[world.fleet.participants :] == 0).all()
@@ -153,6 +153,17 @@ def test_same_seed_byte_identical_outputs_with_mobility(tmp_path: Path) -> None:
     for name in ("requests.csv", "devices.csv", "summary.json", "fleet.csv"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
     assert (tmp_path / "a" / "requests.csv").read_bytes() != (tmp_path / "c" / "requests.csv").read_bytes()
+
+
+def test_a_move_that_changes_no_link_changes_nothing() -> None:
+    """Crawling at 1 µm/s no pair comes into or out of range: the links object stays, results equal the static run."""
+    common: dict[str, Any] = {"participants": {"total": 14}, "workload": {"requests": 40, "rate_per_s": 4.0}}
+    crawl = make_world(**common, network={**GEOMETRIC, "mobility": {"speed_mps": [1e-6, 1e-6], "interval_s": 0.5}})
+    sim = Simulation(crawl, MemorySink())
+    summary = sim.run()
+    assert sim.live is not None and sim.live.updates > 10 and sim.live.rebuilds == 0
+    assert sim.live.links is crawl.links
+    assert summary == simulate(make_world(**common, network=GEOMETRIC)).summary
 
 
 def test_moving_changes_results_and_static_geometric_runs_are_unchanged() -> None:

@@ -7,9 +7,12 @@ See docs/dynamics.md ("Mobility", "Churn over a topology"). The rules, in one pl
   current position (geometric topologies), the communication range, the
   per-radio distance-to-rate tables, and without the devices that are down
   (no edge touches a down device, so it neither receives nor relays).
-* Each rebuild makes a **new** immutable links object; the engine then hands
-  schedulers views over ``dataclasses.replace(world, links=new)`` and bumps the
-  ledger's version (cached rejections are stale) and wakes waiting requests.
+* Each rebuild that changes the edges or a hop's rate makes a **new** immutable
+  links object; the engine then hands schedulers views over
+  ``dataclasses.replace(world, links=new)``, bumps the ledger's version (cached
+  rejections are stale) and wakes waiting requests. An update that changes
+  neither (devices moved, but no pair came into or out of range and no rate
+  step changed) keeps the links object, so the routes cached on it stay.
 * Positions are updated every ``network.mobility.interval_s`` seconds, from
   t = interval, while requests remain; between updates they are taken as fixed.
 * **In flight:** a request runs to its end on the links (routes and per-hop
@@ -72,7 +75,9 @@ class LiveLinks:
         self.down: BoolArray = np.zeros(world.fleet.size, dtype=bool)
         #: The current links.
         self.links: Links = world.links
-        #: Rebuilds so far (moves and availability changes).
+        #: Position updates and availability changes so far.
+        self.updates = 0
+        #: Those of them that changed the links (edges or hop rates): the schedulers saw new links.
         self.rebuilds = 0
         #: Positions now, m (None for an ``edges`` topology).
         self.positions: FloatArray | None = None
@@ -114,7 +119,13 @@ class LiveLinks:
         self._rebuild()
 
     def _rebuild(self) -> None:
+        self.updates += 1
         positions = None if self.positions is None else self.positions.copy()
-        self.links = layout_links(self.layout, self.world.fleet, positions=positions, down=self.down)
+        links = layout_links(self.layout, self.world.fleet, positions=positions, down=self.down)
+        if getattr(links, "signature", None) == getattr(self.links, "signature", ()):
+            # Same edges and hop rates: the same routes. Keep the links object (and every cache on it);
+            # nothing changed for the schedulers or for waiting requests.
+            return
+        self.links = links
         self.rebuilds += 1
         self._on_change(self.links)

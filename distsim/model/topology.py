@@ -85,6 +85,8 @@ class Topology:
                 if math.isfinite(seconds):
                     self._hop_spb[(a, b)] = seconds
                     self._routing.add_edge(a, b, weight=seconds)
+        #: What the routes depend on (sorted edges, per-hop seconds per byte): equal signatures, equal routes.
+        self.signature = (tuple(pairs), tuple(sorted(self._hop_spb.items())))
         self._rows: dict[int, FloatArray] = {}
         self._paths: dict[int, dict[int, list[int]]] = {}
         #: Dijkstra runs so far (one per distinct sender asked about).
