@@ -69,18 +69,17 @@ def test_the_kernels_load_on_the_numba_path() -> None:
         compiled.set_kernel(None)
 
 
-def test_auto_waits_before_loading_the_kernels(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``auto`` decides on the Python path for AUTO_AFTER_S seconds, then uses the kernels."""
-    clock = [100.0]
-    monkeypatch.setattr(compiled.time, "perf_counter", lambda: clock[0])
-    monkeypatch.setattr(compiled, "_auto_since", None)
+def test_auto_loads_the_kernels_after_its_share_of_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``auto`` stays on the Python path until AUTO_AFTER_SEGMENTS segments were handled, then uses the kernels."""
+    monkeypatch.setattr(compiled, "_auto_segments", 0)
     compiled.set_kernel("auto")
     try:
-        assert compiled.load_kernel("distsim.model.cost_kernel", "evaluate_mesh") is None
-        clock[0] += compiled.AUTO_AFTER_S / 2
-        assert compiled.load_kernel("distsim.model.cost_kernel", "evaluate_mesh") is None
-        clock[0] += compiled.AUTO_AFTER_S
-        assert compiled.load_kernel("distsim.model.cost_kernel", "evaluate_mesh") is not None
+        half = compiled.AUTO_AFTER_SEGMENTS // 2
+        assert compiled.load_kernel("distsim.model.cost_kernel", "evaluate_mesh", half) is None
+        assert compiled.load_kernel("distsim.model.cost_kernel", "evaluate_mesh", half - 1) is None
+        assert compiled._auto_segments == compiled.AUTO_AFTER_SEGMENTS - 1
+        assert compiled.load_kernel("distsim.model.cost_kernel", "evaluate_mesh", 1) is None  # reaches the share
+        assert compiled.load_kernel("distsim.model.cost_kernel", "evaluate_mesh", 1) is not None
     finally:
         compiled.set_kernel(None)
 

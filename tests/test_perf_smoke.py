@@ -35,7 +35,9 @@ BUSY = {
 
 def test_quick_runner_writes_tables_and_plots(tmp_path: Path) -> None:
     assert bench_main(["perf", "--quick", "--out", str(tmp_path)]) == 0
-    for name in ("perf.md", "decisions.csv", "runs.csv", "scaling.csv", "perf_decisions.png", "perf_scaling.png"):
+    for name in (
+        "perf.md", "decisions.csv", "runs.csv", "scaling.csv", "study.csv", "perf_decisions.png", "perf_scaling.png",
+    ):  # fmt: skip
         assert (tmp_path / name).stat().st_size > 0, name
     with open(tmp_path / "decisions.csv", newline="") as handle:
         decisions = list(csv.DictReader(handle))
@@ -52,8 +54,14 @@ def test_quick_runner_writes_tables_and_plots(tmp_path: Path) -> None:
         for row in scaling
     )
     assert all(float(row["peak_rss_mb"]) > 0 and int(row["events"]) > 0 for row in scaling)
+    with open(tmp_path / "study.csv", newline="") as handle:
+        (study,) = list(csv.DictReader(handle))
+    # Both kernel paths swept the same two runs and wrote the same results.csv.
+    assert int(study["runs"]) == 2 and study["identical"] == "true"
+    assert float(study["compiled_s"]) > 0 and float(study["python_s"]) > 0
     text = (tmp_path / "perf.md").read_text()
     assert "## Decision time" in text and "## Scaling" in text and "Growth exponents" in text
+    assert "## Sweeps on both kernel paths" in text
     assert not list(tmp_path.glob(".*")), "no temporary files left behind"
 
 

@@ -1,8 +1,8 @@
 """Performance benchmarks (issue 3): decision time, end-to-end runs, scaling, and a bare SimPy floor.
 
 ``run(quick, out)`` measures, then writes ``perf.md`` (Markdown tables),
-``decisions.csv``, ``runs.csv``, ``scaling.csv``, ``perf_decisions.png`` and
-``perf_scaling.png`` into ``out``:
+``decisions.csv``, ``runs.csv``, ``scaling.csv``, ``study.csv``,
+``perf_decisions.png`` and ``perf_scaling.png`` into ``out``:
 
 * **Decisions**: time of one DistPrivacy placement decision per CNN and number
   of participants, fast scheduler vs the per-segment reference (same world,
@@ -20,6 +20,7 @@
   fresh process (peak RSS per case), records streamed to ``requests.csv``.
   The rate grows with the fleet (``rate_per_participant * D``) so fleets are
   about equally busy.
+* **Study**: the Figure-3 sweeps on both kernel paths (:mod:`distsim.benchmarks.study`).
 * **Floor**: a bare SimPy loop with as many events and concurrent processes
   as each scaling run; the engine's overhead is the run's wall time over it.
 
@@ -76,6 +77,8 @@ class Plan:
         scaling_requests: request counts of the scaling benchmark.
         scaling_participants: fleet sizes of the scaling benchmark.
         rate_per_participant: arrival rate per participant of the scaling runs, requests / s.
+        study_replications: replications of the Figure-3 study (:mod:`distsim.benchmarks.study`);
+            0 times the quick two-point sweep instead.
     """
 
     participants: tuple[int, ...]
@@ -89,6 +92,7 @@ class Plan:
     scaling_requests: tuple[int, ...]
     scaling_participants: tuple[int, ...]
     rate_per_participant: float
+    study_replications: int
 
 
 FULL = Plan(
@@ -103,6 +107,7 @@ FULL = Plan(
     scaling_requests=(1000, 10000, 100000),
     scaling_participants=(100, 1000),
     rate_per_participant=0.05,
+    study_replications=10,
 )
 
 QUICK = Plan(
@@ -117,6 +122,7 @@ QUICK = Plan(
     scaling_requests=(50, 200),
     scaling_participants=(20,),
     rate_per_participant=0.04,
+    study_replications=0,
 )
 
 
@@ -556,6 +562,21 @@ def measure_scaling(plan: Plan, progress: Callable[[str], None]) -> list[dict[st
     return rows
 
 
+def measure_study(plan: Plan, progress: Callable[[str], None]) -> list[dict[str, Any]]:
+    """The Figure-3 study on both kernel paths (:mod:`distsim.benchmarks.study`); none from a wheel."""
+    from distsim.benchmarks import study
+
+    chosen = (
+        study.figure3(plan.study_replications)
+        if plan.study_replications
+        else study.quick_study(scenario_file("quickstart"))
+    )
+    if chosen is None:
+        progress(f"study skipped: the sweep files of {study.FIG3_DIR} ship with the repository, not the wheel")
+        return []
+    return [study.measure_study(chosen, _run_child, _load, progress)]
+
+
 def exponents(rows: list[dict[str, Any]], over: str, fixed: str) -> dict[int, float]:
     """Least-squares slope of log(run wall) against log(``over``) for each value of ``fixed``."""
     out = {}
@@ -678,6 +699,17 @@ SCALING_COLUMNS = [
 ]
 
 
+STUDY_COLUMNS = [
+    ("what", "study"),
+    ("runs", "runs"),
+    ("compiled_s", "compiled (s)"),
+    ("python_s", "Python path (s)"),
+    ("python_over_compiled", "Python / compiled"),
+    ("identical", "identical"),
+    ("load_average", "load (1, 5, 15 min)"),
+]
+
+
 def report_markdown(
     plan: Plan,
     quick: bool,
@@ -685,6 +717,7 @@ def report_markdown(
     decisions: list[dict[str, Any]],
     runs: list[dict[str, Any]],
     scaling: list[dict[str, Any]],
+    studies: list[dict[str, Any]],
 ) -> str:
     by_requests = exponents(scaling, "requests", "participants")
     by_participants = exponents(scaling, "participants", "requests")
@@ -721,6 +754,15 @@ def report_markdown(
     ]
     parts += [f"- in requests at D = {d}: {e:.2f}" for d, e in by_requests.items()]
     parts += [f"- in participants at {n} requests: {e:.2f}" for n, e in by_participants.items()]
+    parts += [
+        "",
+        "## Sweeps on both kernel paths",
+        "",
+        "Every sweep through `python -m distsim sweep` in fresh processes, compiled (`DISTSIM_KERNEL=numba`) "
+        "then on the Python path, in this run; `identical`: every `results.csv` has the same SHA-256 on both.",
+        "",
+        markdown_table(studies, STUDY_COLUMNS) if studies else "Skipped: the sweep files ship with the repository.",
+    ]
     return "\n".join(parts) + "\n"
 
 
@@ -737,7 +779,7 @@ def plot(decisions: list[dict[str, Any]], scaling: list[dict[str, Any]], out: Pa
 
 
 def _force_kernels() -> None:
-    """Time the kernels from the first call: ``auto`` would leave the first second to the Python path."""
+    """Time the kernels from the first call: ``auto`` would leave the first segments to the Python path."""
     from distsim.model import compiled
 
     if compiled.kernel_mode() == "auto":
@@ -755,14 +797,16 @@ def run(out: Path = DEFAULT_OUT, *, quick: bool = False, progress: Callable[[str
     decisions = measure_decisions(plan, progress)
     runs = measure_runs(plan, progress)
     scaling = measure_scaling(plan, progress)
+    studies = measure_study(plan, progress)
     info_end = machine()
     write_text(out / "decisions.csv", _csv_text(decisions))
     write_text(out / "runs.csv", _csv_text(runs))
     write_text(out / "scaling.csv", _csv_text(scaling))
+    write_text(out / "study.csv", _csv_text(studies))
     with tempfile.TemporaryDirectory(dir=out, prefix=".plots-") as tmp:
         for path in plot(decisions, scaling, Path(tmp)):
             os.replace(path, out / path.name)
-    text = report_markdown(plan, quick, info, decisions, runs, scaling)
+    text = report_markdown(plan, quick, info, decisions, runs, scaling, studies)
     text += f"\nLoad average at the end: {info_end['load_average']}.\n"
     from distsim.benchmarks.baselines import markdown, measure_baseline_decisions
 

@@ -9,13 +9,16 @@ readable specification that the tests hold the kernels to.
 
 **The switch** is the environment variable ``DISTSIM_KERNEL``:
 
-* ``auto`` (the default): the Python path for the first
-  :data:`AUTO_AFTER_S` seconds after the process first asks for a kernel,
-  the kernels from then on. Loading numba and the compiled code costs about
-  a second per process, more than a short run (``scenarios/paper.yaml``)
-  spends deciding; a long run pays it once and then decides about ten times
-  faster. Both paths give the same results, so switching mid-run changes no
-  output;
+* ``auto`` (the default): the Python path until the calls that could use a
+  kernel have handled :data:`AUTO_AFTER_SEGMENTS` segments (a decision or a
+  cost evaluation of a CNN with ``S`` segments counts ``S``), the kernels from
+  then on. Importing numba and loading the compiled code costs about half a
+  second of CPU per process, more than a short run spends deciding
+  (``scenarios/quickstart.yaml`` handles about 42,000 segments in all); a
+  longer run pays it once, early, and then decides about ten times faster.
+  The count is of work, not of time, so the switch happens at the same call
+  whatever the machine's load. Both paths give the same results, so switching
+  mid-run changes no output;
 * ``numba``: the kernels from the first call (what the benchmarks time);
 * ``python``: the pure-Python path everywhere.
 
@@ -32,7 +35,6 @@ the same results. If numba cannot be imported, the Python path runs too.
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -46,8 +48,11 @@ IntArray = npt.NDArray[np.int64]
 #: The environment variable that selects the path: ``auto`` (default), ``numba`` or ``python``.
 KERNEL_ENV = "DISTSIM_KERNEL"
 KERNELS = ("auto", "numba", "python")
-#: ``auto``: seconds on the Python path, from the first request for a kernel, before the kernels load.
-AUTO_AFTER_S = 1.0
+#: ``auto``: segments handled on the Python path (decisions and cost evaluations) before the kernels load.
+#: Whole runs handle 42,000 (``scenarios/quickstart.yaml``), 303,000 (``fleet.yaml``: both stay on the
+#: Python path, which they finish faster than numba loads) and 3,970,000 (``paper.yaml``: the kernels load
+#: after its first tenth, about 0.1 s of Python-path work) segments.
+AUTO_AFTER_SEGMENTS = 400_000
 
 #: Feed kinds as the kernels' integer codes.
 FEED_CODE = {Feed.NONE: 0, Feed.PARTIAL_SUMS: 1, Feed.MAPS: 2, Feed.VECTOR: 3, Feed.GATHER: 4}
@@ -56,7 +61,7 @@ SEGMENTS, MULTS, WEIGHTS, FEED, UNIT, PREV_CONV, PREV_OUT_MAPS = range(7)
 
 _mode: str | None = None
 _loaded: dict[str, Callable[..., Any] | None] = {}
-_auto_since: float | None = None
+_auto_segments = 0
 _tables: dict[int, tuple[CNN, IntArray, IntArray, list[int], list[int]]] = {}
 
 
@@ -79,18 +84,18 @@ def set_kernel(mode: str | None) -> None:
     _mode = mode
 
 
-def load_kernel(module: str, name: str) -> Callable[..., Any] | None:
-    """The compiled function ``name`` of ``module`` when the kernels are in force and numba imports, else None."""
-    global _auto_since
+def load_kernel(module: str, name: str, segments: int = 0) -> Callable[..., Any] | None:
+    """The compiled function ``name`` of ``module`` when the kernels are in force and numba imports, else None.
+
+    ``segments``: the work of the call asking (the CNN's segments), counted by ``auto``.
+    """
+    global _auto_segments
     mode = _mode or kernel_mode()
     if mode == "python":
         return None
-    if mode == "auto":
-        now = time.perf_counter()
-        if _auto_since is None:
-            _auto_since = now
-        if now - _auto_since < AUTO_AFTER_S:
-            return None
+    if mode == "auto" and _auto_segments < AUTO_AFTER_SEGMENTS:
+        _auto_segments += segments
+        return None
     key = f"{module}:{name}"
     if key not in _loaded:
         try:
@@ -112,29 +117,27 @@ def layer_table(cnn: CNN) -> tuple[IntArray, IntArray]:
     :data:`PREV_OUT_MAPS`; and ``offsets[l]``, the position of layer ``l``'s
     first segment in the flat assignment (``offsets[L]`` is the total).
     """
-    hit = _tables.get(id(cnn))
-    if hit is not None and hit[0] is cnn:
-        return hit[1], hit[2]
-    _cache_table(cnn)
-    return _tables[id(cnn)][1], _tables[id(cnn)][2]
+    hit = _cached(cnn)
+    return hit[1], hit[2]
 
 
 def layer_bounds(cnn: CNN) -> list[int]:
     """``layer_table(cnn)[1]`` as a cached list: layer ``l``'s segments sit at ``[l-1] .. [l]`` of a flat assignment."""
-    hit = _tables.get(id(cnn))
-    if hit is None or hit[0] is not cnn:
-        _cache_table(cnn)
-        hit = _tables[id(cnn)]
-    return hit[4]
+    return _cached(cnn)[4]
 
 
 def layer_segments(cnn: CNN) -> list[int]:
     """Segments per layer of ``cnn`` (a cached list: read on every cost evaluation)."""
+    return _cached(cnn)[3]
+
+
+def _cached(cnn: CNN) -> tuple[CNN, IntArray, IntArray, list[int], list[int]]:
+    """The cache entry of ``cnn`` (built on first use)."""
     hit = _tables.get(id(cnn))
     if hit is None or hit[0] is not cnn:
         _cache_table(cnn)
         hit = _tables[id(cnn)]
-    return hit[3]
+    return hit
 
 
 def _cache_table(cnn: CNN) -> None:

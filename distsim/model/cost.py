@@ -230,7 +230,7 @@ def evaluate(
         raise ValueError(f"{cnn.name}: device ids must lie in 0..{n - 1}")
     lengths = [len(a) for a in assignments]
     if layers and isinstance(links, FullMesh) and lengths == layer_segments(cnn):
-        kernel = load_kernel("distsim.model.cost_kernel", "evaluate_mesh")
+        kernel = load_kernel("distsim.model.cost_kernel", "evaluate_mesh", len(flat))
         if kernel is not None:
             return _evaluated(cnn, kernel, flat, fleet, links)
     return _evaluate_python(cnn, assignments, flat, lengths, fleet, links)
@@ -250,7 +250,7 @@ def evaluate_flat(cnn: CNN, flat: IntArray, fleet: Fleet, links: Links) -> Place
     if len(flat) and (int(flat.min()) < 0 or int(flat.max()) >= fleet.size):
         raise ValueError(f"{cnn.name}: device ids must lie in 0..{fleet.size - 1}")
     if cnn.layers and isinstance(links, FullMesh):
-        kernel = load_kernel("distsim.model.cost_kernel", "evaluate_mesh")
+        kernel = load_kernel("distsim.model.cost_kernel", "evaluate_mesh", len(flat))
         if kernel is not None:
             return _evaluated(cnn, kernel, flat, fleet, links)
     bounds = offsets.tolist()

@@ -58,7 +58,7 @@ import numpy.typing as npt
 
 from distsim import placement
 from distsim.model.cnn import Feed, Layer
-from distsim.model.compiled import MULTS, layer_table, load_kernel
+from distsim.model.compiled import MULTS, layer_bounds, layer_table, load_kernel
 from distsim.model.cost import gather_bytes
 from distsim.model.devices import FullMesh
 from distsim.placement import LayerRule, Reach, no_participant_detail, qualify, source_failure
@@ -455,7 +455,8 @@ class DistPrivacy:
         if view.links is not self.world.links:
             self._relink(view.world)
         if isinstance(view.links, FullMesh):
-            kernel = load_kernel("distsim.scheduling.distprivacy_kernel", "decide_mesh")
+            segments = layer_bounds(self.world.cnns[request.cnn])[-1]
+            kernel = load_kernel("distsim.scheduling.distprivacy_kernel", "decide_mesh", segments)
             if kernel is not None:
                 placed = self._place_compiled(kernel, request, view)
                 if placed is not None:
