@@ -27,9 +27,10 @@ kernel runs, never at import time, and each kernel is compiled once per
 machine (numba's on-disk cache, ``cache=True``) and loaded from that cache by
 later processes.
 
-Where a kernel does not apply (a topology; a rejection, whose first-failure
-attribution only the Python path computes) the Python path runs instead, with
-the same results. If numba cannot be imported, the Python path runs too.
+Where a kernel does not apply (a topology) the Python path runs instead, with
+the same results; a rejection by the compiled decision is attributed from the
+residuals where it stopped, with the placement kernel's rules. If numba
+cannot be imported, the Python path runs too.
 """
 
 from __future__ import annotations

@@ -38,7 +38,9 @@ that loop, from fastest to most general:
 
 On a full mesh the numba twin (:mod:`distsim.scheduling.distprivacy_kernel`)
 decides first; this module's Python path is its specification, and decides
-whatever the twin does not (topologies, rejections and their attribution).
+whatever the twin does not (topologies, the rare cases the twin leaves); a
+rejection of the twin is attributed from where it stopped with the placement
+kernel's rules, as this path attributes its own.
 The test suite checks equality with the reference on random instances, on
 both paths.
 
@@ -472,18 +474,62 @@ class DistPrivacy:
 
     def _place_compiled(self, kernel: Callable[..., int], request: Request, view: ClusterView) -> Decision | None:
         """The decision of the compiled twin (:mod:`distsim.scheduling.distprivacy_kernel`) on a full mesh,
-        or None when it did not place the request (the Python path then decides and attributes)."""
+        or None when it leaves the request to the Python path."""
         table, offsets, compute_s = self._decision_table(request.cnn)
         comp, mem, bw = view.residuals()
         out = np.empty(int(offsets[-1]), dtype=np.int64)
+        held = np.zeros(self._d, dtype=np.int64)
+        stop = np.zeros(2, dtype=np.int64)
         spb = view.links.sec_per_byte  # type: ignore[attr-defined]
         status = kernel(
             table, offsets, comp, mem, bw, request.source, self._d, spb, compute_s,
-            self.params.alpha, self.params.beta, out,
+            self.params.alpha, self.params.beta, out, held, stop,
         )  # fmt: skip
-        if status != 0:
+        if status == 0:
+            return view.make_placement_flat(request, out)
+        if status in (1, 2):  # NO_PARTICIPANT, SOURCE_SHORT
+            return self._compiled_rejection(request, status == 2, int(stop[0]), int(stop[1]), out, comp, mem, bw, held)
+        return None
+
+    def _compiled_rejection(
+        self,
+        request: Request,
+        on_source: bool,
+        index: int,
+        at: int,
+        out: IntArray,
+        comp: IntArray,
+        mem: IntArray,
+        bw: IntArray,
+        held: IntArray,
+    ) -> Rejection | None:
+        """The rejection where the compiled decision stopped: layer ``index`` (0-based), flat segment ``at``.
+
+        The residuals (and ``held``, the layer's segments per participant) are
+        the ones the Python path holds at that segment, so the placement
+        kernel's rules attribute it as that path does (:meth:`_no_participant`,
+        :func:`~distsim.placement.source_failure`). None (the Python path then
+        decides) if those rules let someone take the segment after all.
+        """
+        cnn = self.world.cnns[request.cnn]
+        layer = cnn.layers[index]
+        bounds = layer_bounds(cnn)
+        prev = out[bounds[index - 1] : bounds[index]] if index > 0 else None
+        p = at - bounds[index]
+        senders, sizes = self._senders(layer, prev, p if layer.feed is Feed.MAPS else 0)
+        feeding = dict(zip(senders.tolist(), sizes.tolist(), strict=True))
+        if on_source:
+            rule = LayerRule.of(layer, self.world.limits[request.cnn])
+            failed = source_failure(rule, request.source, comp, mem, bw, feeding, self._reach())
+            return None if failed is None else Rejection(request.id, layer.index, layer.name, *failed)
+        cap = self.world.limits[request.cnn].max_maps(layer.index)
+        c, m = layer.segment_mults, layer.segment_weight_bytes
+        rule = LayerRule(layer.index, layer.name, layer.segments, c, m, cap, False)
+        q = qualify(rule, held, comp, mem, bw, feeding, None)
+        if q.qualifies.any():
             return None
-        return view.make_placement_flat(request, out)
+        constraint, detail = no_participant_detail(rule.name, q.failures(), self._d)
+        return Rejection(request.id, rule.index, rule.name, constraint, detail)
 
     def _decision_table(self, cnn_name: str) -> tuple[IntArray, IntArray, FloatArray]:
         """:func:`~distsim.model.compiled.layer_table` plus, per layer, on the source (1/0) and ``Nf`` (-1: none);

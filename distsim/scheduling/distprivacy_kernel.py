@@ -19,9 +19,11 @@ With compiled loops an argmin over the participants costs less than most
 of the Python path's shortcuts: a run scans the candidates' ``nrm``, kept in
 an array in which a run recomputes only the entries it changed (its senders'
 and its device's), unless the holder of a map wins outright (below).
-It returns 0 when the request is placed (the flat assignment in ``out``) and 1
-when it is not, or hits a case it leaves to Python (a map fed with zero
-bytes); the Python path then decides, and attributes the rejection.
+It returns 0 when the request is placed (the flat assignment in ``out``);
+when it is not, where it stopped and the residuals there, from which the
+Python side attributes the rejection with the placement kernel's own rules
+(:meth:`DistPrivacy._compiled_rejection`); or a case it leaves to the Python
+path (a map fed with zero bytes, a fleet without participants).
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ from numba import njit
 # Columns of distsim.model.compiled.layer_table, its feed codes, and the extra columns of the decision table.
 _SEG, _MULTS, _WEIGHTS, _FEED, _UNIT, _PREV_CONV, _PREV_OUT, _ON_SOURCE, _CAP = 0, 1, 2, 3, 4, 5, 6, 7, 8
 _NONE, _PARTIAL, _MAPS, _VECTOR, _GATHER = 0, 1, 2, 3, 4
-PLACED, NOT_PLACED = 0, 1
+#: :func:`decide_mesh`'s outcomes.
+PLACED, NO_PARTICIPANT, SOURCE_SHORT, TO_PYTHON = 0, 1, 2, 3
 
 
 @njit(cache=True, nogil=True)
@@ -140,7 +143,8 @@ def _choose(snd, sz, ns, d, bw, base, nrm):
 def _place_runs(
     table, layer, pos, end, snd, sz, ns, d, comp, mem, bw, inv, base, held, ct, bound, spb, alpha, beta, out, nrm
 ):
-    """Place segments ``pos .. end-1``, all fed ``sz[k]`` bytes by ``snd[k]`` (k < ns), run by run.
+    """Place segments ``pos .. end-1``, all fed ``sz[k]`` bytes by ``snd[k]`` (k < ns), run by run; -1 when
+    placed, else the segment nobody may take (the residuals and ``held`` as they stand then).
 
     ``bound = (least c / e_j, least qualifying beta / b_j)`` when the layer
     started: both only grow, and rounding is monotone, so
@@ -169,7 +173,7 @@ def _place_runs(
                 filled = True
             j = _choose(snd, sz, ns, d, bw, base, nrm)
             if j < 0:
-                return NOT_PLACED
+                return pos
         k = end - pos
         if c > 0:
             k = min(k, comp[j] // c)
@@ -194,30 +198,31 @@ def _place_runs(
                 if s != j and s < d:
                     nrm[s] = _nrm(s, base, ct, inv, slow, tx_slow, tx_other, alpha)
         pos += k
-    return PLACED
+    return -1
 
 
 @njit(cache=True, nogil=True)
 def _on_source(table, layer, a, b, prev_at, maps, snd, sz, ns, src, d, comp, mem, bw, inv, beta, out):
-    """Place a source-only layer on ``src`` segment by segment; False when the source or a sender falls short."""
+    """Place a source-only layer on ``src`` segment by segment; -1, or the segment where the source or a sender
+    falls short (the residuals as they stand then)."""
     c, m, unit = table[layer, _MULTS], table[layer, _WEIGHTS], table[layer, _UNIT]
     for p in range(a, b):
         if maps:
             snd[0], sz[0], ns = out[prev_at + p - a], unit, 1
         if comp[src] < c or mem[src] < m:
-            return False
+            return p
         for q in range(ns):
             if snd[q] != src and bw[snd[q]] < sz[q]:
-                return False
+                return p
         comp[src] -= c
         mem[src] -= m
         _charge_senders(snd, sz, ns, src, 1, d, bw, inv, beta)
         out[p] = src
-    return True
+    return -1
 
 
 @njit(cache=True, nogil=True)
-def decide_mesh(table, offsets, comp, mem, bw, src, d, spb, compute_s, alpha, beta, out):
+def decide_mesh(table, offsets, comp, mem, bw, src, d, spb, compute_s, alpha, beta, out, held, stop):
     """One DistPrivacy decision on a full mesh; ``comp``, ``mem``, ``bw`` are scratch residuals (charged).
 
     ``table``: :func:`distsim.model.compiled.layer_table` plus two columns, on
@@ -225,13 +230,16 @@ def decide_mesh(table, offsets, comp, mem, bw, src, d, spb, compute_s, alpha, be
     ``c / e_j``, the compute time of one segment of layer ``l`` (row) on
     participant ``j`` (column), s, as the Python path divides it. Returns
     :data:`PLACED` with the device of every segment in ``out`` (flat, layer
-    ``l`` at ``offsets[l]``), or :data:`NOT_PLACED`.
+    ``l`` at ``offsets[l]``); :data:`NO_PARTICIPANT` or :data:`SOURCE_SHORT`
+    with ``stop = (layer, segment)``, the first segment (flat) no participant,
+    or the source of a source-only layer, may take, ``comp``, ``mem``, ``bw``
+    and ``held`` (the layer's segments per participant, scratch of length
+    ``d``) as they stand there; or :data:`TO_PYTHON` (cases left to the Python path).
     """
     n = comp.shape[0]
     inv = np.empty(d)
     for j in range(d):
         inv[j] = beta / bw[j] if bw[j] > 0 else np.inf
-    held = np.zeros(d, np.int64)
     base = np.zeros(d, np.bool_)
     nrm = np.empty(d)
     count = np.zeros(n, np.int64)
@@ -244,11 +252,13 @@ def decide_mesh(table, offsets, comp, mem, bw, src, d, spb, compute_s, alpha, be
         prev_at = offsets[layer - 1] if layer > 0 else 0
         maps = feed == _MAPS and layer > 0
         if maps and unit == 0:
-            return NOT_PLACED  # never in a built CNN; the Python path decides it
+            return TO_PYTHON  # never in a built CNN
         ns = 0 if maps else _senders(table, layer, out, prev_at, a, count, snd, sz)
         if table[layer, _ON_SOURCE] == 1:
-            if not _on_source(table, layer, a, b, prev_at, maps, snd, sz, ns, src, d, comp, mem, bw, inv, beta, out):
-                return NOT_PLACED
+            at = _on_source(table, layer, a, b, prev_at, maps, snd, sz, ns, src, d, comp, mem, bw, inv, beta, out)
+            if at >= 0:
+                stop[0], stop[1] = layer, at
+                return SOURCE_SHORT
             continue
         ct = compute_s[layer]
         ct_min, inv_min = np.inf, np.inf
@@ -261,8 +271,8 @@ def decide_mesh(table, offsets, comp, mem, bw, src, d, spb, compute_s, alpha, be
         bound = (ct_min, inv_min)
         if not maps:
             if d == 0 and b > a:
-                return NOT_PLACED
-            if _place_runs(
+                return TO_PYTHON
+            at = _place_runs(
                 table,
                 layer,
                 a,
@@ -284,8 +294,10 @@ def decide_mesh(table, offsets, comp, mem, bw, src, d, spb, compute_s, alpha, be
                 beta,
                 out,
                 nrm,
-            ):
-                return NOT_PLACED
+            )
+            if at >= 0:
+                stop[0], stop[1] = layer, at
+                return NO_PARTICIPANT
             continue
         # MAPS: consecutive segments whose map comes from the same device share a feed, one run each.
         p = a
@@ -296,10 +308,12 @@ def decide_mesh(table, offsets, comp, mem, bw, src, d, spb, compute_s, alpha, be
                 q += 1
             snd[0], sz[0] = h, unit
             if d == 0:
-                return NOT_PLACED
-            if _place_runs(
+                return TO_PYTHON
+            at = _place_runs(
                 table, layer, p, q, snd, sz, 1, d, comp, mem, bw, inv, base, held, ct, bound, spb, alpha, beta, out, nrm
-            ):
-                return NOT_PLACED
+            )
+            if at >= 0:
+                stop[0], stop[1] = layer, at
+                return NO_PARTICIPANT
             p = q
     return PLACED
