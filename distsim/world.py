@@ -66,7 +66,7 @@ class World:
         scenario: the validated specification.
         fleet: participants then sources, with full budgets.
         links: transfer cost between devices.
-        cnns: CNNs used by the sources, by name.
+        cnns: CNNs used by the sources, by name, as the mechanism runs them (``PrivacyMechanism.costed``).
         limits: privacy limits per CNN name at ``scenario.privacy.max_ssim``.
         source_weights: probability of each source (index ``i - D``) per request.
         cores: CPU cores of every device in id order (``devices.<type>.cores``, default 1);
@@ -443,6 +443,8 @@ def build_world(scenario: Scenario, *, file: str | None = None) -> World:
     except InputError as exc:
         raise InputError(exc.detail, file=file, field=exc.field or "privacy") from None
     limits: dict[str, PrivacyLimits] = {name: mechanism.limits(cnn) for name, cnn in chosen.items()}
+    # The CNNs as the cost model runs them: a mechanism's own compute (dp_noise's clip and noise) folded in.
+    costed = {name: mechanism.costed(cnn) for name, cnn in chosen.items()}
     fleet = build_fleet(helpers, sources, source_cnns)
     w = np.array(weights, dtype=np.float64)
     layout = network_layout(scenario.network, fleet, file=file)
@@ -450,7 +452,7 @@ def build_world(scenario: Scenario, *, file: str | None = None) -> World:
         scenario=scenario,
         fleet=fleet,
         links=FullMesh(fleet) if layout is None else layout_links(layout, fleet),
-        cnns={name: used[name] for name in sorted(used)},
+        cnns=costed,
         limits=limits,
         source_weights=w / w.sum(),
         mechanism=mechanism,

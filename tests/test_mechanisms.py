@@ -14,6 +14,7 @@ from distsim.cli import main
 from distsim.engine.records import MemorySink, Summary
 from distsim.engine.simulation import Simulation
 from distsim.errors import InputError
+from distsim.model.cnn import Layer, build_cnn
 from distsim.model.privacy import SsimRow
 from distsim.privacy.exposure import exposure_of, received_maps, row_ssim
 from distsim.privacy.registry import mechanism_names
@@ -275,14 +276,27 @@ def tiny_world(mechanism: str, params: dict[str, object] | None, table: Path) ->
     )
 
 
-def closed_form_latency(world: World, on_source: set[str]) -> float:
-    """Eq. 5 by hand for a chain whose layers run whole on the source or on participant 0."""
+def catalog_mults(layer: Layer) -> int:
+    """The layer's own multiplications, as the CNN declares them (a relu has none)."""
+    built = build_cnn({"name": "tiny", **TINY["tiny"]})
+    return built.layer(layer.index).total_mults
+
+
+def closed_form_latency(world: World, on_source: set[str], noise: tuple[str, int] | None = None) -> float:
+    """Eq. 5 by hand for a chain whose layers run whole on the source or on participant 0.
+
+    ``noise``: (split layer, multiplications per element) of dp_noise's clip-and-noise step.
+    """
     cnn, fleet = world.cnns["tiny"], world.fleet
     src, helper = fleet.participants, 0
     total, prev_device, prev = 0.0, src, None
     for layer in cnn.layers:
         device = src if layer.name in on_source else helper
-        compute = layer.segments * layer.segment_mults / float(fleet.mults_per_s[device])
+        mults = layer.segments * layer.segment_mults
+        if noise is not None and layer.name == noise[0]:
+            # dp_noise: clip and noise on the camera, noise[1] mults per output element, rounded up per segment.
+            mults = catalog_mults(layer) + layer.segments * -(-noise[1] * layer.neurons // layer.segments)
+        compute = mults / float(fleet.mults_per_s[device])
         moved = 0
         if prev is not None and device != prev_device:
             if layer.feed.value == "gather":
@@ -299,6 +313,11 @@ def closed_form_latency(world: World, on_source: set[str]) -> float:
     [
         ("none", {}, {"conv1", "fc1"}),
         ("dp_noise", {"epsilon": 200, "split_layer": "relu1"}, {"conv1", "relu1", "fc1"}),
+        (
+            "dp_noise",
+            {"epsilon": 200, "split_layer": "relu1", "noise_mults_per_element": 40},
+            {"conv1", "relu1", "fc1"},
+        ),
         ("feature_split", {}, {"conv1", "fc1"}),
         ("dp_noise", {"epsilon": 200, "case": 2}, {"conv1", "relu1", "conv2", "relu2", "fc1"}),
     ],
@@ -321,7 +340,12 @@ def test_mechanism_latency_matches_the_closed_form(
     assert isinstance(decision, Placement)
     for layer, array in zip(world.cnns["tiny"].layers, decision.assignments, strict=True):
         assert set(array.tolist()) == ({request.source} if layer.name in on_source else {0})
-    assert decision.cost.latency_s == pytest.approx(closed_form_latency(world, on_source), rel=1e-12)
+    noise = None
+    if mechanism == "dp_noise":
+        noise = (str(params["split_layer"]), int(params.get("noise_mults_per_element", 4)))  # type: ignore[call-overload]
+        # The camera's relu1 now computes: 4 (or the given count) mults per element of its 3 x 6 x 6 output.
+        assert world.cnns["tiny"].layer(2).total_mults == noise[1] * 3 * 6 * 6
+    assert decision.cost.latency_s == pytest.approx(closed_form_latency(world, on_source, noise), rel=1e-12)
 
 
 def test_dp_noise_reports_the_papers_ssim_and_accuracy() -> None:
@@ -347,6 +371,8 @@ def test_dp_noise_reports_the_papers_ssim_and_accuracy() -> None:
         ({"epsilon": 200, "case": 4}, "privacy.params.case"),
         ({"epsilon": 200, "dataset": "imagenet"}, "privacy.params.dataset"),
         ({"epsilon": 200, "noise": 1}, "privacy.params"),
+        ({"epsilon": 200, "noise_mults_per_element": -1}, "privacy.params.noise_mults_per_element"),
+        ({"epsilon": 200, "noise_mults_per_element": 1.5}, "privacy.params.noise_mults_per_element"),
     ],
 )
 def test_bad_dp_noise_parameters_exit_2_with_one_line(

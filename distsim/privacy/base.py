@@ -66,6 +66,11 @@ class PrivacyMechanism(Protocol):
         """Per-layer caps ``Nf^l``, the split point and the source-only layers of ``cnn``."""
         ...
 
+    def costed(self, cnn: CNN) -> CNN:
+        """``cnn`` as the cost model runs it under this mechanism: any extra compute it implies
+        (multiplications) folded into the layers that do it; ``cnn`` itself when there is none."""
+        ...
+
     def min_participants(self, cnn: CNN) -> int:
         """Fewest distinct participants a placement of ``cnn`` needs under these limits."""
         ...

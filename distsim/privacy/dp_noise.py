@@ -22,20 +22,25 @@ Ryu et al.'s network is not one of distsim's CNNs (their Fig. 3 is missing from
 the text). The mapping is an explicit, overridable choice: case ``k`` puts the
 split after the ``k``-th convolutional layer of the scenario's CNN, at its
 activation when a relu follows it (parameter ``split_layer`` overrides it by
-layer name). Cost: the cut layer's output is sent at its usual size (the noisy
-output has the clean one's shape); the clipping and noise (an infinity-norm
-pass, a scale and one Laplace draw per element) are not costed, a few
-operations per element against the thousands of multiplications per element
-of the convolutions before them.
+layer name).
+
+Cost: the cut layer's output is sent at its usual size (the noisy output has
+the clean one's shape). The clipping and noise run on the camera and are
+costed as ``noise_mults_per_element`` multiplication-equivalents per element
+of the split layer's output, added to that layer's compute (:meth:`DpNoise.costed`);
+Ryu et al. give no timing, so the default (:data:`NOISE_MULTS_PER_ELEMENT`) is
+distsim's count of Algorithm 1's elementwise steps, not a measurement.
 
 Parameters (``privacy.params``): ``epsilon`` (required, one of the tabulated
 values), ``dataset`` (default ``cifar10``), ``case`` (default 1),
-``split_layer`` (default from ``case`` as above).
+``split_layer`` (default from ``case`` as above), ``noise_mults_per_element``
+(default 4).
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 from importlib import resources
 from typing import Any, ClassVar
@@ -49,6 +54,13 @@ from distsim.privacy.exposure import Exposure, LayerCounts
 #: The package data file (Ryu et al. 2022, Tables 3-6).
 TABLE = "ryu_dp_sweep.csv"
 FIELD = "privacy.params"
+#: Default cost of clipping and noising one element, in multiplication-equivalents (distsim's count, not
+#: Ryu et al.'s: they give no timing). Algorithm 1 per element: one ``|x|`` compared with the running
+#: maximum (the infinity-norm pass), one multiplication by ``1 / max(1, ||x||_inf / B)``, one
+#: multiplication of a unit Laplace variate by ``2B / epsilon`` and one addition. Drawing the variate itself
+#: (a uniform draw and a logarithm) is not counted, so this is a lower bound; override it per scenario.
+NOISE_MULTS_PER_ELEMENT = 4
+PARAMS = ("epsilon", "dataset", "case", "split_layer", "noise_mults_per_element")
 
 
 def ryu_table() -> dict[tuple[str, int, float, str], float]:
@@ -81,11 +93,17 @@ class DpNoise:
 
     def __init__(self, settings: MechanismSettings, cnns: dict[str, CNN]) -> None:
         params: dict[str, Any] = dict(settings.params)
-        unknown = sorted(set(params) - {"epsilon", "dataset", "case", "split_layer"})
+        unknown = sorted(set(params) - set(PARAMS))
         if unknown:
+            raise InputError(f"unknown parameter {unknown[0]!r}; dp_noise takes {', '.join(PARAMS)}", field=FIELD)
+        ops = params.get("noise_mults_per_element", NOISE_MULTS_PER_ELEMENT)
+        if isinstance(ops, bool) or not isinstance(ops, int) or ops < 0:
             raise InputError(
-                f"unknown parameter {unknown[0]!r}; dp_noise takes epsilon, dataset, case, split_layer", field=FIELD
+                f"expected a whole number >= 0 (multiplications per element), got {ops!r}",
+                field=f"{FIELD}.noise_mults_per_element",
             )
+        #: Multiplication-equivalents charged per element of the split layer's output for clip and noise.
+        self.noise_mults_per_element = int(ops)
         table = ryu_table()
         epsilon = params.get("epsilon")
         if isinstance(epsilon, bool) or not isinstance(epsilon, int | float) or not epsilon > 0:
@@ -133,6 +151,20 @@ class DpNoise:
 
     def limits(self, cnn: CNN) -> PrivacyLimits:
         return self._limits[cnn.name]
+
+    def costed(self, cnn: CNN) -> CNN:
+        """``cnn`` with the clip-and-noise compute added to its split layer (which runs on the camera).
+
+        The split layer's output has ``neurons`` elements; each costs
+        ``noise_mults_per_element`` multiplications, spread over the layer's
+        segments and rounded up per segment (so at most ``segments - 1`` extra
+        multiplications in all).
+        """
+        index = self._split[cnn.name]
+        layer = cnn.layer(index)
+        extra = -(-self.noise_mults_per_element * layer.neurons // layer.segments)
+        noisy = dataclasses.replace(layer, segment_mults=layer.segment_mults + extra)
+        return dataclasses.replace(cnn, layers=(*cnn.layers[: index - 1], noisy, *cnn.layers[index:]))
 
     def min_participants(self, cnn: CNN) -> int:
         return 0

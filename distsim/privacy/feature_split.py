@@ -35,6 +35,10 @@ class FeatureSplit:
     def limits(self, cnn: CNN) -> PrivacyLimits:
         return self._limits[cnn.name]
 
+    def costed(self, cnn: CNN) -> CNN:
+        """``cnn`` unchanged: the mechanism adds no compute."""
+        return cnn
+
     def min_participants(self, cnn: CNN) -> int:
         return self._limits[cnn.name].min_participants(cnn)
 

@@ -50,6 +50,10 @@ class NoProtection:
     def limits(self, cnn: CNN) -> PrivacyLimits:
         return self._limits[cnn.name]
 
+    def costed(self, cnn: CNN) -> CNN:
+        """``cnn`` unchanged: the mechanism adds no compute."""
+        return cnn
+
     def min_participants(self, cnn: CNN) -> int:
         return 0
 
