@@ -12,7 +12,13 @@ feasibility through the rules written here once:
   maps) of layer ``l``, or the layer has no cap (``l >= SP``, or a mechanism
   without caps);
 * **reachability** (topologies only): every sender ``i != j`` that ships bytes
-  to ``j`` has a route to it (a finite cost per byte).
+  to ``j`` has a route to it (a finite cost per byte);
+* **relays** (topologies without ``network.encrypted_links``): a participant
+  that forwards maps sees them, so for a capped layer a sender may feed ``j``
+  only over a route that crosses no participant (cameras are the operator's
+  own). :meth:`Reach.for_rule` is that rule: relayed maps of a capped layer are
+  then always zero, hence within the cap, and the validator checks own plus
+  relayed maps against ``Nf^l``. A pair refused this way counts as unreachable.
 
 When no participant qualifies, the rejection is attributed by
 :func:`attribute`: each candidate is counted once by its *first* failing
@@ -41,6 +47,7 @@ from distsim.model.devices import FullMesh, Links
 from distsim.model.privacy import PrivacyLimits
 
 IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
 #: More segments than any layer has: the room of a condition that does not bind.
@@ -202,15 +209,94 @@ class Qualification:
         return attribute(self)
 
 
-class Reach:
-    """Which participants each sender reaches, cached per sender (topologies only)."""
+class TrustedRoutes:
+    """A topology's links with every pair whose fastest route crosses a participant cut (``inf``).
+
+    Implements the ``Links`` protocol for a capped layer's transfers over a
+    topology without encrypted links: a participant on the route would see
+    the maps it forwards, so such a pair is unreachable for that layer; every
+    other pair (direct, or relayed by cameras only) costs what the topology
+    says. Rows are cached per sender. Units: seconds per byte.
+    """
 
     def __init__(self, links: Links, participants: int) -> None:
+        self.base = links
+        self.participants = participants
+        self._n = len(links.to_all(0))
+        self._rows: dict[int, FloatArray] = {}
+
+    def _row(self, sender: int) -> FloatArray:
+        row = self._rows.get(sender)
+        if row is None:
+            row = self.base.to_all(sender).copy()
+            route = getattr(self.base, "route", None)
+            if route is not None:
+                for j in np.flatnonzero(np.isfinite(row)).tolist():
+                    path = route(sender, j) or ()
+                    if any(r < self.participants for r in path[1:-1]):
+                        row[j] = np.inf
+            row.flags.writeable = False
+            self._rows[sender] = row
+        return row
+
+    def route(self, sender: int, receiver: int) -> tuple[int, ...] | None:
+        """The base route from ``sender`` to ``receiver``, None when this view refuses the pair."""
+        if not np.isfinite(self._row(sender)[receiver]):
+            return None
+        route = getattr(self.base, "route", None)
+        return None if route is None else route(sender, receiver)
+
+    def to_all(self, sender: int) -> FloatArray:
+        return self._row(sender).copy()
+
+    def pair(self, sender: int, receiver: int) -> float:
+        return float(self._row(sender)[receiver])
+
+    def pairs(self, senders: IntArray, receivers: IntArray) -> FloatArray:
+        out = np.empty(len(senders))
+        for k, (i, j) in enumerate(zip(senders.tolist(), receivers.tolist(), strict=True)):
+            out[k] = self._row(i)[j]
+        return out
+
+    def max_weighted(self, senders: IntArray, weights: IntArray) -> FloatArray:
+        out = np.zeros(self._n)
+        for i, w in zip(senders.tolist(), weights.tolist(), strict=True):
+            if w > 0:  # 0 bytes cost nothing even over a refused pair (0 * inf would be NaN)
+                np.maximum(out, w * self._row(i), out=out)
+        return out
+
+
+class Reach:
+    """Which participants each sender reaches, cached per sender (topologies only).
+
+    ``encrypted_links`` is the scenario's ``network.encrypted_links``: when
+    False (the default) and the links are a topology, :meth:`for_rule` gives
+    capped layers the guarded twin over :class:`TrustedRoutes`.
+    """
+
+    def __init__(self, links: Links, participants: int, *, encrypted_links: bool = False) -> None:
+        #: The links this view judges by (and schedulers time transfers with).
         self.links = links
         self.participants = participants
         #: True on a full mesh: every sender reaches every device.
         self.mesh = isinstance(links, FullMesh)
+        self.encrypted_links = encrypted_links
         self._rows: dict[int, BoolArray] = {}
+        self._guarded: Reach | None = None
+
+    @property
+    def guards_relays(self) -> bool:
+        """True when a capped layer's transfers must avoid untrusted relays (a topology, links in clear)."""
+        return not self.mesh and not self.encrypted_links and hasattr(self.links, "route")
+
+    def for_rule(self, rule: LayerRule) -> Reach:
+        """The reachability ``rule``'s layer is placed with: the relay-guarded twin for a capped layer
+        (see the module docstring), else this one."""
+        if rule.cap is None or rule.on_source or not self.guards_relays:
+            return self
+        if self._guarded is None:
+            self._guarded = Reach(TrustedRoutes(self.links, self.participants), self.participants, encrypted_links=True)
+        return self._guarded
 
     def row(self, sender: int) -> BoolArray:
         """Participants ``sender`` has a route to (read-only)."""
@@ -373,6 +459,18 @@ def over_cap(rule: LayerRule, counts: IntArray) -> IntArray:
     return np.flatnonzero(counts > rule.cap).astype(np.int64)
 
 
+def relay_over_cap(rule: LayerRule, counts: IntArray, relayed: Mapping[int, int]) -> IntArray:
+    """Participants whose own segments ``counts`` plus the maps they relayed (``relayed``: device -> maps of
+    this layer's input it forwarded) exceed the layer's cap: what an untrusted relay sees counts too."""
+    if not relayed:
+        return over_cap(rule, counts)
+    seen = counts.copy()
+    for device, maps in relayed.items():
+        if device < len(seen):
+            seen[device] += maps
+    return over_cap(rule, seen)
+
+
 def min_participants(rules: tuple[LayerRule, ...]) -> int:
     """Fewest distinct participants that can hold every capped layer (cond4 alone)."""
     need = 0
@@ -389,6 +487,7 @@ __all__ = [
     "LayerRule",
     "Qualification",
     "Reach",
+    "TrustedRoutes",
     "attribute",
     "binding",
     "charge",
@@ -397,6 +496,7 @@ __all__ = [
     "no_participant_detail",
     "over_cap",
     "qualify",
+    "relay_over_cap",
     "room",
     "rooms",
     "run_failure",

@@ -12,6 +12,7 @@ import yaml
 
 from distsim.cli import main
 from distsim.model.cost import evaluate
+from distsim.privacy.exposure import relayed_maps
 from distsim.scenario import Scenario, scenario_from_dict
 from distsim.scheduling.base import ClusterView, Constraint, Placement, Rejection, Request
 from distsim.scheduling.distprivacy import DistPrivacy, DistPrivacyParams
@@ -72,6 +73,8 @@ def brute_force(world: World, request: Request, view: ClusterView) -> float:
     d = world.fleet.participants
     free = [layer for layer in cnn.layers if not limits.on_source(layer.index)]
     slots = sum(layer.segments for layer in free)
+    guarded = hasattr(world.links, "route") and not world.encrypted_links
+    capped = [layer for layer in free if limits.max_maps(layer.index) is not None]
     best = math.inf
     for choice in itertools.product(range(d), repeat=slots):
         arrays, k = [], 0
@@ -88,6 +91,11 @@ def brute_force(world: World, request: Request, view: ClusterView) -> float:
             for layer, a in zip(cnn.layers, arrays, strict=True)
         ):
             continue
+        if guarded:
+            # Links in clear: a capped layer's maps may not cross a participant relay (distsim.placement).
+            relays = relayed_maps(cnn, arrays, world.links, d, world.fleet.size)
+            if any(relays[layer.index - 1] for layer in capped):
+                continue
         cost = evaluate(cnn, arrays, world.fleet, world.links)
         if (
             np.any(cost.compute_mults > view.compute_mults)
@@ -175,7 +183,12 @@ def test_equals_brute_force_on_random_residuals_and_topologies(tmp_path: Path, h
         network = (
             {"topology": "full"}
             if case < 2
-            else {"topology": "edges", "edges": [list(p) for p, k in zip(pairs, keep, strict=True) if k]}
+            # With the hint, links in clear (capped maps avoid participant relays); without, encrypted.
+            else {
+                "topology": "edges",
+                "edges": [list(p) for p, k in zip(pairs, keep, strict=True) if k],
+                "encrypted_links": not hint,
+            }
         )
         base = tiny_world(tmp_path, tau, types)
         world = build_world(scenario_from_dict({**base.scenario.model_dump(), "network": network}, base_dir=tmp_path))

@@ -284,9 +284,9 @@ class Simulation:
             self._placements.write(placement_line(request, placement, world, relays) + "\n")
         exposure = mechanism.exposure(cnn, seen, colluders)
         if self._certified and not exposure.extrapolated:
-            # What the scheduler placed (relays are not yet in the schedulers' caps).
-            # The same call as above when nothing was relayed and one device attacks alone.
-            single = exposure if seen is counts and colluders == 1 else mechanism.exposure(cnn, counts, 1)
+            # What each device computed plus what it relayed: relays count in the caps (distsim.placement).
+            # The same call as above when one device attacks alone.
+            single = exposure if colluders == 1 else mechanism.exposure(cnn, seen, 1)
             if single.ssim > world.run.max_ssim:
                 raise AssertionError(
                     f"request {request.id}: a certified placement exposes SSIM {single.ssim} at "

@@ -226,7 +226,7 @@ class _OneSender:
 
     def __init__(self, owner: DistPrivacy, work: _LayerWork, unit: int) -> None:
         self.owner, self.work, self.unit, self.d = owner, work, unit, owner._d
-        self.scalars = owner._holder_scalars(work.rule.segment_mults, unit)
+        self.scalars = owner._holder_scalars(work.rule, unit)
         self.h, self.holder, self.bh = -1, False, 0
         self.at_h, self.floor = 0.0, -_INF
         self.at: FloatArray | None = None
@@ -239,7 +239,7 @@ class _OneSender:
         if h < self.d:  # a participant; the source pays no nrm of its own
             hit = self.scalars[h]
             if hit is None:
-                at, _, others_min = self.owner._alpha_t_single(self.work.rule.segment_mults, h, self.unit)
+                at, _, others_min = self.owner._alpha_t_single(self.work.rule, h, self.unit)
                 hit = self.scalars[h] = (float(at[h]), others_min)
             self.holder, self.at_h, self.floor = True, hit[0], hit[1] + self.work.qmin
         else:
@@ -254,7 +254,7 @@ class _OneSender:
         if self.bh < self.unit:
             return -1
         if self.at is None:
-            at, reach, _ = self.owner._alpha_t_single(work.rule.segment_mults, h, self.unit)
+            at, reach, _ = self.owner._alpha_t_single(work.rule, h, self.unit)
             if reach is not None:
                 return -1
             self.at = at
@@ -383,7 +383,7 @@ class _AnyFeed:
 
     def __init__(self, owner: DistPrivacy, work: _LayerWork, senders: IntArray, sizes: IntArray) -> None:
         self.owner, self.work, self.senders, self.sizes = owner, work, senders, sizes
-        self.at, self.reach, _ = owner._alpha_t(work.rule.segment_mults, senders, sizes)
+        self.at, self.reach, _ = owner._alpha_t(work.rule, senders, sizes)
         self.cut_off = self.reach is not None
         self.nrm: FloatArray | None = None
         self.short = -1
@@ -446,10 +446,10 @@ class DistPrivacy:
         # alpha * t(j) of a run fed by one sender depends only on the world:
         # cached per (segment mults, bytes sent, sender), oldest entries
         # dropped beyond about _CACHE_BYTES. Caching never changes a decision.
-        self._alpha_t_cache: dict[tuple[int, int, int], tuple[FloatArray, BoolArray | None, float]] = {}
+        self._alpha_t_cache: dict[tuple[int, int, int, bool], tuple[FloatArray, BoolArray | None, float]] = {}
         self._alpha_t_max = max(16, _CACHE_BYTES // (8 * max(d, 1)))
         self._compute_t: dict[int, FloatArray] = {}
-        self._holder: dict[tuple[int, int], list[tuple[float, float] | None]] = {}
+        self._holder: dict[tuple[int, int, bool], list[tuple[float, float] | None]] = {}
         self._reach_rows: Reach | None = None
         self._tables: dict[str, tuple[IntArray, IntArray, FloatArray]] = {}
 
@@ -628,7 +628,7 @@ class DistPrivacy:
         if len(senders) == 1 and d and sizes[0] > 0:
             fast = _OneSender(self, work, int(sizes[0])).start(int(senders[0]))
         elif len(senders) > 1 and senders[-1] < d:
-            at, reach, _ = self._alpha_t(c, senders, sizes)
+            at, reach, _ = self._alpha_t(rule, senders, sizes)
             if reach is None:
                 fast = _ManySenders(work, at, senders, sizes)
         self._place_runs(work, fast, 0, end, senders.tolist(), sizes.tolist())
@@ -688,32 +688,38 @@ class DistPrivacy:
             work.charge(j, pos, k, feed.nrm)
             pos += k
 
-    def _holder_scalars(self, c: int, size: int) -> list[tuple[float, float] | None]:
+    def _holder_scalars(self, rule: LayerRule, size: int) -> list[tuple[float, float] | None]:
         """Per sender ``h`` (filled lazily): ``alpha * t(h)`` when ``h`` alone sends ``size`` bytes to
-        segments of ``c`` mults, and the least ``alpha * t`` of the other participants (from
+        segments of ``rule``'s layer, and the least ``alpha * t`` of the other participants (from
         :meth:`_alpha_t_single`); two floats per participant, kept for the whole run."""
-        key = (c, size)
+        key = (rule.segment_mults, size, self._guarded(rule))
         table = self._holder.get(key)
         if table is None:
             table = self._holder[key] = [None] * self._d
         return table
 
-    def _alpha_t(self, c: int, senders: IntArray, sizes: IntArray) -> tuple[FloatArray, BoolArray | None, float]:
+    def _alpha_t(
+        self, rule: LayerRule, senders: IntArray, sizes: IntArray
+    ) -> tuple[FloatArray, BoolArray | None, float]:
         """``alpha * t(j)`` for every participant when ``senders[k]`` sends ``sizes[k]`` bytes to a segment of
-        ``c`` mults, ``isfinite`` of it (None when all finite), and its minimum over the other participants
-        (one sender only; inf otherwise)."""
+        ``rule``'s layer, ``isfinite`` of it (None when all finite), and its minimum over the other participants
+        (one sender only; inf otherwise). Transfer times come from the links the kernel gives the layer
+        (:meth:`distsim.placement.Reach.for_rule`: pairs through untrusted relays cost inf for a capped layer)."""
         if len(senders) == 1:
-            return self._alpha_t_single(c, int(senders[0]), int(sizes[0]))
-        at = self.params.alpha * (self.world.links.max_weighted(senders, sizes)[: self._d] + self._compute_t[c])
+            return self._alpha_t_single(rule, int(senders[0]), int(sizes[0]))
+        links = self._reach().for_rule(rule).links
+        at = self.params.alpha * (links.max_weighted(senders, sizes)[: self._d] + self._compute_t[rule.segment_mults])
         finite = np.isfinite(at)
         return at, None if finite.all() else finite, _INF
 
-    def _alpha_t_single(self, c: int, sender: int, size: int) -> tuple[FloatArray, BoolArray | None, float]:
-        """:meth:`_alpha_t` of one sender, cached (it depends only on the world)."""
-        key = (c, size, sender)
+    def _alpha_t_single(self, rule: LayerRule, sender: int, size: int) -> tuple[FloatArray, BoolArray | None, float]:
+        """:meth:`_alpha_t` of one sender, cached (it depends only on the world and whether relays are guarded)."""
+        c, guarded = rule.segment_mults, self._guarded(rule)
+        key = (c, size, sender, guarded)
         hit = self._alpha_t_cache.get(key)
         if hit is None:
-            spread = self.world.links.max_weighted(np.array([sender]), np.array([size], dtype=np.int64))
+            links = self._reach().for_rule(rule).links
+            spread = links.max_weighted(np.array([sender]), np.array([size], dtype=np.int64))
             at = self.params.alpha * (spread[: self._d] + self._compute_t[c])
             finite = np.isfinite(at)
             others = np.delete(at, sender) if sender < self._d else at
@@ -723,10 +729,15 @@ class DistPrivacy:
             self._alpha_t_cache[key] = hit
         return hit
 
+    def _guarded(self, rule: LayerRule) -> bool:
+        """True when ``rule``'s layer is placed over relay-guarded links (a capped layer, links in clear)."""
+        reach = self._reach()
+        return reach.for_rule(rule) is not reach
+
     def _reach(self) -> Reach:
         """The kernel's cached reachability rows of the world's links."""
         if self._reach_rows is None:
-            self._reach_rows = Reach(self.world.links, self._d)
+            self._reach_rows = Reach(self.world.links, self._d, encrypted_links=self.world.encrypted_links)
         return self._reach_rows
 
     def _no_participant(

@@ -11,7 +11,9 @@ Conditions (checked per segment ``p`` of layer ``l`` on candidate ``j``):
 * cond2: every sender ``i != j`` has residual bandwidth ``>= O^{l-1,p}_{i,j}``;
 * cond4: ``j`` holds fewer than ``Nf^l`` maps of this layer, or ``l >= SP``;
 * reachability (topologies only): every sender ``i != j`` has a route to ``j``
-  (finite transfer time); on a full mesh it always holds.
+  (finite transfer time), for a capped layer over links in clear one that
+  crosses no participant (:meth:`distsim.placement.Reach.for_rule`); on a full
+  mesh it always holds.
 
 When no participant qualifies, the reason is the condition that rules out the
 most candidates, each candidate counted once by its first failing condition in
@@ -92,7 +94,7 @@ class ReferenceDistPrivacy:
         speed = [float(x) for x in fleet.mults_per_s]
         d = fleet.participants
         src = request.source
-        reach = Reach(links, d)
+        reach = Reach(links, d, encrypted_links=self.world.encrypted_links)
         placed: list[list[int]] = []
         for layer in cnn.layers:
             prev = placed[-1] if placed else None
@@ -110,13 +112,15 @@ class ReferenceDistPrivacy:
                 else:
                     # Every candidate's nrm, in plain Python, then the first qualifying one in (nrm, id) order.
                     scored = []
+                    # A capped layer over links in clear: pairs through untrusted relays are unreachable.
+                    guarded = reach.for_rule(rule)
                     for j in range(d):
-                        tx = max((o * links.pair(i, j) for i, o in sends_all.items() if i != j), default=0.0)
+                        tx = max((o * guarded.links.pair(i, j) for i, o in sends_all.items() if i != j), default=0.0)
                         t = tx + rule.segment_mults / speed[j]
                         nrm = alpha * t + (beta / int(bw[j]) if bw[j] > 0 else math.inf)
                         scored.append((nrm, j))
                     scored.sort()
-                    q = qualify(rule, held, comp, mem, bw, sends_all, reach.of(sends_all))
+                    q = qualify(rule, held, comp, mem, bw, sends_all, guarded.of(sends_all))
                     ok = q.qualifies
                     chosen = next((j for _, j in scored if ok[j]), -1)
                     if chosen < 0:

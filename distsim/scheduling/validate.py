@@ -11,7 +11,9 @@ computed against, and returns the list of violations (empty when it is valid):
   participants only (sources never compute other requests' segments, and a
   request's intermediate layers are the participants' job);
 * privacy: at most ``Nf^l`` segments of layer ``l`` per participant for
-  ``l < SP`` (Eq. 8f);
+  ``l < SP`` (Eq. 8f), counting, over a topology without
+  ``network.encrypted_links``, the maps of ``l``'s input a participant relays
+  (:func:`distsim.placement.relay_over_cap`);
 * links: no transfer crosses a pair with no route (over a topology, a pair
   with infinite seconds per byte; its latency would be infinite);
 * budgets: the compute, memory and bandwidth the placement reserves, derived by
@@ -33,7 +35,8 @@ import math
 import numpy as np
 
 from distsim.model.cost import evaluate, layer_transfers
-from distsim.placement import LayerRule, over_cap
+from distsim.placement import LayerRule, relay_over_cap
+from distsim.privacy.exposure import relayed_maps
 from distsim.scheduling.base import ClusterView, Placement, Request
 
 #: Relative tolerance on the recomputed latency (float sums in a different order).
@@ -94,6 +97,10 @@ def validate_placement(
     if not shape_ok:
         return out
 
+    # Over a topology with links in clear a participant sees the maps it forwards: they count in its cap.
+    relays: list[dict[int, int]] = []
+    if privacy and not world.encrypted_links and hasattr(view.links, "route"):
+        relays = relayed_maps(cnn, placement.assignments, view.links, d, n)
     for layer, array in zip(cnn.layers, placement.assignments, strict=True):
         where = f"layer {layer.index} ({layer.name})"
         structural_source = layer.index in (1, cnn.depth)
@@ -111,8 +118,10 @@ def validate_placement(
         rule = LayerRule.of(layer, limits)
         if privacy and rule.cap is not None:
             counts = np.bincount(array[array < d], minlength=d)
-            for j in over_cap(rule, counts).tolist():
-                out.append(f"{where}: participant {fleet.names[j]} holds {counts[j]} maps, Nf = {rule.cap}")
+            forwarded = relays[layer.index - 1] if relays else {}
+            for j in relay_over_cap(rule, counts, forwarded).tolist():
+                seen = f" and relays {forwarded[j]}" if forwarded.get(j) else ""
+                out.append(f"{where}: participant {fleet.names[j]} holds {counts[j]} maps{seen}, Nf = {rule.cap}")
 
     prev = None
     for layer, array in zip(cnn.layers, placement.assignments, strict=True):

@@ -42,7 +42,7 @@ def greedy_place(
     fleet = view.fleet
     d, src = fleet.participants, request.source
     comp, mem, bw = view.residuals()
-    reach = Reach(view.links, d)
+    reach = Reach(view.links, d, encrypted_links=world.encrypted_links)
     placed: list[list[int]] = []
     for layer in cnn.layers:
         prev = placed[-1] if placed else None
@@ -65,7 +65,7 @@ def greedy_place(
                         f"layer {layer.name}: the source cannot take it ({constraint})",
                     )
             else:
-                q = qualify(rule, held, comp, mem, bw, sends_all, reach.of(sends_all))
+                q = qualify(rule, held, comp, mem, bw, sends_all, reach.for_rule(rule).of(sends_all))
                 qualifies = q.qualifies
                 if not qualifies.any():
                     constraint, detail = no_participant_detail(layer.name, q.failures(), d)

@@ -188,7 +188,7 @@ class _Placer:
         self.request, self.policy = request, policy
         self.n, self.d = view.fleet.size, view.fleet.participants
         self.comp, self.mem, self.bw = view.residuals()
-        self.reach = Reach(view.links, self.d)
+        self.reach = Reach(view.links, self.d, encrypted_links=view.world.encrypted_links)
 
     def reject(self, rule: LayerRule, failures: dict[Constraint, int]) -> _Rejected:
         """The kernel's attribution of a segment no participant may take."""
@@ -252,7 +252,8 @@ class _Placer:
         out: IntArray,
     ) -> int:
         """Place the next run from segment ``pos``; return how many segments it placed."""
-        comp, mem, bw, reach = self.comp, self.mem, self.bw, self.reach
+        # A capped layer over links in clear is placed with relay-guarded reachability (distsim.placement).
+        comp, mem, bw, reach = self.comp, self.mem, self.bw, self.reach.for_rule(rule)
         unit = layer.feed_unit_bytes
         exact = True  # the candidates were judged with the run's real senders
         quota = bw

@@ -21,7 +21,7 @@ from ortools.sat.python import cp_model
 
 from distsim.model.cnn import CNN, Feed, Layer, LayerKind
 from distsim.model.devices import FullMesh
-from distsim.placement import LayerRule, room
+from distsim.placement import LayerRule, Reach, room
 from distsim.scheduling.base import ClusterView, Request
 from distsim.scheduling.exact.bounds import ceil_units, layer_lower_bound, layer_upper_bound
 from distsim.scheduling.exact.precheck import usable_participants
@@ -112,6 +112,12 @@ class Model:
         grid_i, grid_j = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
         self.spb = view.links.pairs(grid_i.ravel(), grid_j.ravel()).reshape(n, n)
         self.full_mesh = isinstance(view.links, FullMesh)
+        # A capped layer over links in clear avoids untrusted relays (distsim.placement.Reach.for_rule):
+        # its transfers are timed with ``spb_guarded`` (inf through a participant), built on first use.
+        self.reach = Reach(view.links, fleet.participants, encrypted_links=world.encrypted_links)
+        self.spb_guarded: npt.NDArray[np.float64] | None = None
+        #: The seconds per byte of the layer being built (``spb`` or ``spb_guarded``).
+        self.spb_layer = self.spb
         self.speed = fleet.mults_per_s
         self.records: dict[int, list[_Record]] = {}
         # Auxiliary variables defined by their terms; a hint derives their values from the same terms.
@@ -132,7 +138,7 @@ class Model:
         """Units to send ``size_bytes`` from ``i`` to ``j`` (None if unreachable)."""
         if i == j:
             return 0
-        spb = float(self.spb[i, j])
+        spb = float(self.spb_layer[i, j])
         if not math.isfinite(spb):
             return None
         return ceil_units(size_bytes * spb, self.unit)
@@ -237,6 +243,15 @@ class Model:
     def _layer_time(self, rv: RequestVars, layer: Layer) -> None:
         """Create ``T_l`` with its constraints and the bandwidth the feed uses."""
         l0 = layer.index - 1
+        guarded = self.reach.for_rule(LayerRule.of(layer, self.world.limits[rv.cnn.name]))
+        if guarded is self.reach:
+            self.spb_layer = self.spb
+        else:
+            if self.spb_guarded is None:
+                n = self.n_devices
+                grid_i, grid_j = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
+                self.spb_guarded = guarded.links.pairs(grid_i.ravel(), grid_j.ravel()).reshape(n, n)
+            self.spb_layer = self.spb_guarded
         recv, n_cur = rv.receivers[l0], rv.n[l0]
         tc = {j: self._tc(layer, j) for j in recv}
         if layer.feed is Feed.NONE or l0 == 0:
