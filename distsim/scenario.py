@@ -178,6 +178,25 @@ class DeviceTypeSpec(_Strict):
     description: str = ""
 
 
+class ServerSpec(_Strict):
+    """An edge or cloud server (device kind ``server``, ``servers.<name>``) for mechanisms that offload.
+
+    Only ``privacy.mechanism: edge_cloud`` sends work to it (docs/privacy.md);
+    under any other mechanism it is not part of the fleet. Its compute budget
+    is ``mults_per_s`` times the budget window, like a device's.
+    """
+
+    #: Compute speed, multiplications per second.
+    mults_per_s: Speed
+    #: Camera-to-server data rate, bits per second.
+    uplink_bps: Speed
+    #: Round-trip time between a camera and the server, seconds (charged once per request).
+    rtt_s: Annotated[float, Number, Field(ge=0, le=3600.0, allow_inf_nan=False)] = 0.0
+    #: Weight memory it may hold at once, bytes (default: no limit).
+    memory_bytes: Annotated[Budget, Field(ge=1)] | None = None
+    description: str = ""
+
+
 class Budgets(_Strict):
     """Budget window ``W`` (s): default budgets are ``e * W`` mults and ``rho/8 * W`` bytes."""
 
@@ -411,6 +430,7 @@ class Scenario(_Strict):
     sources: list[SourceGroup] = Field(min_length=1)
     participants: Participants
     device_types: dict[str, DeviceTypeSpec] = Field(default_factory=dict)
+    servers: dict[str, ServerSpec] = Field(default_factory=dict)
     radios: dict[str, RadioSpec] = Field(default_factory=dict)
     devices: dict[str, DeviceOverride] = Field(default_factory=dict)
     budgets: Budgets = Field(default_factory=Budgets)

@@ -8,7 +8,8 @@ privacy limits. It is built once and shared by schedulers and the engine.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+import re
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 
@@ -20,6 +21,7 @@ from distsim.errors import InputError
 from distsim.fields import MAX_BUDGET
 from distsim.model.cnn import CNN, build_cnn
 from distsim.model.devices import DeviceType, Fleet, FullMesh, Links, Radio, build_fleet
+from distsim.model.offload import OffloadPlan, ServerModel
 from distsim.model.privacy import (
     PrivacyLimits,
     SsimTable,
@@ -82,6 +84,9 @@ class World:
             overrides on top; docs/energy.md).
         layout: what a topology's links are rebuilt from (None on a full mesh).
         mobility: random-waypoint movement (None: devices stay put).
+        offload: per CNN name, where its layers run when the mechanism offloads to a server (``edge_cloud``);
+            empty otherwise.
+        server: device id of that server (the fleet's last id), None when nothing is offloaded.
     """
 
     scenario: Scenario
@@ -101,6 +106,8 @@ class World:
     layout: NetworkLayout | None
     mobility: MobilityPlan | None
     encrypted_links: bool = False
+    offload: dict[str, OffloadPlan] = field(default_factory=dict)
+    server: int | None = None
 
 
 def apportion(total: int, weights: dict[str, float]) -> dict[str, int]:
@@ -436,6 +443,7 @@ def build_world(scenario: Scenario, *, file: str | None = None) -> World:
         table=table,
         colluders=scenario.privacy.colluders,
         params=dict(scenario.privacy.params),
+        servers=scenario_servers(scenario, file),
     )
     chosen = {name: used[name] for name in sorted(used)}
     try:
@@ -445,7 +453,9 @@ def build_world(scenario: Scenario, *, file: str | None = None) -> World:
     limits: dict[str, PrivacyLimits] = {name: mechanism.limits(cnn) for name, cnn in chosen.items()}
     # The CNNs as the cost model runs them: a mechanism's own compute (dp_noise's clip and noise) folded in.
     costed = {name: mechanism.costed(cnn) for name, cnn in chosen.items()}
-    fleet = build_fleet(helpers, sources, source_cnns)
+    offload = {name: plan for name, cnn in chosen.items() if (plan := mechanism.offload(cnn)) is not None}
+    servers = offload_servers(scenario, mechanism, offload, file)
+    fleet = build_fleet(helpers, sources, source_cnns, servers)
     w = np.array(weights, dtype=np.float64)
     layout = network_layout(scenario.network, fleet, file=file)
     return World(
@@ -470,7 +480,63 @@ def build_world(scenario: Scenario, *, file: str | None = None) -> World:
         power=device_power(scenario, fleet),
         layout=layout,
         mobility=mobility_plan(scenario, fleet, file),
+        offload=offload,
+        server=fleet.size - 1 if servers else None,
     )
+
+
+def scenario_servers(scenario: Scenario, file: str | None = None) -> dict[str, ServerModel]:
+    """The servers the scenario declares (``servers``), by name, as plain data."""
+    out: dict[str, ServerModel] = {}
+    for name, spec in sorted(scenario.servers.items()):
+        if re.fullmatch(r"[ps][0-9]+", name):
+            raise InputError(
+                f"{name!r} looks like a participant or source id; give the server another name",
+                file=file,
+                field=f"servers.{name}",
+            )
+        out[name] = ServerModel(
+            name, float(spec.mults_per_s), float(spec.uplink_bps), float(spec.rtt_s), spec.memory_bytes
+        )
+    return out
+
+
+def offload_servers(
+    scenario: Scenario, mechanism: PrivacyMechanism, offload: dict[str, OffloadPlan], file: str | None
+) -> list[tuple[str, DeviceType]]:
+    """The server the mechanism offloads to, as a fleet device (name, type); none when nothing is offloaded.
+
+    Its compute budget is its speed times the budget window (capped at
+    :data:`~distsim.fields.MAX_BUDGET`), its memory the declared one (or the
+    cap), its bandwidth budget the uplink's rate times the window.
+    """
+    server: ServerModel | None = getattr(mechanism, "server", None)
+    if not offload or server is None:
+        return []
+    if scenario.simulation.timing != "analytic":
+        raise InputError(
+            f"{scenario.privacy.mechanism} runs with analytic timing only (the contention model has no uplink "
+            f"or round trip yet), got {scenario.simulation.timing!r}",
+            file=file,
+            field="simulation.timing",
+        )
+    if scenario.network.topology != "full":
+        raise InputError(
+            f"{scenario.privacy.mechanism}'s uplink is not part of a topology; expected network.topology: full",
+            file=file,
+            field="network.topology",
+        )
+    window = scenario.budgets.window_s
+    kind = DeviceType(
+        name="server",
+        mults_per_s=server.mults_per_s,
+        memory_bytes=server.memory_bytes if server.memory_bytes is not None else MAX_BUDGET,
+        radio=Radio(name="uplink", rate_bps=server.uplink_bps, description=f"uplink to server {server.name}"),
+        compute_budget_mults=min(int(server.mults_per_s * window), MAX_BUDGET),
+        bandwidth_budget_bytes=min(int(server.uplink_bps / 8 * window), MAX_BUDGET),
+        description=f"server {server.name}",
+    )
+    return [(server.name, kind)]
 
 
 def churn_plan(scenario: Scenario, fleet: Fleet, file: str | None = None) -> ChurnPlan:

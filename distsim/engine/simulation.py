@@ -124,7 +124,12 @@ class Simulation:
         self.streams = spawn_streams(self.seed)
         self.env = simpy.Environment()
         self.ledger = Ledger(world)
-        # ``scheduler`` replaces the scenario's (the Gymnasium environment drives a run this way).
+        # ``scheduler`` replaces the scenario's (the Gymnasium environment drives a run this way); a
+        # mechanism that offloads to a server fixes the placement itself (scheduling/offload.py).
+        if scheduler is None and world.server is not None:
+            from distsim.scheduling.offload import Offload
+
+            scheduler = Offload(world)
         self.scheduler: Scheduler = scheduler or make_scheduler(
             settings.scheduler, dict(settings.scheduler_params), world, self.streams["scheduler"]
         )
@@ -735,7 +740,7 @@ class Simulation:
         return [
             DeviceRecord(
                 device=fleet.names[i],
-                role="participant" if i < fleet.participants else "source",
+                role="participant" if i < fleet.participants else "source" if i in fleet.sources else "server",
                 type=fleet.types[i],
                 radio=fleet.radios[i],
                 segments=int(self._segments[i]),

@@ -66,6 +66,8 @@ class Fleet:
         rate_bps: ``rho`` per device (float, bits / s).
         compute_budget_mults, memory_bytes, bandwidth_budget_bytes: full budgets.
         source_cnn: CNN name of each source (index ``i - D``).
+        servers: how many of the last ids are servers (device kind ``server``, after the sources;
+            only a mechanism that offloads, ``edge_cloud``, adds one).
     """
 
     names: tuple[str, ...]
@@ -78,6 +80,7 @@ class Fleet:
     memory_bytes: IntArray
     bandwidth_budget_bytes: IntArray
     source_cnn: tuple[str, ...]
+    servers: int = 0
 
     @property
     def size(self) -> int:
@@ -87,7 +90,7 @@ class Fleet:
     @property
     def sources(self) -> range:
         """Device ids of the sources."""
-        return range(self.participants, self.size)
+        return range(self.participants, self.size - self.servers)
 
     @property
     def sec_per_byte(self) -> FloatArray:
@@ -99,11 +102,15 @@ def build_fleet(
     participant_types: list[DeviceType],
     source_types: list[DeviceType],
     source_cnns: list[str],
+    servers: list[tuple[str, DeviceType]] | None = None,
 ) -> Fleet:
-    """Assemble a :class:`Fleet`: participants in the given order, then sources."""
-    everyone = participant_types + source_types
+    """Assemble a :class:`Fleet`: participants in the given order, then sources, then ``servers`` (name, type)."""
+    servers = servers or []
+    everyone = participant_types + source_types + [kind for _, kind in servers]
     d = len(participant_types)
-    names = tuple([f"p{i}" for i in range(d)] + [f"s{i}" for i in range(len(source_types))])
+    names = tuple(
+        [f"p{i}" for i in range(d)] + [f"s{i}" for i in range(len(source_types))] + [name for name, _ in servers]
+    )
     return Fleet(
         names=names,
         types=tuple(t.name for t in everyone),
@@ -115,6 +122,7 @@ def build_fleet(
         memory_bytes=np.array([t.memory_bytes for t in everyone], dtype=np.int64),
         bandwidth_budget_bytes=np.array([t.bandwidth_budget_bytes for t in everyone], dtype=np.int64),
         source_cnn=tuple(source_cnns),
+        servers=len(servers),
     )
 
 

@@ -8,6 +8,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from distsim.errors import InputError
 from distsim.model.cnn import CNN
+from distsim.model.offload import OffloadPlan, ServerModel
 from distsim.model.privacy import PrivacyLimits, SsimTable, UnmeasuredPolicy
 from distsim.privacy.exposure import Exposure, LayerCounts
 
@@ -22,6 +23,7 @@ class MechanismSettings:
         table: the SSIM table of map-splitting attacks (the paper's Table I, or the scenario's own).
         colluders: ``c``, devices an attacker may pool (``privacy.colluders``, >= 1).
         params: the mechanism's own parameters (``privacy.params``), checked by the mechanism.
+        servers: the scenario's servers (``servers``), by name, for mechanisms that offload.
     """
 
     tau: float
@@ -29,6 +31,7 @@ class MechanismSettings:
     table: SsimTable
     colluders: int = 1
     params: Mapping[str, Any] = field(default_factory=dict)
+    servers: Mapping[str, ServerModel] = field(default_factory=dict)
 
     def refuse_params(self, mechanism: str) -> None:
         """Refuse ``privacy.params`` for a mechanism that takes none (one-line :class:`InputError`)."""
@@ -69,6 +72,11 @@ class PrivacyMechanism(Protocol):
     def costed(self, cnn: CNN) -> CNN:
         """``cnn`` as the cost model runs it under this mechanism: any extra compute it implies
         (multiplications) folded into the layers that do it; ``cnn`` itself when there is none."""
+        ...
+
+    def offload(self, cnn: CNN) -> OffloadPlan | None:
+        """The changed data flow, for a mechanism that sends layers to a server (``edge_cloud``): where
+        ``cnn``'s layers run; None when the schedulers place them on participants."""
         ...
 
     def min_participants(self, cnn: CNN) -> int:

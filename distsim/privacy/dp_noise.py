@@ -47,6 +47,7 @@ from typing import Any, ClassVar
 
 from distsim.errors import InputError
 from distsim.model.cnn import CNN, LayerKind
+from distsim.model.offload import OffloadPlan
 from distsim.model.privacy import LayerLimit, PrivacyLimits
 from distsim.privacy.base import MechanismSettings
 from distsim.privacy.exposure import Exposure, LayerCounts
@@ -165,6 +166,10 @@ class DpNoise:
         extra = -(-self.noise_mults_per_element * layer.neurons // layer.segments)
         noisy = dataclasses.replace(layer, segment_mults=layer.segment_mults + extra)
         return dataclasses.replace(cnn, layers=(*cnn.layers[: index - 1], noisy, *cnn.layers[index:]))
+
+    def offload(self, cnn: CNN) -> OffloadPlan | None:
+        """None: participants run what the camera does not."""
+        return None
 
     def min_participants(self, cnn: CNN) -> int:
         return 0

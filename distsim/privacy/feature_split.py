@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from distsim.model.cnn import CNN
+from distsim.model.offload import OffloadPlan
 from distsim.model.privacy import PrivacyLimits, derive_limits
 from distsim.privacy.base import MechanismSettings
 from distsim.privacy.exposure import Exposure, LayerCounts, exposure_of
@@ -38,6 +39,10 @@ class FeatureSplit:
     def costed(self, cnn: CNN) -> CNN:
         """``cnn`` unchanged: the mechanism adds no compute."""
         return cnn
+
+    def offload(self, cnn: CNN) -> OffloadPlan | None:
+        """None: participants run what the camera does not."""
+        return None
 
     def min_participants(self, cnn: CNN) -> int:
         return self._limits[cnn.name].min_participants(cnn)

@@ -20,6 +20,7 @@ MECHANISMS: Registry[type] = Registry(
         "feature_split": "distsim.privacy.feature_split:FeatureSplit",
         "none": "distsim.privacy.none:NoProtection",
         "dp_noise": "distsim.privacy.dp_noise:DpNoise",
+        "edge_cloud": "distsim.privacy.edge_cloud:EdgeCloud",
     },
 )
 #: The built-in table (the registry's own dict).
