@@ -43,7 +43,7 @@ import numpy as np
 import numpy.typing as npt
 
 from distsim.model.cnn import CNN, Layer
-from distsim.model.devices import FullMesh, Links
+from distsim.model.devices import FullMesh, Links, RowLinks
 from distsim.model.privacy import PrivacyLimits
 
 IntArray = npt.NDArray[np.int64]
@@ -209,7 +209,7 @@ class Qualification:
         return attribute(self)
 
 
-class TrustedRoutes:
+class TrustedRoutes(RowLinks):
     """A topology's links with every pair whose fastest route crosses a participant cut (``inf``).
 
     Implements the ``Links`` protocol for a capped layer's transfers over a
@@ -245,25 +245,6 @@ class TrustedRoutes:
             return None
         route = getattr(self.base, "route", None)
         return None if route is None else route(sender, receiver)
-
-    def to_all(self, sender: int) -> FloatArray:
-        return self._row(sender).copy()
-
-    def pair(self, sender: int, receiver: int) -> float:
-        return float(self._row(sender)[receiver])
-
-    def pairs(self, senders: IntArray, receivers: IntArray) -> FloatArray:
-        out = np.empty(len(senders))
-        for k, (i, j) in enumerate(zip(senders.tolist(), receivers.tolist(), strict=True)):
-            out[k] = self._row(i)[j]
-        return out
-
-    def max_weighted(self, senders: IntArray, weights: IntArray) -> FloatArray:
-        out = np.zeros(self._n)
-        for i, w in zip(senders.tolist(), weights.tolist(), strict=True):
-            if w > 0:  # 0 bytes cost nothing even over a refused pair (0 * inf would be NaN)
-                np.maximum(out, w * self._row(i), out=out)
-        return out
 
 
 class Reach:

@@ -15,21 +15,9 @@ from distsim.scheduling.base import ClusterView, Placement, Request
 from distsim.scheduling.offload import Offload
 from distsim.world import World
 from tests.conftest import make_world, scenario_dict, write_scenario
+from tests.test_mechanisms import TINY
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = {
-    "tiny": {
-        "input_channels": 2,
-        "input_side": 8,
-        "layers": [
-            {"name": "conv1", "kind": "conv", "maps": 3, "kernel": 3},
-            {"name": "relu1", "kind": "relu"},
-            {"name": "conv2", "kind": "conv", "maps": 2, "kernel": 3},
-            {"name": "relu2", "kind": "relu"},
-            {"name": "fc1", "kind": "fc", "neurons": 4},
-        ],
-    }
-}
 SERVER = {"mults_per_s": 2.0e9, "uplink_bps": 1.0e6, "rtt_s": 0.05}
 
 

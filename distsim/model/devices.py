@@ -150,6 +150,40 @@ class Links(Protocol):
         ...
 
 
+class RowLinks:
+    """The ``Links`` protocol over cached per-sender rows of seconds per byte.
+
+    A subclass gives ``_n`` (devices) and ``_row(sender)`` (a read-only row of
+    ``_n`` seconds per byte, ``inf`` where unreachable); the protocol's methods
+    are written here once (:class:`~distsim.placement.TrustedRoutes`; the
+    topology keeps its own, tuned for its routes).
+    """
+
+    _n: int
+
+    def _row(self, sender: int) -> FloatArray:
+        raise NotImplementedError
+
+    def to_all(self, sender: int) -> FloatArray:
+        return self._row(sender).copy()
+
+    def pair(self, sender: int, receiver: int) -> float:
+        return float(self._row(sender)[receiver])
+
+    def pairs(self, senders: IntArray, receivers: IntArray) -> FloatArray:
+        out = np.empty(len(senders))
+        for k, (i, j) in enumerate(zip(senders.tolist(), receivers.tolist(), strict=True)):
+            out[k] = self._row(i)[j]
+        return out
+
+    def max_weighted(self, senders: IntArray, weights: IntArray) -> FloatArray:
+        out = np.zeros(self._n)
+        for i, w in zip(senders.tolist(), weights.tolist(), strict=True):
+            if w > 0:  # 0 bytes cost nothing even over a missing route (0 * inf would be NaN)
+                np.maximum(out, w * self._row(i), out=out)
+        return out
+
+
 class FullMesh:
     """Every device reaches every other directly (the paper's assumption).
 

@@ -142,11 +142,8 @@ def offload_cost(
         # The radios are busy for the upload itself (the round trip is waiting, not sending).
         tx_s[source] = upload_s
         rx_s[server] = upload_s
-    total = 0.0
-    for latency in layer_latency.tolist():
-        total += latency
     return PlacementCost(
-        latency_s=total,
+        latency_s=sum(layer_latency.tolist()),
         layer_latency_s=layer_latency,
         layer_compute_s=layer_compute,
         layer_transfer_s=layer_transfer,

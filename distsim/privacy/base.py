@@ -33,6 +33,15 @@ class MechanismSettings:
     params: Mapping[str, Any] = field(default_factory=dict)
     servers: Mapping[str, ServerModel] = field(default_factory=dict)
 
+    def known_params(self, mechanism: str, allowed: tuple[str, ...]) -> dict[str, Any]:
+        """A copy of ``privacy.params``, refusing any name not in ``allowed`` (one-line :class:`InputError`)."""
+        unknown = sorted(set(self.params) - set(allowed))
+        if unknown:
+            raise InputError(
+                f"unknown parameter {unknown[0]!r}; {mechanism} takes {', '.join(allowed)}", field="privacy.params"
+            )
+        return dict(self.params)
+
     def refuse_params(self, mechanism: str) -> None:
         """Refuse ``privacy.params`` for a mechanism that takes none (one-line :class:`InputError`)."""
         if self.params:

@@ -43,7 +43,7 @@ import csv
 import dataclasses
 import io
 from importlib import resources
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from distsim.errors import InputError
 from distsim.model.cnn import CNN, LayerKind
@@ -93,10 +93,7 @@ class DpNoise:
     exposure_attack: ClassVar[str] = "whitebox_noisy_output"
 
     def __init__(self, settings: MechanismSettings, cnns: dict[str, CNN]) -> None:
-        params: dict[str, Any] = dict(settings.params)
-        unknown = sorted(set(params) - set(PARAMS))
-        if unknown:
-            raise InputError(f"unknown parameter {unknown[0]!r}; dp_noise takes {', '.join(PARAMS)}", field=FIELD)
+        params = settings.known_params(self.name, PARAMS)
         ops = params.get("noise_mults_per_element", NOISE_MULTS_PER_ELEMENT)
         if isinstance(ops, bool) or not isinstance(ops, int) or ops < 0:
             raise InputError(

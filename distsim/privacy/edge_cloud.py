@@ -99,10 +99,7 @@ class EdgeCloud:
     exposure_attack: ClassVar[str] = "blackbox_map_subsets"
 
     def __init__(self, settings: MechanismSettings, cnns: dict[str, CNN]) -> None:
-        params: dict[str, Any] = dict(settings.params)
-        unknown = sorted(set(params) - set(PARAMS))
-        if unknown:
-            raise InputError(f"unknown parameter {unknown[0]!r}; edge_cloud takes {', '.join(PARAMS)}", field=FIELD)
+        params = settings.known_params(self.name, PARAMS)
         self.settings = settings
         #: The server every offloaded layer runs on.
         self.server = choose_server(params, settings.servers)
