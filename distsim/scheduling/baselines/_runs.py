@@ -34,6 +34,7 @@ from distsim.placement import (
     LayerRule,
     Reach,
     charge,
+    layer_rules,
     no_participant_detail,
     qualify,
     rooms,
@@ -369,7 +370,9 @@ _NO_DRAWS = np.random.default_rng(0)
 _tables: dict[tuple[int, int], tuple[CNN, PrivacyLimits, IntArray, IntArray, list[int]]] = {}
 _reach: dict[int, tuple[Links, BoolArray]] = {}
 _costs: dict[int, tuple[Links, FloatArray]] = {}
-_layer_reach: dict[int, tuple[Links, BoolArray]] = {}
+_layer_reach: dict[
+    tuple[int, bool], tuple[Links, Reach, dict[tuple[int, int], tuple[CNN, PrivacyLimits, BoolArray, IntArray]]]
+] = {}
 #: Links objects whose matrices are kept (a world has one; mobility makes a new one per update).
 _LINKS_KEPT = 8
 
@@ -419,19 +422,29 @@ def reach_matrix(links: Links, devices: int) -> BoolArray:
     return matrix
 
 
-def layer_reach(links: Links, devices: int, cnn: CNN) -> tuple[BoolArray, IntArray]:
-    """The reachability matrices the kernel judges layers by, stacked (``[k, i, j]``), and per layer the
-    index of its own; cached per links object. Every layer is judged by the routes of ``links``
-    (:func:`reach_matrix`, index 0); the kernel takes one matrix per layer so that a layer judged by
-    other routes needs only another entry here."""
-    key = id(links)
+def layer_reach(
+    links: Links, devices: int, participants: int, encrypted_links: bool, cnn: CNN, limits: PrivacyLimits
+) -> tuple[BoolArray, IntArray]:
+    """The reachability matrices the kernel judges layers by, stacked (``[0]``: the routes; ``[1]``, when a
+    layer needs it: the relay-guarded routes :meth:`distsim.placement.Reach.for_rule` gives a capped layer
+    over links in clear), and per layer the index of its own; cached per links object and CNN."""
+    key = (id(links), encrypted_links)
     hit = _layer_reach.get(key)
     if hit is None or hit[0] is not links:
-        while len(_layer_reach) >= _LINKS_KEPT:  # oldest first: eviction only costs a rebuild
+        while len(_layer_reach) >= _LINKS_KEPT:
             _layer_reach.pop(next(iter(_layer_reach)))
-        stack = np.ascontiguousarray(reach_matrix(links, devices)[None, :, :])
-        hit = _layer_reach[key] = (links, stack)
-    return hit[1], np.zeros(len(cnn.layers), dtype=np.int64)
+        hit = _layer_reach[key] = (links, Reach(links, participants, encrypted_links=encrypted_links), {})
+    _, reach, per_cnn = hit
+    got = per_cnn.get((id(cnn), id(limits)))
+    if got is None or got[0] is not cnn or got[1] is not limits:
+        views = [reach.for_rule(rule) for rule in layer_rules(cnn, limits)]
+        index = np.array([0 if view is reach else 1 for view in views], dtype=np.int64)
+        mats = [reach_matrix(links, devices)]
+        if index.any():
+            guarded = next(view for view in views if view is not reach)
+            mats.append(reach_matrix(guarded.links, devices))
+        got = per_cnn[(id(cnn), id(limits))] = (cnn, limits, np.ascontiguousarray(np.stack(mats)), index)
+    return got[2], got[3]
 
 
 def _place_compiled(
@@ -451,7 +464,7 @@ def _place_compiled(
     if mesh:
         reach, index = _MESH_REACH, np.zeros(len(cnn.layers), dtype=np.int64)
     else:
-        reach, index = layer_reach(view.links, fleet.size, cnn)
+        reach, index = layer_reach(view.links, fleet.size, d, view.world.encrypted_links, cnn, limits)
     out = np.empty(int(offsets[-1]), dtype=np.int64)
     held = np.zeros(max(d, 1), dtype=np.int64)
     res = np.zeros(8, dtype=np.int64)

@@ -400,8 +400,10 @@ def place_runs(table, offsets, comp, mem, bw, src, d, mesh, reach, layer_reach, 
     ``comp``, ``mem``, ``bw`` (per device, mults and bytes) are scratch copies
     of the residuals, charged in place; ``reach[k, i, j]`` is True when device
     ``i`` has a route to ``j`` in the ``k``-th reachability, the one layer ``l``
-    is judged by being ``layer_reach[l]`` (source-only layers: 0; all ignored
-    when ``mesh``); ``pointer[0]`` is the
+    is judged by being ``layer_reach[l]`` (0 for the plain routes, source-only
+    layers always; a relay-guarded one for capped layers over links in clear,
+    as :meth:`distsim.placement.Reach.for_rule` gives it; all ignored when
+    ``mesh``); ``pointer[0]`` is the
     round-robin pointer (updated); ``out`` receives the flat assignment.
     """
     n, most = len(comp), max(1, table[:, _SEG].max())
