@@ -23,6 +23,15 @@ def ceil_units(seconds: float, unit: float) -> int:
     return math.ceil(seconds / unit - 1e-9) if seconds > 0 else 0
 
 
+def floor_units(seconds: float, unit: float) -> int:
+    """``seconds`` in whole time units of ``unit`` s, rounded down, never above the exact quotient.
+
+    The quotient is shrunk by a relative 1e-12 first, so a float division that lands just
+    above a whole number cannot round up past the true value.
+    """
+    return math.floor(seconds / unit * (1.0 - 1e-12)) if seconds > 0 else 0
+
+
 def layer_lower_bound(model: Model, rv: RequestVars, layer: Layer, tc: dict[int, int]) -> int:
     """A valid lower bound of ``T_l`` in units: layer ``l`` relaxed on its own.
 

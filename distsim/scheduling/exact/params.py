@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -41,6 +41,16 @@ class ExactParams(SchedulerParams):
             :func:`minmax_hint`'s (and skip the search when it meets the per-layer lower bounds).
         symmetry_breaking: order identical participants by the segments they hold (off by
             default: CP-SAT's own symmetry detection did better on the benchmark instances).
+        model: ``classes`` solves the class model (devices of one class are interchangeable;
+            :mod:`distsim.scheduling.exact.classes`) and splits it back to devices; ``devices``
+            the per-device model; ``auto`` (default) the class model first and, when it did not
+            prove the optimum and the per-device model is small
+            (:data:`~distsim.scheduling.exact.solve.DEVICE_MODEL_MAX_FLOWS`), the per-device
+            model with the rest of the budget, the class bound as a cut and the class answer as
+            a hint. Without two interchangeable devices (or over a topology) it is ``devices``.
+        class_resolution: the class model's time unit is the CNN's multiplications on the
+            fastest device divided by this (its coefficients are rounded down, so a finer unit
+            only tightens its bound; the model stays small).
         joint_windows: under ``simulation.placement_period_s``, place each window's requests
             jointly with :func:`~distsim.scheduling.exact.solve_batch` (one decision budget per
             window); False places them one at a time in arrival order like any scheduler.
@@ -55,6 +65,8 @@ class ExactParams(SchedulerParams):
     seed: Seed = 0
     hint: StrictBool = True
     symmetry_breaking: StrictBool = False
+    model: Literal["auto", "classes", "devices"] = "auto"
+    class_resolution: Annotated[int, Integer, Field(ge=100, le=10**9)] = 10**6
     joint_windows: StrictBool = True
 
     @property

@@ -4,18 +4,27 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
 from ortools.sat.python import cp_model
 
-from distsim.scheduling.base import ClusterView, Constraint, Decision, Rejection, Request
+from distsim.model.cnn import Feed
+from distsim.placement import LayerRule, rooms
+from distsim.scheduling.base import ClusterView, Constraint, Decision, Placement, Rejection, Request
+from distsim.scheduling.exact.classes import ClassModel, DeviceClass, device_classes, split_back
 from distsim.scheduling.exact.hints import heuristic_hint, minmax_hint
 from distsim.scheduling.exact.model import Model, default_time_unit
 from distsim.scheduling.exact.params import ExactParams, SolveReport
 from distsim.scheduling.exact.precheck import precheck
+from distsim.scheduling.validate import validate_placement
 from distsim.world import World
+
+#: In ``model: auto``, the per-device model follows an unproved class model only when it would
+#: have at most this many flow variables (:func:`device_flows`): CIFAR with 30 participants has
+#: about 7,000, VGG-16 with 100 about 150,000 (12 s to build, no better within a minute).
+DEVICE_MODEL_MAX_FLOWS = 20_000
 
 IntArray = npt.NDArray[np.int64]
 
@@ -208,8 +217,92 @@ def solve_request(
                 hints.append(found)
         stage = "model"
         budget.check()
+    except OutOfTime:
+        return _out_of_time(request, view, model, hints, params, started, stage)
+    by_classes: tuple[Decision, SolveReport] | None = None
+    if params.model != "devices":
+        classes = device_classes(view)
+        if classes is not None and len(classes) < view.fleet.participants:
+            fallback = params.model == "auto" and device_flows(request, view, world) <= DEVICE_MODEL_MAX_FLOWS
+            share = budget.share(0.5) if fallback else budget
+            try:
+                by_classes = solve_classes(request, view, world, params, classes, hints, share, started)
+            except OutOfTime:
+                return _out_of_time(request, view, model, hints, params, started, "model")
+            budget.spend(by_classes[1].work)
+            decision, report = by_classes
+            if not fallback or report.status in ("optimal", "infeasible") or budget.remaining_s() <= 0:
+                return by_classes
+            if isinstance(decision, Placement):
+                hints.append(list(decision.assignments))
+    decision, report = _solve_devices(request, view, world, params, model, hints, budget, started, by_classes)
+    return _better(decision, report, by_classes)
+
+
+def _better(
+    decision: Decision, report: SolveReport, by_classes: tuple[Decision, SolveReport] | None
+) -> tuple[Decision, SolveReport]:
+    """The per-device answer, or the class model's when its placement is better; the better bound."""
+    if by_classes is None:
+        return decision, report
+    other, other_report = by_classes
+    if not isinstance(other, Placement):
+        return decision, report
+    bound = (
+        max(report.bound_s - report.rounding_bound_s, other_report.bound_s)
+        if math.isfinite(report.bound_s)
+        else other_report.bound_s
+    )
+    work = report.work + other_report.work
+    chosen: Placement = other
+    chosen_report = other_report
+    if isinstance(decision, Placement) and decision.cost.latency_s <= other.cost.latency_s:
+        if report.status == "optimal":
+            return decision, replace(report, work=work)
+        chosen, chosen_report = decision, report
+    latency = chosen.cost.latency_s
+    rounding = other_report.rounding_bound_s
+    proved = latency <= bound + rounding
+    gap = 0.0 if proved else max(0.0, (latency - bound) / latency) if latency > 0 else 0.0
+    status = "optimal" if proved else "feasible"
+    merged = replace(
+        chosen_report,
+        status=status,
+        objective_s=latency,
+        bound_s=bound,
+        gap=gap,
+        rounding_bound_s=rounding,
+        wall_s=report.wall_s,
+        work=work,
+        detail=(chosen_report.detail + "; " if chosen_report.detail else "")
+        + "the better of the class model and the per-device model",
+    )
+    return replace(chosen, status=status), merged
+
+
+def _solve_devices(
+    request: Request,
+    view: ClusterView,
+    world: World,
+    params: ExactParams,
+    model: Model,
+    hints: list[list[IntArray]],
+    budget: Budget,
+    started: float,
+    by_classes: tuple[Decision, SolveReport] | None,
+) -> tuple[Decision, SolveReport]:
+    """The per-device model: build, hint, search (the class model's bound, if any, as a cut)."""
+    unit = model.unit
+    stage = "model"
+    try:
+        stage = "model"
+        budget.check()
         rv = model.add_request(request)
         model.finish()
+        if by_classes is not None and math.isfinite(by_classes[1].bound_s):
+            # A proved lower bound of the true latency, hence of the model's (rounded up) objective.
+            cut = math.ceil(by_classes[1].bound_s / unit * (1 - 1e-9))
+            model.m.add(sum(model.objective_vars) + model.objective_constant >= cut)
         best: tuple[int, list[IntArray]] | None = None
         for candidate in hints:
             objective = model.hint(model.canonical([candidate]))
@@ -275,3 +368,95 @@ def solve_request(
     assignments = model.extract(solver)[0]
     placement = view.make_placement(request, assignments, status=status)
     return placement, _report(model, solver, status, started, rv.rounding_units, "", build_s, confirm, work)
+
+
+def device_flows(request: Request, view: ClusterView, world: World) -> int:
+    """Flow variables the per-device model would have: candidate senders x receivers per per-map layer."""
+    cnn = world.cnns[request.cnn]
+    limits = world.limits[request.cnn]
+    d = view.fleet.participants
+    comp, mem = view.compute_mults[:d], view.memory_bytes[:d]
+    held, devices = np.zeros(d, dtype=np.int64), np.arange(d)
+    counts = []
+    for layer in cnn.layers:
+        rule = LayerRule.of(layer, limits)
+        counts.append(1 if rule.on_source else int((rooms(rule, comp, mem, held, devices) > 0).sum()))
+    return sum(counts[k - 1] * counts[k] for k, layer in enumerate(cnn.layers) if k and layer.feed is Feed.MAPS)
+
+
+def solve_classes(
+    request: Request,
+    view: ClusterView,
+    world: World,
+    params: ExactParams,
+    classes: list[DeviceClass],
+    hints: list[list[IntArray]],
+    budget: Budget,
+    started: float,
+) -> tuple[Decision, SolveReport]:
+    """The class model (:mod:`.classes`): its bound, and the best of its split-backs and the hints.
+
+    The class model rounds every time coefficient *down*, so its optimum and
+    CP-SAT's bound on it are lower bounds of the true (cost-model) optimum,
+    less one unit per layer priced through a division (``slack_units``):
+    ``bound_s`` is a proved lower bound of the true optimum. Rounding down
+    undervalues a placement by at most ``E`` (``rounding_bound_s``: per layer,
+    the unit times the largest sum of upper bounds of a constraint's
+    variables), so the answer is ``optimal`` when the best placement's
+    cost-model latency is within ``E`` of the bound: no placement is faster by
+    more than ``E`` (the per-device model's guarantee).
+    """
+    unit = params.time_unit_s or default_time_unit(world, [request.cnn], params.class_resolution)
+    model = ClassModel(world, view, request, unit, classes, budget.check)
+    candidates = [view.make_placement(request, h, status="feasible") for h in hints]
+    if candidates:
+        first = min(candidates, key=lambda p: p.cost.latency_s)  # min keeps the first of equals
+        model.hint(first.assignments)
+    build_s = time.perf_counter() - started
+    proto = model.m.proto
+    nan = math.nan
+
+    rounding_s = (model.rounding_units + model.slack_units) * unit
+
+    def report(status: str, latency: float, bound_s: float, detail: str, work: float, by_bounds: bool) -> SolveReport:
+        gap = nan
+        if math.isfinite(latency) and math.isfinite(bound_s):
+            gap = 0.0 if status == "optimal" else max(0.0, (latency - bound_s) / latency) if latency > 0 else 0.0
+        return SolveReport(
+            status, latency, bound_s, gap, rounding_s, unit, time.perf_counter() - started,
+            len(proto.variables), len(proto.constraints), detail, build_s, by_bounds, work,
+        )  # fmt: skip
+
+    lower_s = model.lower_bound() * unit
+    if candidates and first.cost.latency_s <= lower_s + rounding_s:
+        # The better hint meets the per-layer lower bounds: optimal without a search.
+        return view.make_placement(request, list(first.assignments), status="optimal"), report(
+            "optimal", first.cost.latency_s, lower_s, "", 0.0, True
+        )
+    solver = _solver(params, budget)
+    status = _status(solver, solver.solve(model.m))
+    work = solver.deterministic_time
+    if status == "infeasible":
+        detail = "CP-SAT proved the class model infeasible (it relaxes the per-device model: the request does not fit)"
+        return Rejection(request.id, 0, "", Constraint.INFEASIBLE, detail), report(
+            status, nan, nan, detail, work, False
+        )
+    bound_s = lower_s
+    if status in ("optimal", "feasible"):
+        bound_s = max(lower_s, (math.floor(solver.best_objective_bound + 1e-6) - model.slack_units) * unit)
+        solution = model.solution(solver)
+        for spread in (True, False):
+            placement = view.make_placement(request, split_back(model, solution, spread), status="feasible")
+            if not validate_placement(placement, request, view):
+                candidates.append(placement)
+    if not candidates:
+        detail = f"CP-SAT found no placement {_limit_text(params)}"
+        return Rejection(request.id, 0, "", Constraint.TIMEOUT, detail), report(
+            "timeout", nan, bound_s, detail, work, False
+        )
+    best = min(candidates, key=lambda p: p.cost.latency_s)
+    latency = best.cost.latency_s
+    verdict = "optimal" if latency <= bound_s + rounding_s else "feasible"
+    return view.make_placement(request, list(best.assignments), status=verdict), report(
+        verdict, latency, bound_s, "", work, False
+    )

@@ -1,0 +1,582 @@
+"""The class model: segment counts per (layer, device class) instead of per device.
+
+Participants with the same speed, radio and residual budgets on a full mesh
+are interchangeable (:func:`device_classes`). The class model has, per layer
+``l`` and class ``k`` (``m_k`` devices, per-device room ``r``):
+
+* ``N[l,k]``: segments of ``l`` on the class, ``sum_k N = P``;
+* ``M[l,k]``: the most segments one device of the class holds (``M <= N <= m_k M``);
+* ``B[l,k]``: the class computes part of ``l``; ``W[l,k]``: at least two of its
+  devices do (``N - M <= P W``: with one device used ``N = M``);
+* between per-map layers, flows ``F[k,k']`` of maps between distinct devices
+  (``k = k'``: two devices of one class) and ``L[k]``, maps that stay on the
+  device that computed them (conservation at both ends).
+
+Every per-device placement maps to a class solution (``N`` the class sums,
+``M`` the class maxima, flows summed per class pair) whose constraints hold
+and whose objective is at most the per-device model's: each ``T_l``
+constraint below is implied by a per-device one (the device holding ``M``
+pays its compute; a receiver pays a transfer from another device when the
+class counts force one; a positive class flow is a positive pair flow, and
+some pair carries at least ``F / (m_k m_k')``), and the budgets are the
+per-device budgets summed over the class. So the class optimum, and CP-SAT's
+bound on it, are lower bounds of the per-device optimum (in the same rounded
+time units): the class model is a *relaxation*. It is not always exact: the
+per-device budgets are only enforced summed over a class, and maps a device
+imports are priced from class counts. The placement comes from
+:func:`split_back`, and the docs (``docs/schedulers.md``) state when that
+preserves the optimum.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+from ortools.sat.python import cp_model
+
+from distsim.model.cnn import CNN, Feed, Layer, LayerKind
+from distsim.model.devices import FullMesh
+from distsim.placement import LayerRule, room
+from distsim.scheduling.base import ClusterView, Request
+from distsim.scheduling.exact.bounds import ceil_units, floor_units
+from distsim.world import World
+
+IntArray = npt.NDArray[np.int64]
+Lin = int | cp_model.IntVar
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceClass:
+    """Interchangeable devices (ascending ids); the request's source is a class of its own."""
+
+    members: tuple[int, ...]
+
+    @property
+    def size(self) -> int:
+        """Devices in the class."""
+        return len(self.members)
+
+
+def device_classes(view: ClusterView) -> list[DeviceClass] | None:
+    """Participants grouped by (speed, seconds per byte, residual compute, memory, bandwidth).
+
+    None over a topology (pairs differ by route, so no two devices are
+    interchangeable in general). Classes are ordered by their lowest id.
+    """
+    if not isinstance(view.links, FullMesh):
+        return None
+    fleet = view.fleet
+    d = fleet.participants
+    keys = np.column_stack(
+        [
+            fleet.mults_per_s[:d].astype(np.float64),
+            fleet.sec_per_byte[:d].astype(np.float64),
+            view.compute_mults[:d].astype(np.float64),
+            view.memory_bytes[:d].astype(np.float64),
+            view.bandwidth_bytes[:d].astype(np.float64),
+        ]
+    )
+    # Float keys of integer residuals below 2**53 are exact; speeds and rates compare bit for bit.
+    _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    order = np.argsort(first, kind="stable")
+    return [DeviceClass(tuple(np.flatnonzero(inverse == k).tolist())) for k in order.tolist()]
+
+
+@dataclass(slots=True)
+class _Rec:
+    """``div * T >= sum terms`` if every literal of ``enforce`` is true."""
+
+    terms: list[tuple[int, Lin]]
+    enforce: list[cp_model.IntVar]
+    div: int = 1
+
+
+@dataclass(slots=True)
+class _LayerVars:
+    """Variables of one layer, per class index present."""
+
+    n: dict[int, Lin] = field(default_factory=dict)
+    mx: dict[int, Lin] = field(default_factory=dict)
+    used: dict[int, Lin] = field(default_factory=dict)
+    many: dict[int, Lin] = field(default_factory=dict)
+    room: dict[int, int] = field(default_factory=dict)
+
+
+def _upper(x: Lin) -> int:
+    if isinstance(x, int):
+        return x
+    domain = x.proto.domain
+    return int(domain[len(domain) - 1])
+
+
+def _val(values: dict[int, int], x: Lin) -> int:
+    return x if isinstance(x, int) else values.get(x.index, 0)
+
+
+def _lower(x: Lin) -> int:
+    return x if isinstance(x, int) else int(x.proto.domain[0])
+
+
+class ClassModel:
+    """The CP-SAT class model of one request (see the module docstring)."""
+
+    def __init__(
+        self,
+        world: World,
+        view: ClusterView,
+        request: Request,
+        unit_s: float,
+        classes: Sequence[DeviceClass],
+        check: Callable[[], None],
+    ) -> None:
+        self.world, self.view, self.request, self.unit = world, view, request, unit_s
+        # Participant classes, then the source as a class of its own (last index).
+        self.classes = [*classes, DeviceClass((request.source,))]
+        self.source_class = len(self.classes) - 1
+        self.check = check
+        self.m = cp_model.CpModel()
+        first = np.array([c.members[0] for c in self.classes], dtype=np.int64)
+        self.speed = view.fleet.mults_per_s[first].astype(np.float64)
+        self.spb = view.fleet.sec_per_byte[first].astype(np.float64)
+        self.size = np.array([c.size for c in self.classes], dtype=np.int64)
+        self.class_of = np.full(view.fleet.size, -1, dtype=np.int64)
+        for k, c in enumerate(self.classes):
+            self.class_of[list(c.members)] = k
+        self.cnn: CNN = world.cnns[request.cnn]
+        self.layers: list[_LayerVars] = []
+        self.flows: list[dict[tuple[int, int], cp_model.IntVar]] = []
+        self.local: list[dict[int, cp_model.IntVar]] = []
+        self.t: list[cp_model.IntVar | None] = []
+        self.records: dict[int, list[_Rec]] = {}
+        # Booleans forced to 1 when ``a > b``; a hint sets them to exactly that.
+        self.flags: list[tuple[cp_model.IntVar, Lin, Lin]] = []
+        self.constant = 0
+        #: Layers with a ``div > 1`` constraint: each may put its ``T_l`` up to one unit above the truth.
+        self.slack_units = 0
+        #: How far below the truth the rounded-down coefficients may put a placement's objective, units.
+        self.rounding_units = 0
+        self._build()
+
+    # -- helpers -------------------------------------------------------------
+    def _tx(self, size_bytes: int, k: int) -> int:
+        """Whole units (rounded down) for a device of class ``k`` to send ``size_bytes`` to another device."""
+        return floor_units(size_bytes * float(self.spb[k]), self.unit)
+
+    def _tc(self, layer: Layer, k: int) -> int:
+        """Whole units (rounded down) for a device of class ``k`` to compute one segment of ``layer``."""
+        return floor_units(layer.segment_mults / float(self.speed[k]), self.unit)
+
+    def _ge(self, t: cp_model.IntVar, terms: list[tuple[int, Lin]], enforce: Sequence[Lin] = (), div: int = 1) -> None:
+        lits: list[cp_model.IntVar] = []
+        for lit in enforce:
+            if isinstance(lit, int):
+                if lit == 0:
+                    return
+                continue
+            lits.append(lit)
+        terms = [(c, x) for c, x in terms if c != 0 and not (isinstance(x, int) and x == 0)]
+        if not terms:
+            return
+        ct = self.m.add(div * t >= sum(c * x for c, x in terms))
+        if lits:
+            ct.only_enforce_if(lits)
+        self.records.setdefault(t.index, []).append(_Rec(terms, lits, div))
+
+    def _positive(self, x: Lin) -> Lin:
+        """A Boolean that is 1 whenever ``x > 0`` (its hint: ``x > 0``)."""
+        if isinstance(x, int):
+            return int(x > 0)
+        ub = _upper(x)
+        if ub <= 1:
+            return x
+        flag = self.m.new_bool_var("")
+        self.m.add(x <= ub * flag)
+        self.flags.append((flag, x, 0))
+        return flag
+
+    # -- building ------------------------------------------------------------
+    def _build(self) -> None:
+        view, world, request = self.view, self.world, self.request
+        limits = world.limits[request.cnn]
+        comp, mem = view.compute_mults, view.memory_bytes
+        s = request.source
+        for layer in self.cnn.layers:
+            self.check()
+            rule = LayerRule.of(layer, limits)
+            seg = layer.segments
+            lv = _LayerVars()
+            if rule.on_source:
+                k = self.source_class
+                lv.n[k] = lv.mx[k] = seg
+                lv.used[k], lv.many[k], lv.room[k] = 1, 0, seg
+            else:
+                for k, c in enumerate(self.classes[:-1]):
+                    j = c.members[0]
+                    r = min(seg, room(rule, int(comp[j]), int(mem[j]), 0))
+                    if r <= 0:
+                        continue
+                    top = min(seg, c.size * r)
+                    n = self.m.new_int_var(0, top, "")
+                    mx = self.m.new_int_var(0, r, "")
+                    used = self.m.new_bool_var("")
+                    self.m.add(n >= used)
+                    self.m.add(n <= seg * used)
+                    self.m.add(mx <= n)
+                    self.m.add(n <= c.size * mx)
+                    many: Lin = 0
+                    if c.size >= 2 and top >= 2:
+                        many = self.m.new_bool_var("")
+                        self.m.add(n - mx <= seg * many)
+                        self.m.add(n >= 2 * many)
+                    else:
+                        self.m.add(n == mx)
+                    lv.n[k], lv.mx[k], lv.used[k], lv.many[k], lv.room[k] = n, mx, used, many, r
+                if not lv.n:
+                    self.m.add_bool_or([])  # no class can take the layer: infeasible
+                self.m.add(sum(lv.n.values()) == seg)
+            self.layers.append(lv)
+            self._latency(layer, s)
+        self._budgets()
+        total: cp_model.LinearExprT = sum(t for t in self.t if t is not None)
+        self.m.minimize(total + self.constant)
+
+    def _latency(self, layer: Layer, source: int) -> None:
+        l0 = layer.index - 1
+        cur = self.layers[l0]
+        tc = {k: self._tc(layer, k) for k in cur.n}
+        self.flows.append({})
+        self.local.append({})
+        if layer.feed is Feed.NONE or l0 == 0:
+            units = max(tc[k] * _upper(cur.mx[k]) for k in cur.n)
+            self.constant += units
+            self.rounding_units += max(_upper(cur.mx[k]) for k in cur.n)
+            self.t.append(None)
+            return
+        prev = self.layers[l0 - 1]
+        lb = class_layer_lower_bound(self, layer, tc)
+        ub = self._layer_upper(layer, tc)
+        t = self.m.new_int_var(lb, max(lb, ub), "")
+        self.t.append(t)
+        for k in cur.n:
+            self._ge(t, [(tc[k], cur.mx[k])])
+        unit = layer.feed_unit_bytes
+        if layer.feed is Feed.PARTIAL_SUMS:
+            for k in prev.n:
+                v = self._tx(unit, k)
+                for q in cur.n:
+                    if k != q:
+                        self._ge(t, [(v + tc[q], cur.mx[q])], [prev.used[k]])
+                    else:
+                        # Two senders of the class: one is not the busiest receiver.
+                        self._ge(t, [(v + tc[q], cur.mx[q])], [prev.many[k]])
+                        # One sender, two receivers: one receiver imports from it.
+                        self._ge(t, [(v + tc[q], 1)], [prev.used[k], cur.many[q]])
+        elif layer.feed is Feed.MAPS:
+            self._maps(t, layer, prev, cur, tc)
+        elif layer.feed is Feed.GATHER:
+            conv = layer.prev_kind is LayerKind.CONV
+            size = layer.prev_out_maps * unit
+            for k in prev.n:
+                for q in cur.n:
+                    if conv:
+                        lit = prev.used[k] if k != q else prev.many[k]
+                        self._ge(t, [(self._tx(size, k), 1), (tc[q], 1)], [lit, cur.used[q]])
+                    elif k != q:
+                        self._ge(t, [(self._tx(unit, k), prev.mx[k]), (tc[q], 1)], [cur.used[q]])
+                    else:
+                        self._ge(t, [(self._tx(unit, k), 1), (tc[q], 1)], [prev.many[k], cur.used[q]])
+        else:  # VECTOR: one segment each; within one class both may be one device
+            for k in prev.n:
+                for q in cur.n:
+                    if k != q:
+                        self._ge(t, [(self._tx(unit, k), 1), (tc[q], 1)], [prev.used[k], cur.used[q]])
+        recs = self.records.get(t.index, [])
+        if any(r.div > 1 for r in recs):
+            self.slack_units += 1
+        self.rounding_units += max((-(-sum(_upper(x) for _, x in r.terms) // r.div) for r in recs), default=0)
+
+    def _maps(self, t: cp_model.IntVar, layer: Layer, prev: _LayerVars, cur: _LayerVars, tc: dict[int, int]) -> None:
+        l0 = layer.index - 1
+        unit = layer.feed_unit_bytes
+        flows: dict[tuple[int, int], cp_model.IntVar] = {}
+        local: dict[int, cp_model.IntVar] = {}
+        for k in prev.n:
+            for q in cur.n:
+                if k == q and self.size[k] < 2:
+                    continue
+                top = min(_upper(prev.n[k]), _upper(cur.n[q]))
+                if top <= 0:
+                    continue
+                f = self.m.new_int_var(0, top, "")
+                flows[(k, q)] = f
+                v = self._tx(unit, k)
+                pairs = int(self.size[k] * self.size[q]) if k != q else int(self.size[k] * (self.size[k] - 1))
+                flag = self._positive(f)
+                # Some pair carries at least F / pairs maps, and its receiver at least one segment.
+                self._ge(t, [(v, f), (tc[q] * pairs, flag)], div=pairs)
+                self._ge(t, [(v, 1), (tc[q], 1)], [flag])
+        for k in prev.n:
+            if k in cur.n:
+                top = min(_upper(prev.n[k]), _upper(cur.n[k]))
+                if top > 0:
+                    local[k] = self.m.new_int_var(0, top, "")
+        for k in prev.n:
+            self.m.add(sum(f for (a, _), f in flows.items() if a == k) + local.get(k, 0) == prev.n[k])
+        for q in cur.n:
+            self.m.add(sum(f for (_, b), f in flows.items() if b == q) + local.get(q, 0) == cur.n[q])
+            # The busiest receiver imports a map when it holds more than any device of its class held before.
+            senders = [k for k in prev.n if k != q or self.size[k] >= 2]
+            if not senders:
+                continue
+            vmin = min(self._tx(unit, k) for k in senders)
+            before = prev.mx.get(q, 0)
+            imports = self.m.new_bool_var("")
+            self.m.add(cur.mx[q] - before <= _upper(cur.mx[q]) * imports)
+            self.flags.append((imports, cur.mx[q], before))
+            self._ge(t, [(tc[q], cur.mx[q]), (vmin, imports)])
+        self.flows[l0] = flows
+        self.local[l0] = local
+
+    def _layer_upper(self, layer: Layer, tc: dict[int, int]) -> int:
+        l0 = layer.index - 1
+        prev, cur = self.layers[l0 - 1], self.layers[l0]
+        worst = max(float(self.spb[k]) for k in prev.n)
+        max_prev = max(_upper(prev.mx[k]) for k in prev.n)
+        traffic = layer.feed_unit_bytes * max(layer.segments, max_prev, layer.prev_out_maps)
+        comp = max(tc[k] * _upper(cur.mx[k]) for k in cur.n)
+        return ceil_units(traffic * worst, self.unit) + comp + 2 * (layer.segments + max_prev) + 1
+
+    def _budgets(self) -> None:
+        """Compute, memory and (lower bounds of) bytes sent, summed over each class."""
+        view = self.view
+        comp: dict[int, list[tuple[int, Lin]]] = {}
+        mem: dict[int, list[tuple[int, Lin]]] = {}
+        sent: dict[int, list[tuple[int, Lin]]] = {}
+        for layer, lv in zip(self.cnn.layers, self.layers, strict=True):
+            for k, n in lv.n.items():
+                comp.setdefault(k, []).append((layer.segment_mults, n))
+                mem.setdefault(k, []).append((layer.segment_weight_bytes, n))
+            l0 = layer.index - 1
+            if l0 == 0 or layer.feed is Feed.NONE:
+                continue
+            prev = self.layers[l0 - 1]
+            unit = layer.feed_unit_bytes
+            for k in prev.n:
+                terms = sent.setdefault(k, [])
+                if layer.feed is Feed.PARTIAL_SUMS:
+                    # Each used sender ships the partial sums of every segment it does not compute.
+                    terms += [(unit * layer.segments, prev.used[k]), (unit * layer.segments, prev.many[k])]
+                    terms.append((-unit, lv.n.get(k, 0)))
+                elif layer.feed is Feed.MAPS:
+                    terms += [(unit, prev.n[k]), (-unit, self.local[l0].get(k, 0))]
+                elif layer.feed is Feed.GATHER:
+                    if layer.prev_kind is LayerKind.CONV:
+                        size = layer.prev_out_maps * unit
+                        terms += [(size, prev.used[k]), (size, prev.many[k]), (-size, lv.used.get(k, 0))]
+                    else:
+                        terms += [(unit, prev.n[k]), (-unit * prev.room[k], lv.used.get(k, 0))]
+                else:
+                    terms += [(unit, prev.used[k]), (-unit, lv.used.get(k, 0))]
+        for budgets, per_device in ((comp, view.compute_mults), (mem, view.memory_bytes), (sent, view.bandwidth_bytes)):
+            for k, terms in sorted(budgets.items()):
+                cap = int(per_device[self.classes[k].members[0]]) * int(self.size[k])
+                if sum(c * _upper(x) for c, x in terms if c > 0) > cap:
+                    self.m.add(sum(c * x for c, x in terms) <= cap)
+
+    # -- hints -----------------------------------------------------------------
+    def hint(self, assignments: Sequence[IntArray]) -> int:
+        """Hint every variable from a per-device placement; returns its class-model objective (units)."""
+        values: dict[int, int] = {}
+        n_dev = self.view.fleet.size
+        cls = self.class_of
+        n_cls = len(self.classes)
+        prev: IntArray | None = None
+        for l0, array in enumerate(assignments):
+            counts = np.bincount(array, minlength=n_dev)
+            lv = self.layers[l0]
+            held = cls[array]
+            per_class = np.bincount(held, minlength=n_cls)
+            for k in lv.n:
+                members = list(self.classes[k].members)
+                loads = counts[members]
+                for x, value in (
+                    (lv.n[k], int(per_class[k])),
+                    (lv.mx[k], int(loads.max())),
+                    (lv.used[k], int(per_class[k] > 0)),
+                    (lv.many[k], int((loads > 0).sum() >= 2)),
+                ):
+                    if not isinstance(x, int):
+                        values[x.index] = value
+            if prev is not None and (self.flows[l0] or self.local[l0]):
+                same = prev == array
+                for k, var in self.local[l0].items():
+                    values[var.index] = int((same & (cls[prev] == k)).sum())
+                pair = cls[prev] * n_cls + cls[array]
+                moved = np.bincount(pair[~same], minlength=n_cls * n_cls)
+                for (k, q), var in self.flows[l0].items():
+                    values[var.index] = int(moved[k * n_cls + q])
+            prev = array
+        for flag, a, b in self.flags:
+            values[flag.index] = int(_val(values, a) > _val(values, b))
+        total = self.constant
+        for t in self.t:
+            if t is None:
+                continue
+            best = _lower(t)
+            for rec in self.records.get(t.index, []):
+                if all(values.get(lit.index, 0) for lit in rec.enforce):
+                    e = sum(c * (x if isinstance(x, int) else values.get(x.index, 0)) for c, x in rec.terms)
+                    best = max(best, -(-e // rec.div))
+            values[t.index] = best
+            total += best
+        self.m.clear_hints()
+        for index, value in values.items():
+            self.m.add_hint(self.m.get_int_var_from_proto_index(index), value)
+        return total
+
+    def lower_bound(self) -> int:
+        """The objective's lower bound from the per-layer bounds (units)."""
+        return self.constant + sum(_lower(t) for t in self.t if t is not None)
+
+    def solution(self, solver: cp_model.CpSolver) -> list[dict[int, tuple[int, int, int]]]:
+        """Per layer, per class: (segments, most on one device, at least two devices used)."""
+        out = []
+        for lv in self.layers:
+            row = {}
+            for k, n in lv.n.items():
+
+                def val(x: Lin) -> int:
+                    return x if isinstance(x, int) else int(solver.value(x))
+
+                row[k] = (val(n), val(lv.mx[k]), val(lv.many[k]))
+            out.append(row)
+        return out
+
+
+def class_layer_lower_bound(model: ClassModel, layer: Layer, tc: dict[int, int]) -> int:
+    """:func:`distsim.scheduling.exact.bounds.layer_lower_bound` computed per class.
+
+    The same bound as on the per-device model (a device's ``g_j(n)`` depends
+    on its class only, so each class contributes its values ``m_k`` times), with
+    numpy instead of a loop over devices.
+    """
+    l0 = layer.index - 1
+    cur, prev = model.layers[l0], model.layers[l0 - 1]
+    seg_prev = model.cnn.layers[l0 - 1].segments
+    unit = layer.feed_unit_bytes
+    size = model.size
+    values: list[npt.NDArray[np.float64]] = []
+    weights: list[npt.NDArray[np.int64]] = []
+
+    def cheapest(nbytes: int, q: int) -> float:
+        costs = [model._tx(nbytes, k) for k in prev.n if k != q or size[k] >= 2]
+        return float(min(costs)) if costs else math.inf
+
+    for q in cur.n:
+        ub = _upper(cur.mx[q])
+        own_prev = prev.room.get(q, 0) if q in prev.n else 0
+        others_needed = own_prev < seg_prev
+        ns = np.arange(1, ub + 1, dtype=np.float64)
+        g = tc[q] * ns
+        if layer.feed is Feed.PARTIAL_SUMS:
+            if others_needed:
+                g = g + cheapest(unit, q) * ns
+        elif layer.feed is Feed.MAPS:
+            g = g + np.where(ns > own_prev, cheapest(unit, q), 0.0)
+        elif layer.feed is Feed.GATHER:
+            if layer.prev_kind is LayerKind.CONV:
+                if others_needed:
+                    g = g + cheapest(layer.prev_out_maps * unit, q)
+            else:
+                need = seg_prev - own_prev
+                if need > 0:
+                    sends = []
+                    counts = []
+                    for k in prev.n:
+                        copies = int(size[k]) - (1 if k == q else 0)
+                        if copies <= 0:
+                            continue
+                        r = prev.room[k]
+                        sends.append(model._tx(unit, k) * np.arange(1, r + 1, dtype=np.float64))
+                        counts.append(np.full(r, copies, dtype=np.int64))
+                    g = g + _kth(sends, counts, need)
+        elif others_needed:  # VECTOR
+            g = g + cheapest(unit, q)
+        values.append(g)
+        weights.append(np.full(len(g), int(size[q]), dtype=np.int64))
+    bound = _kth(values, weights, layer.segments)
+    return int(bound) if math.isfinite(bound) else 0
+
+
+def _kth(values: list[npt.NDArray[np.float64]], counts: list[npt.NDArray[np.int64]], k: int) -> float:
+    """The ``k``-th smallest value (1-based) of ``values`` repeated ``counts`` times; inf if fewer."""
+    if not values:
+        return math.inf
+    v = np.concatenate(values)
+    c = np.concatenate(counts)
+    order = np.argsort(v, kind="stable")
+    cum = np.cumsum(c[order])
+    at = int(np.searchsorted(cum, k))
+    return float(v[order][at]) if at < len(v) else math.inf
+
+
+def split_back(model: ClassModel, solution: Sequence[dict[int, tuple[int, int, int]]], spread: bool) -> list[IntArray]:
+    """Per-device assignments from a class solution (the exact assignment step).
+
+    Within a class the segments of a layer go to its first devices (ascending
+    id) as evenly as possible: over every device of the class when
+    ``spread``, else over the fewest that keep the class maximum; one device
+    when the solution uses one. The same devices lead in every layer, so the
+    single sender of a class is its busiest receiver next. Maps of per-map
+    layers stay on the device that computed them while its quota lasts; the
+    rest are dealt round-robin over the receivers with quota left, sender by
+    sender, so no pair carries more than it must.
+    """
+    n_dev = model.view.fleet.size
+    out: list[IntArray] = []
+    prev: IntArray | None = None
+    for layer, row in zip(model.cnn.layers, solution, strict=True):
+        quota = np.zeros(n_dev, dtype=np.int64)
+        for k, (n, mx, many) in row.items():
+            if n <= 0:
+                continue
+            members = model.classes[k].members
+            count = 1 if not many else (len(members) if spread else max(2, -(-n // max(mx, 1))))
+            count = max(1, min(count, len(members), n))
+            base, extra = divmod(n, count)
+            quota[list(members[:count])] = [base + 1] * extra + [base] * (count - extra)
+        out.append(_route(layer, prev, quota))
+        prev = out[-1]
+    return out
+
+
+def _route(layer: Layer, prev: IntArray | None, quota: IntArray) -> IntArray:
+    """Segment -> device for one layer with ``quota[j]`` segments on device ``j``."""
+    devices = np.flatnonzero(quota)
+    if layer.feed is not Feed.MAPS or prev is None:
+        return np.repeat(devices, quota[devices]).astype(np.int64)
+    left = quota.copy()
+    array = np.full(layer.segments, -1, dtype=np.int64)
+    for p, i in enumerate(prev.tolist()):
+        if left[i] > 0:
+            array[p] = i
+            left[i] -= 1
+    rest = np.flatnonzero(array < 0)
+    if len(rest):
+        # Receivers' remaining slots, interleaved (j1, j2, ..., j1, j2, ...), against the maps sorted by sender.
+        slots: list[int] = []
+        remaining = {int(j): int(left[j]) for j in np.flatnonzero(left)}
+        while remaining:
+            for j in sorted(remaining):
+                slots.append(j)
+                remaining[j] -= 1
+                if remaining[j] == 0:
+                    del remaining[j]
+        order = rest[np.argsort(prev[rest], kind="stable")]
+        array[order] = np.array(slots, dtype=np.int64)
+    return array
