@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import math
 from pathlib import Path
 
 import numpy as np
@@ -29,18 +28,28 @@ def _placements(world: World, request: Request, view: ClusterView) -> list[tuple
     limits = world.limits[request.cnn]
     d = world.fleet.participants
     free = [layer for layer in cnn.layers if not limits.on_source(layer.index)]
+    caps = [limits.max_maps(layer.index) for layer in free]
     out = []
     for choice in itertools.product(range(d), repeat=sum(layer.segments for layer in free)):
-        arrays, k = [], 0
+        arrays, k, capped = [], 0, False
         for layer in cnn.layers:
             if limits.on_source(layer.index):
                 arrays.append(np.full(layer.segments, request.source, dtype=np.int64))
-            else:
-                arrays.append(np.array(choice[k : k + layer.segments], dtype=np.int64))
-                k += layer.segments
-        placement = view.make_placement(request, arrays)
-        if not validate_placement(placement, request, view):
-            out.append((arrays, placement.cost.latency_s))
+                continue
+            array = np.array(choice[k : k + layer.segments], dtype=np.int64)
+            cap = caps[free.index(layer)]
+            capped |= cap is not None and int(np.bincount(array).max()) > cap
+            arrays.append(array)
+            k += layer.segments
+        if capped:
+            continue
+        cost = evaluate(cnn, arrays, world.fleet, world.links)
+        if (
+            np.all(cost.compute_mults <= view.compute_mults)
+            and np.all(cost.memory_bytes <= view.memory_bytes)
+            and np.all(cost.bandwidth_bytes <= view.bandwidth_bytes)
+        ):
+            out.append((arrays, cost.latency_s))
     return out
 
 
@@ -76,7 +85,6 @@ def test_classes_group_interchangeable_participants(tmp_path: Path) -> None:
 
 CASES = [
     (0.4, ("nexus5", "nexus5", "stm32h7"), None),
-    (0.4, ("rpi3", "rpi3", "rpi3"), None),
     (0.5, ("nexus5", "nexus5"), None),
     (0.4, ("nexus5", "stm32h7", "stm32h7"), 1),
     (0.5, ("stm32h7", "stm32h7"), 2),
@@ -111,7 +119,7 @@ def test_class_bound_never_exceeds_the_brute_force_optimum(
     assert auto.cost.latency_s <= best + max(auto_report.rounding_bound_s, 0.0) + 1e-12
 
 
-@pytest.mark.parametrize(("tau", "types", "seed"), CASES[:4])
+@pytest.mark.parametrize(("tau", "types", "seed"), CASES[::2])
 def test_every_placement_projects_onto_the_class_model(
     tmp_path: Path, tau: float, types: tuple[str, ...], seed: int | None
 ) -> None:
@@ -126,7 +134,7 @@ def test_every_placement_projects_onto_the_class_model(
     unit = default_time_unit(world, ["tiny"], 10**6)
     every = _placements(world, request, view)
     rng = np.random.default_rng(5)
-    for k in rng.choice(len(every), size=min(25, len(every)), replace=False).tolist():
+    for k in rng.choice(len(every), size=min(12, len(every)), replace=False).tolist():
         arrays, latency = every[k]
         model = ClassModel(world, view, request, unit, classes, lambda: None)
         objective = model.hint(arrays)

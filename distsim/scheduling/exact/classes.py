@@ -550,9 +550,76 @@ def split_back(model: ClassModel, solution: Sequence[dict[int, tuple[int, int, i
             count = max(1, min(count, len(members), n))
             base, extra = divmod(n, count)
             quota[list(members[:count])] = [base + 1] * extra + [base] * (count - extra)
-        out.append(_route(layer, prev, quota))
-        prev = out[-1]
+        array = _route(layer, prev, quota)
+        if layer.feed is Feed.MAPS and prev is not None:
+            _improve(model, layer, prev, array, row)
+        out.append(array)
+        prev = array
     return out
+
+
+def _improve(
+    model: ClassModel, layer: Layer, prev: IntArray, cur: IntArray, row: dict[int, tuple[int, int, int]]
+) -> None:
+    """Move maps of a per-map layer between devices of one class while that lowers the layer's Eq. 5 time.
+
+    A receiver ``j`` finishes at ``tc_j n_j + max_i v_i f_ij`` (its compute plus the
+    slowest map it imports, ``v_i`` seconds per map from ``i``). Repeatedly, the
+    map that makes the latest receiver late (its slowest import, or any map it
+    computes when it imports nothing) moves to the device of the same class
+    that would finish earliest with it, if both then finish before the old
+    maximum. Class counts do not change; ``cur`` is updated in place.
+    """
+    fleet = model.view.fleet
+    n_dev = fleet.size
+    tc = layer.segment_mults / fleet.mults_per_s
+    v = layer.feed_unit_bytes * fleet.sec_per_byte
+    room = np.zeros(n_dev, dtype=np.int64)
+    cls = np.full(n_dev, -1, dtype=np.int64)
+    for k in row:
+        members = list(model.classes[k].members)
+        room[members] = model.layers[layer.index - 1].room[k]
+        cls[members] = k
+    flows = np.zeros((n_dev, n_dev), dtype=np.int64)
+    np.add.at(flows, (prev, cur), 1)
+    np.fill_diagonal(flows, 0)
+    n = np.bincount(cur, minlength=n_dev)
+    index = np.arange(n_dev)
+    for _ in range(4 * layer.segments):
+        imports = v[:, None] * flows
+        arriving = imports.max(axis=0)
+        finish = tc * n + arriving
+        j = int(np.argmax(finish))
+        worst = float(finish[j])
+        cand = (cls == cls[j]) & (n < room)
+        cand[j] = False
+        if not cand.any():
+            return
+        best: tuple[float, int, int] | None = None
+        # Try every sender of a map j computes (j itself for its own maps): move one such map.
+        for i in np.unique(prev[cur == j]).tolist():
+            without = flows[:, j].copy()
+            if i != j:
+                without[i] -= 1
+            left = tc[j] * (n[j] - 1) + float((v * without).max())
+            pair = np.where(index == i, 0.0, v[i] * (flows[i] + 1))
+            after = tc * (n + 1) + np.maximum(arriving, pair)
+            after[~cand] = np.inf
+            target = int(np.argmin(after))
+            value = max(left, float(after[target]))
+            if value < worst and (best is None or value < best[0]):
+                best = (value, i, target)
+        if best is None:
+            return
+        _, i, target = best
+        p = int(np.flatnonzero((cur == j) & (prev == i))[0])
+        cur[p] = target
+        n[j] -= 1
+        n[target] += 1
+        if i != j:
+            flows[i, j] -= 1
+        if i != target:
+            flows[i, target] += 1
 
 
 def _route(layer: Layer, prev: IntArray | None, quota: IntArray) -> IntArray:
