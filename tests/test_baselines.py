@@ -133,7 +133,7 @@ def test_distsim_run(tmp_path: Path, name: str) -> None:
 def test_bench_schedulers_quick(tmp_path: Path) -> None:
     out = tmp_path / "bench"
     assert main(["bench", "schedulers", "--quick", "--out", str(out)]) == 0
-    for name in ("schedulers.csv", "batch.csv", "schedulers.md", "schedulers.png"):
+    for name in ("schedulers.csv", "batch.csv", "scale.csv", "schedulers.md", "schedulers.png"):
         assert (out / name).stat().st_size > 0
     text = (out / "schedulers.md").read_text(encoding="utf-8")
     assert "| exact |" in text and "| distprivacy |" in text

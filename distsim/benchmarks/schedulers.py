@@ -158,6 +158,71 @@ class TargetRow:
     latency_s: float
 
 
+@dataclass(frozen=True, slots=True)
+class ScaleRow:
+    """One solve of a target at scale (CIFAR with 30 participants, VGG-16 with 100).
+
+    Attributes:
+        cnn, participants, tau: the instance (seed 0, idle fleet, as in the suite).
+        limit_s: ``time_limit_s`` of the solve, s.
+        status: ``optimal`` (proved) or ``feasible``.
+        latency_s: cost-model latency of the placement, s.
+        bound_s: proved lower bound of the true optimum (CP-SAT's bound minus E), s.
+        gap: ``1 - bound_s / latency_s``.
+        wall_s: wall-clock time of ``solve_request``, s.
+        build_s: part of ``wall_s`` before the search (pre-check, hints, model), s.
+        model_s: building the class model alone, s (0 when the per-device model decided).
+        variables: variables of the model that decided.
+    """
+
+    cnn: str
+    participants: int
+    tau: float
+    limit_s: float
+    status: str
+    latency_s: float
+    bound_s: float
+    gap: float
+    wall_s: float
+    build_s: float
+    model_s: float
+    variables: int
+
+
+def run_scale(quick: bool) -> list[ScaleRow]:
+    """The targets at scale: CIFAR/30 at tau 0.4 and 0.6 (10 s), VGG-16/100 at tau 0.6 (60 s)."""
+    cases = [("cifar_cnn", 30, 0.4, 10.0), ("cifar_cnn", 30, 0.6, 10.0), ("vgg16", 100, 0.6, 60.0)]
+    if quick:
+        cases = [("cifar_cnn", 10, 0.6, 2.0)]
+    rows = []
+    for cnn, d, tau, limit in cases:
+        world = make_world(cnn, d, tau, 0)
+        request = Request(0, world.fleet.participants, cnn, 0.0)
+        started = time.perf_counter()
+        decision, report = solve_request(request, ClusterView.idle(world), world, ExactParams(time_limit_s=limit))
+        wall = time.perf_counter() - started
+        latency = decision.cost.latency_s if isinstance(decision, Placement) else math.nan
+        bound = report.bound_s - report.rounding_bound_s
+        gap = 1.0 - bound / latency if latency > 0 and math.isfinite(bound) else math.nan
+        rows.append(
+            ScaleRow(
+                cnn,
+                d,
+                tau,
+                limit,
+                report.status,
+                latency,
+                bound,
+                gap,
+                wall,
+                report.build_s,
+                report.model_s,
+                report.variables,
+            )
+        )
+    return rows
+
+
 def run_target(exact: ExactParams, repeats: int, seeds: Sequence[int] = (0, 1)) -> list[TargetRow]:
     """Time the per-request target ``repeats`` times per seed."""
     rows = []
@@ -362,9 +427,25 @@ def _fmt(value: float, scale: float = 1.0, digits: int = 2) -> str:
     return "-" if not math.isfinite(value) else f"{value * scale:.{digits}f}"
 
 
-def summary_markdown(rows: Sequence[Row], batch: Sequence[BatchRow], target: Sequence[TargetRow] = ()) -> str:
+def summary_markdown(
+    rows: Sequence[Row], batch: Sequence[BatchRow], target: Sequence[TargetRow] = (), scale: Sequence[ScaleRow] = ()
+) -> str:
     """Tables: per CNN and scheduler, and the targets."""
     lines = []
+    if scale:
+        lines.append("### Targets at scale (one solve each, idle fleet, seed 0)\n")
+        lines.append(
+            "| cnn | participants | tau | limit (s) | status | latency (ms) | proved bound (ms) | gap "
+            "| wall (s) | build (s) | class model built (s) | variables |"
+        )
+        lines.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
+        for r in scale:
+            lines.append(
+                f"| {r.cnn} | {r.participants} | {r.tau} | {r.limit_s:g} | {r.status} | {_fmt(r.latency_s, 1e3, 3)} "
+                f"| {_fmt(r.bound_s, 1e3, 3)} | {_fmt(r.gap, 100, 2)}% | {r.wall_s:.2f} | {r.build_s:.2f} "
+                f"| {r.model_s:.3f} | {r.variables} |"
+            )
+        lines.append("")
     if target:
         lines.append("### Per-request target: LeNet, 30 participants, tau = 0.4\n")
         lines.append(
@@ -462,7 +543,8 @@ def plot(rows: Sequence[Row], path: Path) -> None:
 
 
 def run(out_dir: str | Path, *, quick: bool = False, progress: Callable[[str], None] | None = None) -> Path:
-    """Run the suite and write ``schedulers.csv``, ``batch.csv``, ``schedulers.md``, ``schedulers.png`` atomically."""
+    """Run the suite and write ``schedulers.csv``, ``batch.csv``, ``target.csv``, ``scale.csv``,
+    ``schedulers.md`` and ``schedulers.png`` atomically."""
     say = progress or (lambda message: None)
     exact = ExactParams(time_limit_s=2.0 if quick else 10.0)
     rows: list[Row] = []
@@ -487,6 +569,8 @@ def run(out_dir: str | Path, *, quick: bool = False, progress: Callable[[str], N
     say(f"batch done ({time.perf_counter() - started:.0f} s)")
     target_rows = run_target(exact, 1 if quick else 5)
     say(f"per-request target timed ({time.perf_counter() - started:.0f} s)")
+    scale = run_scale(quick)
+    say(f"targets at scale done ({time.perf_counter() - started:.0f} s)")
     target = Path(out_dir)
     target.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
@@ -494,17 +578,18 @@ def run(out_dir: str | Path, *, quick: bool = False, progress: Callable[[str], N
         write_text(staging / "schedulers.csv", _csv(rows, Row))
         write_text(staging / "batch.csv", _csv(batch, BatchRow))
         write_text(staging / "target.csv", _csv(target_rows, TargetRow))
+        write_text(staging / "scale.csv", _csv(scale, ScaleRow))
         header = (
             f"# Scheduler benchmark ({'quick' if quick else 'full'} suite)\n\n"
             f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
             f"CP-SAT {exact.workers} workers, time limit {exact.time_limit_s} s per request; "
             f"total {time.perf_counter() - started:.0f} s.\n\n"
         )
-        write_text(staging / "schedulers.md", header + summary_markdown(rows, batch, target_rows))
+        write_text(staging / "schedulers.md", header + summary_markdown(rows, batch, target_rows, scale))
         with atomic_path(staging / "schedulers.png", suffix=".png") as tmp:
             plot(rows, tmp)
         # The folder may hold other files (figures the docs show), so files are replaced one by one.
-        for name in ("schedulers.csv", "batch.csv", "target.csv", "schedulers.md", "schedulers.png"):
+        for name in ("schedulers.csv", "batch.csv", "target.csv", "scale.csv", "schedulers.md", "schedulers.png"):
             os.replace(staging / name, target / name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -156,6 +156,10 @@ class ClassModel:
         # Booleans forced to 1 when ``a > b``; a hint sets them to exactly that.
         self.flags: list[tuple[cp_model.IntVar, Lin, Lin]] = []
         self.constant = 0
+        #: Per per-map layer: (sender class, receiver class, X, h, X h, X M) (see :meth:`_importers`).
+        self.importers: dict[
+            int, list[tuple[int, int, cp_model.IntVar, cp_model.IntVar, cp_model.IntVar, cp_model.IntVar]]
+        ] = {}
         #: Layers with a ``div > 1`` constraint: each may put its ``T_l`` up to one unit above the truth.
         self.slack_units = 0
         #: How far below the truth the rounded-down coefficients may put a placement's objective, units.
@@ -320,6 +324,8 @@ class ClassModel:
                 # Some pair carries at least F / pairs maps, and its receiver at least one segment.
                 self._ge(t, [(v, f), (tc[q] * pairs, flag)], div=pairs)
                 self._ge(t, [(v, 1), (tc[q], 1)], [flag])
+                if k != q:
+                    self._importers(t, l0, k, q, f, flag, v, tc[q], cur)
         for k in prev.n:
             if k in cur.n:
                 top = min(_upper(prev.n[k]), _upper(cur.n[k]))
@@ -341,6 +347,38 @@ class ClassModel:
             self._ge(t, [(tc[q], cur.mx[q]), (vmin, imports)])
         self.flows[l0] = flows
         self.local[l0] = local
+
+    def _importers(
+        self,
+        t: cp_model.IntVar,
+        l0: int,
+        k: int,
+        q: int,
+        f: cp_model.IntVar,
+        flag: Lin,
+        v: int,
+        tcq: int,
+        cur: _LayerVars,
+    ) -> None:
+        """Receivers of class ``q`` that import from class ``k``: ``X`` of them, the busiest holding ``h``.
+
+        Each pays ``v_k + tc_q h`` at most, so ``T >= v_k + tc_q h``; they receive
+        ``F <= X h`` maps; and class ``q`` holds ``N_q <= X h + (m_q - X) M_q``.
+        """
+        size = int(self.size[q])
+        r = _upper(cur.mx[q])
+        x = self.m.new_int_var(0, size, "")
+        h = self.m.new_int_var(0, r, "")
+        z = self.m.new_int_var(0, size * r, "")
+        w = self.m.new_int_var(0, size * r, "")
+        self.m.add_multiplication_equality(z, [x, h])
+        self.m.add_multiplication_equality(w, [x, cur.mx[q]])
+        self.m.add(f <= z)
+        self.m.add(x >= flag)
+        self.m.add(h <= cur.mx[q])
+        self.m.add(cur.n[q] <= z + size * cur.mx[q] - w)
+        self._ge(t, [(v, flag), (tcq, h)])
+        self.importers.setdefault(l0, []).append((k, q, x, h, z, w))
 
     def _layer_upper(self, layer: Layer, tc: dict[int, int]) -> int:
         l0 = layer.index - 1
@@ -420,6 +458,15 @@ class ClassModel:
                 moved = np.bincount(pair[~same], minlength=n_cls * n_cls)
                 for (k, q), var in self.flows[l0].items():
                     values[var.index] = int(moved[k * n_cls + q])
+                for k, q, x, h, z, w in self.importers.get(l0, []):
+                    into = np.zeros(n_dev, dtype=bool)
+                    into[array[(~same) & (cls[prev] == k)]] = True
+                    members = list(self.classes[q].members)
+                    chosen = into[members]
+                    loads = counts[members]
+                    count, busiest = int(chosen.sum()), int(loads[chosen].max()) if chosen.any() else 0
+                    values[x.index], values[h.index] = count, busiest
+                    values[z.index], values[w.index] = count * busiest, count * int(loads.max())
             prev = array
         for flag, a, b in self.flags:
             values[flag.index] = int(_val(values, a) > _val(values, b))
@@ -443,19 +490,36 @@ class ClassModel:
         """The objective's lower bound from the per-layer bounds (units)."""
         return self.constant + sum(_lower(t) for t in self.t if t is not None)
 
-    def solution(self, solver: cp_model.CpSolver) -> list[dict[int, tuple[int, int, int]]]:
-        """Per layer, per class: (segments, most on one device, at least two devices used)."""
-        out = []
-        for lv in self.layers:
-            row = {}
-            for k, n in lv.n.items():
+    def solution(self, solver: cp_model.CpSolver) -> ClassSolution:
+        """The solved counts and flows (see :class:`ClassSolution`)."""
 
-                def val(x: Lin) -> int:
-                    return x if isinstance(x, int) else int(solver.value(x))
+        def val(x: Lin) -> int:
+            return x if isinstance(x, int) else int(solver.value(x))
 
-                row[k] = (val(n), val(lv.mx[k]), val(lv.many[k]))
-            out.append(row)
-        return out
+        rows = [{k: (val(n), val(lv.mx[k]), val(lv.many[k])) for k, n in lv.n.items()} for lv in self.layers]
+        flows = [
+            {**{key: val(f) for key, f in flows.items()}, **{(k, -1): val(x) for k, x in local.items()}}
+            for flows, local in zip(self.flows, self.local, strict=True)
+        ]
+        times = [math.nan if t is None else val(t) * self.unit for t in self.t]
+        return ClassSolution(rows, flows, times)
+
+
+@dataclass(frozen=True, slots=True)
+class ClassSolution:
+    """A class-model solution.
+
+    Attributes:
+        rows: per layer, per class: (segments, most on one device, 1 if two or more devices are used).
+        flows: per layer, ``(k, q)``: maps moving from devices of class ``k`` to other devices of
+            class ``q``; ``(k, -1)``: maps staying on their device in class ``k`` (per-map layers only).
+        times: per layer, the model's ``T_l`` in seconds (a lower bound of what the split can reach;
+            NaN for the first layer).
+    """
+
+    rows: list[dict[int, tuple[int, int, int]]]
+    flows: list[dict[tuple[int, int], int]]
+    times: list[float]
 
 
 def class_layer_lower_bound(model: ClassModel, layer: Layer, tc: dict[int, int]) -> int:
@@ -525,7 +589,7 @@ def _kth(values: list[npt.NDArray[np.float64]], counts: list[npt.NDArray[np.int6
     return float(v[order][at]) if at < len(v) else math.inf
 
 
-def split_back(model: ClassModel, solution: Sequence[dict[int, tuple[int, int, int]]], spread: bool) -> list[IntArray]:
+def split_back(model: ClassModel, solution: ClassSolution, spread: bool, assign: bool = True) -> list[IntArray]:
     """Per-device assignments from a class solution (the exact assignment step).
 
     Within a class the segments of a layer go to its first devices (ascending
@@ -540,7 +604,7 @@ def split_back(model: ClassModel, solution: Sequence[dict[int, tuple[int, int, i
     n_dev = model.view.fleet.size
     out: list[IntArray] = []
     prev: IntArray | None = None
-    for layer, row in zip(model.cnn.layers, solution, strict=True):
+    for layer, row, flows, target in zip(model.cnn.layers, solution.rows, solution.flows, solution.times, strict=True):
         quota = np.zeros(n_dev, dtype=np.int64)
         for k, (n, mx, many) in row.items():
             if n <= 0:
@@ -552,6 +616,17 @@ def split_back(model: ClassModel, solution: Sequence[dict[int, tuple[int, int, i
             quota[list(members[:count])] = [base + 1] * extra + [base] * (count - extra)
         array = _route(layer, prev, quota)
         if layer.feed is Feed.MAPS and prev is not None:
+            model.check()
+            # Only where the dealt maps are slower than the class model's time for the layer.
+            if assign and _layer_time(layer, prev, array, model) > target * (1 + 1e-3):
+                # With the class flows (or, if they cannot be met per device, the class counts only).
+                assigned = assign_maps(model, layer, prev, row, flows)
+                if assigned is None:
+                    assigned = assign_maps(model, layer, prev, row, None)
+                if assigned is not None and _layer_time(layer, prev, assigned, model) < _layer_time(
+                    layer, prev, array, model
+                ):
+                    array = assigned
             _improve(model, layer, prev, array, row)
         out.append(array)
         prev = array
@@ -585,7 +660,7 @@ def _improve(
     np.fill_diagonal(flows, 0)
     n = np.bincount(cur, minlength=n_dev)
     index = np.arange(n_dev)
-    for _ in range(4 * layer.segments):
+    for _ in range(2 * layer.segments):
         imports = v[:, None] * flows
         arriving = imports.max(axis=0)
         finish = tc * n + arriving
@@ -647,3 +722,115 @@ def _route(layer: Layer, prev: IntArray | None, quota: IntArray) -> IntArray:
         order = rest[np.argsort(prev[rest], kind="stable")]
         array[order] = np.array(slots, dtype=np.int64)
     return array
+
+
+def _layer_time(layer: Layer, prev: IntArray, cur: IntArray, model: ClassModel) -> float:
+    """Eq. 5 time of a per-map layer, s: the latest receiver's compute plus its slowest import."""
+    fleet = model.view.fleet
+    n_dev = fleet.size
+    flows = np.zeros((n_dev, n_dev), dtype=np.int64)
+    np.add.at(flows, (prev, cur), 1)
+    np.fill_diagonal(flows, 0)
+    n = np.bincount(cur, minlength=n_dev)
+    v = layer.feed_unit_bytes * fleet.sec_per_byte
+    return float((layer.segment_mults / fleet.mults_per_s * n + (v[:, None] * flows).max(axis=0)).max())
+
+
+def assign_maps(
+    model: ClassModel,
+    layer: Layer,
+    prev: IntArray,
+    row: dict[int, tuple[int, int, int]],
+    flows: dict[tuple[int, int], int] | None,
+) -> IntArray | None:
+    """Place a per-map layer's segments on devices, keeping the class counts, by a small CP-SAT model.
+
+    Per receiver ``j``: ``keep_j`` of its own maps of ``l - 1`` and ``g_kj`` maps
+    imported from devices of class ``k``; ``n_j = keep_j + sum_k g_kj``. Per class
+    the counts are the class solution's. Imports from class ``k`` are spread
+    over its holders, so ``j`` waits at least ``v_k`` (one map) and at least
+    ``v_k g_kj / S`` (``S`` holders other than ``j``); ``min T`` with ``T >=
+    tc_j n_j`` plus that wait. The per-pair split is then dealt greedily
+    (largest remaining export first). With ``flows`` the class solution's flows
+    between classes (and maps kept per class) are kept too. None when CP-SAT
+    finds nothing within its small work limit.
+    """
+    fleet = model.view.fleet
+    n_dev = fleet.size
+    unit = model.unit
+    tc = layer.segment_mults / fleet.mults_per_s
+    v = layer.feed_unit_bytes * fleet.sec_per_byte
+    held = np.bincount(prev, minlength=n_dev)
+    holders = np.flatnonzero(held)
+    cls = model.class_of
+    receivers = [j for k in sorted(row) if row[k][0] > 0 for j in model.classes[k].members]
+    room = {j: model.layers[layer.index - 1].room[int(cls[j])] for j in receivers}
+    sender_classes = sorted({int(cls[i]) for i in holders})
+    m = cp_model.CpModel()
+    horizon = math.ceil((float(tc[receivers].max()) * layer.segments + float(v.max()) * layer.segments) / unit) + 1
+    t = m.new_int_var(0, horizon, "")
+    keep: dict[int, cp_model.IntVar] = {}
+    imports: dict[tuple[int, int], cp_model.IntVar] = {}
+    load: dict[int, cp_model.LinearExprT] = {}
+    for j in receivers:
+        parts: list[cp_model.IntVar] = []
+        if held[j]:
+            keep[j] = m.new_int_var(0, min(int(held[j]), room[j]), "")
+            parts.append(keep[j])
+        tcj = ceil_units(float(tc[j]), unit)
+        n_j = m.new_int_var(0, room[j], "")
+        for k in sender_classes:
+            count = sum(1 for i in model.classes[k].members if held[i] and i != j)
+            if count == 0:
+                continue
+            g = m.new_int_var(0, room[j], "")
+            imports[(k, j)] = g
+            parts.append(g)
+            vk = ceil_units(float(v[model.classes[k].members[0]]), unit)
+            b = m.new_bool_var("")
+            m.add(g <= room[j] * b)
+            m.add(t >= tcj * n_j + vk * b)
+            m.add(count * t >= count * tcj * n_j + vk * g)
+        m.add(n_j == sum(parts))
+        m.add(t >= tcj * n_j)
+        load[j] = n_j
+    for k in sorted(row):
+        if row[k][0] > 0:
+            m.add(sum(load[j] for j in model.classes[k].members) == row[k][0])
+    for k in sender_classes:
+        members = [i for i in model.classes[k].members if held[i]]
+        exported = sum(int(held[i]) for i in members) - sum(keep[i] for i in members if i in keep)
+        m.add(sum(g for (c, _), g in imports.items() if c == k) == exported)
+    if flows is not None:
+        for (k, q), value in flows.items():
+            if q < 0:
+                m.add(sum(keep[i] for i in model.classes[k].members if i in keep) == value)
+            else:
+                m.add(sum(g for (c, j), g in imports.items() if c == k and cls[j] == q) == value)
+    m.minimize(t)
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = 1
+    solver.parameters.max_deterministic_time = 0.2
+    if solver.solve(m) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return None
+    cur = np.full(layer.segments, -1, dtype=np.int64)
+    # Each holder keeps its first keep_j maps (segment order) and exports the rest.
+    exports: dict[int, list[int]] = {}
+    for i in holders.tolist():
+        maps = np.flatnonzero(prev == i).tolist()
+        kept = int(solver.value(keep[i])) if i in keep else 0
+        cur[maps[:kept]] = i
+        exports[i] = maps[kept:]
+    for (k, j), g in sorted(imports.items(), key=lambda item: (item[0][1], item[0][0])):
+        need = int(solver.value(g))
+        while need > 0:
+            # One map from each of the holders with the most left to export, round by round.
+            pool = sorted(
+                (i for i in model.classes[k].members if exports.get(i) and i != j), key=lambda i: (-len(exports[i]), i)
+            )
+            if not pool:
+                return None
+            for i in pool[:need]:
+                cur[exports[i].pop()] = j
+                need -= 1
+    return cur if (cur >= 0).all() else None

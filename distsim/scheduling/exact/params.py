@@ -106,6 +106,8 @@ class SolveReport:
         work: CP-SAT deterministic time spent (see :attr:`ExactParams.work_limit`).
         stage: where a wall-clock limit stopped the decision (``precheck``, ``hints``, ``model``,
             ``search``), or '' when it did not.
+        model_s: time spent building the class model itself, s (part of ``build_s``; 0 when the
+            per-device model decided).
     """
 
     status: str
@@ -122,3 +124,4 @@ class SolveReport:
     by_bounds: bool = False
     work: float = 0.0
     stage: str = ""
+    model_s: float = 0.0

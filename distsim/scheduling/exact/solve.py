@@ -407,7 +407,9 @@ def solve_classes(
     more than ``E`` (the per-device model's guarantee).
     """
     unit = params.time_unit_s or default_time_unit(world, [request.cnn], params.class_resolution)
+    building = time.perf_counter()
     model = ClassModel(world, view, request, unit, classes, budget.check)
+    model_s = time.perf_counter() - building
     candidates = [view.make_placement(request, h, status="feasible") for h in hints]
     if candidates:
         first = min(candidates, key=lambda p: p.cost.latency_s)  # min keeps the first of equals
@@ -424,7 +426,7 @@ def solve_classes(
             gap = 0.0 if status == "optimal" else max(0.0, (latency - bound_s) / latency) if latency > 0 else 0.0
         return SolveReport(
             status, latency, bound_s, gap, rounding_s, unit, time.perf_counter() - started,
-            len(proto.variables), len(proto.constraints), detail, build_s, by_bounds, work,
+            len(proto.variables), len(proto.constraints), detail, build_s, by_bounds, work, model_s=model_s,
         )  # fmt: skip
 
     lower_s = model.lower_bound() * unit
@@ -446,7 +448,10 @@ def solve_classes(
         bound_s = max(lower_s, (math.floor(solver.best_objective_bound + 1e-6) - model.slack_units) * unit)
         solution = model.solution(solver)
         for spread in (True, False):
-            placement = view.make_placement(request, split_back(model, solution, spread), status="feasible")
+            try:
+                placement = view.make_placement(request, split_back(model, solution, spread), status="feasible")
+            except OutOfTime:
+                break  # the wall-clock budget ended inside the split: keep what is there
             if not validate_placement(placement, request, view):
                 candidates.append(placement)
     if not candidates:
