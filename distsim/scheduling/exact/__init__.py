@@ -79,8 +79,18 @@ residuals) is a valid lower bound of its latency in the joint model and its
 placement is a hint; when those placements fit the shared budgets together the
 batch optimum is proved at once.
 
+**The class model** (:mod:`.classes`, the default ``model: auto`` path when two
+participants are interchangeable on a full mesh): segment counts per (layer,
+device class) with the flows between classes, time coefficients rounded down,
+so that its bound is a proved lower bound of the true optimum; the solution is
+split back to devices (:func:`.classes.split_back`) and is ``optimal`` when its
+latency is within the rounding bound of that bound. Otherwise the per-device
+model above follows when it is small (:data:`.solve.DEVICE_MODEL_MAX_FLOWS`),
+with the class bound as a cut. ``docs/schedulers.md`` has the proof.
+
 **Layout.** :mod:`.precheck` (cheap infeasibility certificates, reachable
-participants), :mod:`.model` (the CP-SAT model, each constraint written once
+participants), :mod:`.classes` (the class model and split-back), :mod:`.model`
+(the per-device CP-SAT model, each constraint written once
 and hints evaluated from the same terms), :mod:`.bounds` (per-layer bounds
 of ``T_l``), :mod:`.hints` (DistPrivacy and min-max warm starts),
 :mod:`.params` (:class:`ExactParams`, :class:`SolveReport`), :mod:`.solve`

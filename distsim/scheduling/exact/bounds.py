@@ -8,9 +8,12 @@ bounds only needs the same signature.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 
 from distsim.model.cnn import Feed, Layer, LayerKind
 
@@ -60,38 +63,69 @@ def layer_lower_bound(model: Model, rv: RequestVars, layer: Layer, tc: dict[int,
 
     values: list[float] = []
     for j in recv:
-        ub_j = model.upper(n_cur[j])
-        others_needed = ub_prev.get(j, 0) < seg_prev  # some device other than j computed part of l - 1
-        ns = np.arange(1, ub_j + 1, dtype=np.float64)
-        g = tc[j] * ns
-        if layer.feed is Feed.PARTIAL_SUMS:
-            if others_needed:
-                g = g + cheapest(unit, j) * ns
-        elif layer.feed is Feed.MAPS:
-            g = g + np.where(ns > ub_prev.get(j, 0), cheapest(unit, j), 0.0)
-        elif layer.feed is Feed.GATHER:
-            if layer.prev_kind is LayerKind.CONV:
-                if others_needed:
-                    g = g + cheapest(layer.prev_out_maps * unit, j)
-            else:
-                # At least k maps of l - 1 sit on other devices; sender i ships unit * n_prev[i].
-                k = seg_prev - ub_prev.get(j, 0)
-                if k > 0:
-                    sends = [
-                        tx * m
-                        for i in send
-                        if i != j and (tx := model.tx_units(unit, i, j)) is not None
-                        for m in range(1, ub_prev[i] + 1)
-                    ]
-                    g = g + (float(sorted(sends)[k - 1]) if len(sends) >= k else inf)
-        elif others_needed:  # VECTOR
-            g = g + cheapest(unit, j)
+
+        def kth_send(k: int, j: int = j) -> float:
+            # Sender i ships unit * n_prev[i]: the k-th smallest such time over the others.
+            sends = sorted(
+                tx * m
+                for i in send
+                if i != j and (tx := model.tx_units(unit, i, j)) is not None
+                for m in range(1, ub_prev[i] + 1)
+            )
+            return float(sends[k - 1]) if len(sends) >= k else inf
+
+        g = receiver_bound(
+            layer,
+            tc[j],
+            model.upper(n_cur[j]),
+            ub_prev.get(j, 0),
+            seg_prev,
+            partial(cheapest, j=j),
+            kth_send,
+        )
         values.extend(g.tolist())
     seg = layer.segments
     if len(values) < seg:
         return 0
     bound = sorted(values)[seg - 1]
     return int(bound) if math.isfinite(bound) else 0
+
+
+def receiver_bound(
+    layer: Layer,
+    tc: int,
+    ub: int,
+    own_prev: int,
+    seg_prev: int,
+    cheapest: Callable[[int], float],
+    kth_send: Callable[[int], float],
+) -> npt.NDArray[np.float64]:
+    """``g(n)`` for ``n = 1 .. ub``: the least ``T_l`` a receiver holding ``n`` segments forces, units.
+
+    ``tc``: its units per segment; ``own_prev``: the most segments of ``l - 1`` it can
+    hold; ``cheapest(bytes)``: the cheapest transfer of that many bytes to it from another
+    device; ``kth_send(k)``: the ``k``-th smallest time another device needs to send it
+    its maps of ``l - 1`` (FC gather from a non-conv layer). See :func:`layer_lower_bound`.
+    """
+    unit = layer.feed_unit_bytes
+    others_needed = own_prev < seg_prev  # some device other than this one computed part of l - 1
+    ns = np.arange(1, ub + 1, dtype=np.float64)
+    g = tc * ns
+    if layer.feed is Feed.PARTIAL_SUMS:
+        if others_needed:
+            g = g + cheapest(unit) * ns
+    elif layer.feed is Feed.MAPS:
+        g = g + np.where(ns > own_prev, cheapest(unit), 0.0)
+    elif layer.feed is Feed.GATHER:
+        if layer.prev_kind is LayerKind.CONV:
+            if others_needed:
+                g = g + cheapest(layer.prev_out_maps * unit)
+        elif seg_prev > own_prev:
+            # At least seg_prev - own_prev maps of l - 1 sit on other devices.
+            g = g + kth_send(seg_prev - own_prev)
+    elif others_needed:  # VECTOR
+        g = g + cheapest(unit)
+    return g
 
 
 def layer_upper_bound(model: Model, rv: RequestVars, layer: Layer, tc: dict[int, int]) -> int:

@@ -33,6 +33,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import numpy.typing as npt
@@ -42,7 +43,8 @@ from distsim.model.cnn import CNN, Feed, Layer, LayerKind
 from distsim.model.devices import FullMesh
 from distsim.placement import LayerRule, room
 from distsim.scheduling.base import ClusterView, Request
-from distsim.scheduling.exact.bounds import ceil_units, floor_units
+from distsim.scheduling.exact.bounds import ceil_units, floor_units, receiver_bound
+from distsim.scheduling.exact.model import active_terms
 from distsim.world import World
 
 IntArray = npt.NDArray[np.int64]
@@ -162,8 +164,6 @@ class ClassModel:
         ] = {}
         #: Layers with a ``div > 1`` constraint: each may put its ``T_l`` up to one unit above the truth.
         self.slack_units = 0
-        #: How far below the truth the rounded-down coefficients may put a placement's objective, units.
-        self.rounding_units = 0
         self._build()
 
     # -- helpers -------------------------------------------------------------
@@ -176,16 +176,10 @@ class ClassModel:
         return floor_units(layer.segment_mults / float(self.speed[k]), self.unit)
 
     def _ge(self, t: cp_model.IntVar, terms: list[tuple[int, Lin]], enforce: Sequence[Lin] = (), div: int = 1) -> None:
-        lits: list[cp_model.IntVar] = []
-        for lit in enforce:
-            if isinstance(lit, int):
-                if lit == 0:
-                    return
-                continue
-            lits.append(lit)
-        terms = [(c, x) for c, x in terms if c != 0 and not (isinstance(x, int) and x == 0)]
-        if not terms:
+        active = active_terms(terms, enforce)
+        if active is None:
             return
+        terms, lits = active
         ct = self.m.add(div * t >= sum(c * x for c, x in terms))
         if lits:
             ct.only_enforce_if(lits)
@@ -258,7 +252,6 @@ class ClassModel:
         if layer.feed is Feed.NONE or l0 == 0:
             units = max(tc[k] * _upper(cur.mx[k]) for k in cur.n)
             self.constant += units
-            self.rounding_units += max(_upper(cur.mx[k]) for k in cur.n)
             self.t.append(None)
             return
         prev = self.layers[l0 - 1]
@@ -302,7 +295,6 @@ class ClassModel:
         recs = self.records.get(t.index, [])
         if any(r.div > 1 for r in recs):
             self.slack_units += 1
-        self.rounding_units += max((-(-sum(_upper(x) for _, x in r.terms) // r.div) for r in recs), default=0)
 
     def _maps(self, t: cp_model.IntVar, layer: Layer, prev: _LayerVars, cur: _LayerVars, tc: dict[int, int]) -> None:
         l0 = layer.index - 1
@@ -542,35 +534,19 @@ def class_layer_lower_bound(model: ClassModel, layer: Layer, tc: dict[int, int])
         return float(min(costs)) if costs else math.inf
 
     for q in cur.n:
-        ub = _upper(cur.mx[q])
+
+        def kth_send(k: int, q: int = q) -> float:
+            sends, counts = [], []
+            for c in prev.n:
+                copies = int(size[c]) - (1 if c == q else 0)
+                if copies > 0:
+                    r = prev.room[c]
+                    sends.append(model._tx(unit, c) * np.arange(1, r + 1, dtype=np.float64))
+                    counts.append(np.full(r, copies, dtype=np.int64))
+            return _kth(sends, counts, k)
+
         own_prev = prev.room.get(q, 0) if q in prev.n else 0
-        others_needed = own_prev < seg_prev
-        ns = np.arange(1, ub + 1, dtype=np.float64)
-        g = tc[q] * ns
-        if layer.feed is Feed.PARTIAL_SUMS:
-            if others_needed:
-                g = g + cheapest(unit, q) * ns
-        elif layer.feed is Feed.MAPS:
-            g = g + np.where(ns > own_prev, cheapest(unit, q), 0.0)
-        elif layer.feed is Feed.GATHER:
-            if layer.prev_kind is LayerKind.CONV:
-                if others_needed:
-                    g = g + cheapest(layer.prev_out_maps * unit, q)
-            else:
-                need = seg_prev - own_prev
-                if need > 0:
-                    sends = []
-                    counts = []
-                    for k in prev.n:
-                        copies = int(size[k]) - (1 if k == q else 0)
-                        if copies <= 0:
-                            continue
-                        r = prev.room[k]
-                        sends.append(model._tx(unit, k) * np.arange(1, r + 1, dtype=np.float64))
-                        counts.append(np.full(r, copies, dtype=np.int64))
-                    g = g + _kth(sends, counts, need)
-        elif others_needed:  # VECTOR
-            g = g + cheapest(unit, q)
+        g = receiver_bound(layer, tc[q], _upper(cur.mx[q]), own_prev, seg_prev, partial(cheapest, q=q), kth_send)
         values.append(g)
         weights.append(np.full(len(g), int(size[q]), dtype=np.int64))
     bound = _kth(values, weights, layer.segments)

@@ -54,6 +54,24 @@ class RequestVars:
     constant_units: int = 0
 
 
+def active_terms(
+    terms: list[tuple[int, Lin]], enforce: Sequence[Lin]
+) -> tuple[list[tuple[int, Lin]], list[cp_model.IntVar]] | None:
+    """The nonzero terms and variable literals of ``T >= sum terms`` if ``enforce``; None when vacuous.
+
+    Vacuous: a literal is the constant 0, or no term is left (``T >= 0`` holds anyway).
+    """
+    lits: list[cp_model.IntVar] = []
+    for lit in enforce:
+        if isinstance(lit, int):
+            if lit == 0:
+                return None
+            continue
+        lits.append(lit)
+    kept = [(c, x) for c, x in terms if c != 0 and not (isinstance(x, int) and x == 0)]
+    return (kept, lits) if kept else None
+
+
 def default_time_unit(world: World, cnn_names: Sequence[str], resolution: int) -> float:
     """Time unit: the largest CNN's multiplications on the fastest device / ``resolution``, s."""
     fastest = float(world.fleet.mults_per_s.max())
@@ -154,16 +172,10 @@ class Model:
         return int(domain[len(domain) - 1])
 
     def _ge(self, t: cp_model.IntVar, terms: list[tuple[int, Lin]], enforce: Sequence[Lin] = ()) -> None:
-        lits: list[cp_model.IntVar] = []
-        for lit in enforce:
-            if isinstance(lit, int):
-                if lit == 0:
-                    return
-                continue
-            lits.append(lit)
-        terms = [(c, x) for c, x in terms if c != 0 and not (isinstance(x, int) and x == 0)]
-        if not terms:
+        active = active_terms(terms, enforce)
+        if active is None:
             return
+        terms, lits = active
         expr = sum(c * x for c, x in terms)
         ct = self.m.add(t >= expr)
         if lits:

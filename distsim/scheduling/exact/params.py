@@ -66,7 +66,7 @@ class ExactParams(SchedulerParams):
     hint: StrictBool = True
     symmetry_breaking: StrictBool = False
     model: Literal["auto", "classes", "devices"] = "auto"
-    class_resolution: Annotated[int, Integer, Field(ge=100, le=10**9)] = 10**6
+    class_resolution: Annotated[int, Integer, Field(ge=100, le=10**12)] = 10**9
     joint_windows: StrictBool = True
 
     @property

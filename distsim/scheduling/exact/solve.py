@@ -26,6 +26,17 @@ from distsim.world import World
 #: about 7,000, VGG-16 with 100 about 150,000 (12 s to build, no better within a minute).
 DEVICE_MODEL_MAX_FLOWS = 20_000
 
+#: The class path calls a placement optimal when its latency is within this relative distance of
+#: the proved lower bound (the bound's coefficients are rounded down to whole units, so an optimal
+#: placement's latency lies a little above it; 1e-5 is 0.001%).
+CLASS_OPTIMALITY_GAP = 1e-5
+
+
+def _proved(latency_s: float, bound_s: float) -> bool:
+    """True when ``latency_s`` is within :data:`CLASS_OPTIMALITY_GAP` of the lower bound ``bound_s``."""
+    return latency_s - bound_s <= CLASS_OPTIMALITY_GAP * latency_s
+
+
 IntArray = npt.NDArray[np.int64]
 
 
@@ -261,8 +272,8 @@ def _better(
             return decision, replace(report, work=work)
         chosen, chosen_report = decision, report
     latency = chosen.cost.latency_s
-    rounding = other_report.rounding_bound_s
-    proved = latency <= bound + rounding
+    proved = _proved(latency, bound)
+    rounding = max(0.0, latency - bound) if proved else 0.0
     gap = 0.0 if proved else max(0.0, (latency - bound) / latency) if latency > 0 else 0.0
     status = "optimal" if proved else "feasible"
     merged = replace(
@@ -399,12 +410,11 @@ def solve_classes(
     The class model rounds every time coefficient *down*, so its optimum and
     CP-SAT's bound on it are lower bounds of the true (cost-model) optimum,
     less one unit per layer priced through a division (``slack_units``):
-    ``bound_s`` is a proved lower bound of the true optimum. Rounding down
-    undervalues a placement by at most ``E`` (``rounding_bound_s``: per layer,
-    the unit times the largest sum of upper bounds of a constraint's
-    variables), so the answer is ``optimal`` when the best placement's
-    cost-model latency is within ``E`` of the bound: no placement is faster by
-    more than ``E`` (the per-device model's guarantee).
+    ``bound_s`` is a proved lower bound of the true optimum, and ``gap`` the
+    proved relative distance of the placement from it. Rounding down keeps the
+    bound a little below even an optimal placement's latency, so the answer is
+    ``optimal`` when the gap is at most :data:`CLASS_OPTIMALITY_GAP`; its
+    ``rounding_bound_s`` is then that distance in seconds (0 otherwise).
     """
     unit = params.time_unit_s or default_time_unit(world, [request.cnn], params.class_resolution)
     building = time.perf_counter()
@@ -418,26 +428,29 @@ def solve_classes(
     proto = model.m.proto
     nan = math.nan
 
-    rounding_s = (model.rounding_units + model.slack_units) * unit
-
     def report(status: str, latency: float, bound_s: float, detail: str, work: float, by_bounds: bool) -> SolveReport:
         gap = nan
         if math.isfinite(latency) and math.isfinite(bound_s):
-            gap = 0.0 if status == "optimal" else max(0.0, (latency - bound_s) / latency) if latency > 0 else 0.0
+            gap = max(0.0, (latency - bound_s) / latency) if latency > 0 else 0.0
+        rounding_s = gap * latency if status == "optimal" else 0.0
+        if status == "optimal":
+            gap = 0.0
         return SolveReport(
             status, latency, bound_s, gap, rounding_s, unit, time.perf_counter() - started,
             len(proto.variables), len(proto.constraints), detail, build_s, by_bounds, work, model_s=model_s,
         )  # fmt: skip
 
     lower_s = model.lower_bound() * unit
-    if candidates and first.cost.latency_s <= lower_s + rounding_s:
+    if candidates and _proved(first.cost.latency_s, lower_s):
         # The better hint meets the per-layer lower bounds: optimal without a search.
         return view.make_placement(request, list(first.assignments), status="optimal"), report(
             "optimal", first.cost.latency_s, lower_s, "", 0.0, True
         )
-    solver = _solver(params, budget)
+    # The search gets most of the budget; the rest is for splitting its solution back to devices.
+    solver = _solver(params, budget.share(0.7))
     status = _status(solver, solver.solve(model.m))
     work = solver.deterministic_time
+    budget.spend(work)
     if status == "infeasible":
         detail = "CP-SAT proved the class model infeasible (it relaxes the per-device model: the request does not fit)"
         return Rejection(request.id, 0, "", Constraint.INFEASIBLE, detail), report(
@@ -461,7 +474,7 @@ def solve_classes(
         )
     best = min(candidates, key=lambda p: p.cost.latency_s)
     latency = best.cost.latency_s
-    verdict = "optimal" if latency <= bound_s + rounding_s else "feasible"
+    verdict = "optimal" if _proved(latency, bound_s) else "feasible"
     return view.make_placement(request, list(best.assignments), status=verdict), report(
         verdict, latency, bound_s, "", work, False
     )
