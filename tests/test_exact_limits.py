@@ -91,13 +91,17 @@ def test_a_budget_that_ends_while_building_stops_the_build() -> None:
     calls = {"n": 0}
 
     class DuringModel(Budget):
-        def check(self) -> None:  # hints take 1 + one per layer of minmax; then 3 model layers
+        def check(self) -> None:  # hints take 1 + one per layer of minmax + 1 after them; then 3 model layers
             calls["n"] += 1
-            if calls["n"] > 1 + len(world.cnns["cifar_cnn"].layers) + 3:
+            if calls["n"] > 2 + len(world.cnns["cifar_cnn"].layers) + 3:
                 raise OutOfTime
 
     decision, report = solve_request(
-        request, view, world, ExactParams(time_limit_s=1.0), budget=DuringModel(None, time.perf_counter() + 1.0)
+        request,
+        view,
+        world,
+        ExactParams(time_limit_s=1.0, model="devices"),
+        budget=DuringModel(None, time.perf_counter() + 1.0),
     )
     assert isinstance(decision, Placement) and report.stage == "model"
     assert report.variables > 0  # part of the model was built, then abandoned

@@ -460,13 +460,18 @@ def solve_classes(
     if status in ("optimal", "feasible"):
         bound_s = max(lower_s, (math.floor(solver.best_objective_bound + 1e-6) - model.slack_units) * unit)
         solution = model.solution(solver)
-        for spread in (True, False):
-            try:
-                placement = view.make_placement(request, split_back(model, solution, spread), status="feasible")
-            except OutOfTime:
-                break  # the wall-clock budget ended inside the split: keep what is there
-            if not validate_placement(placement, request, view):
-                candidates.append(placement)
+        # The quick splits first (maps dealt and moved), then with the per-layer assignment,
+        # so that a wall-clock budget always leaves at least one split.
+        try:
+            for assign in (False, True):
+                for spread in (True, False):
+                    placement = view.make_placement(
+                        request, split_back(model, solution, spread, assign), status="feasible"
+                    )
+                    if not validate_placement(placement, request, view):
+                        candidates.append(placement)
+        except OutOfTime:
+            pass  # the wall-clock budget ended inside a split: keep those made
     if not candidates:
         detail = f"CP-SAT found no placement {_limit_text(params)}"
         return Rejection(request.id, 0, "", Constraint.TIMEOUT, detail), report(
