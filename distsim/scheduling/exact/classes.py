@@ -31,6 +31,7 @@ preserves the optimum.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -141,6 +142,8 @@ class ClassModel:
         self.classes = [*classes, DeviceClass((request.source,))]
         self.source_class = len(self.classes) - 1
         self.check = check
+        #: :func:`time.perf_counter` instant the split-back must end by (None: no wall-clock limit).
+        self.deadline: float | None = None
         self.m = cp_model.CpModel()
         first = np.array([c.members[0] for c in self.classes], dtype=np.int64)
         self.speed = view.fleet.mults_per_s[first].astype(np.float64)
@@ -787,6 +790,9 @@ def assign_maps(
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = 1
     solver.parameters.max_deterministic_time = 0.2
+    if model.deadline is not None:
+        # Deterministic time runs slower than the clock on a loaded machine: the budget's deadline binds too.
+        solver.parameters.max_time_in_seconds = max(model.deadline - time.perf_counter(), 1e-3)
     if solver.solve(m) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None
     cur = np.full(layer.segments, -1, dtype=np.int64)

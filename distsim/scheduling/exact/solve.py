@@ -419,6 +419,7 @@ def solve_classes(
     unit = params.time_unit_s or default_time_unit(world, [request.cnn], params.class_resolution)
     building = time.perf_counter()
     model = ClassModel(world, view, request, unit, classes, budget.check)
+    model.deadline = budget.deadline
     model_s = time.perf_counter() - building
     candidates = [view.make_placement(request, h, status="feasible") for h in hints]
     if candidates:
