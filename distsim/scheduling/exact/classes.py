@@ -264,40 +264,49 @@ class ClassModel:
         self.t.append(t)
         for k in cur.n:
             self._ge(t, [(tc[k], cur.mx[k])])
-        unit = layer.feed_unit_bytes
         if layer.feed is Feed.PARTIAL_SUMS:
-            for k in prev.n:
-                v = self._tx(unit, k)
-                for q in cur.n:
-                    if k != q:
-                        self._ge(t, [(v + tc[q], cur.mx[q])], [prev.used[k]])
-                    else:
-                        # Two senders of the class: one is not the busiest receiver.
-                        self._ge(t, [(v + tc[q], cur.mx[q])], [prev.many[k]])
-                        # One sender, two receivers: one receiver imports from it.
-                        self._ge(t, [(v + tc[q], 1)], [prev.used[k], cur.many[q]])
+            self._partial_sums(t, layer, prev, cur, tc)
         elif layer.feed is Feed.MAPS:
             self._maps(t, layer, prev, cur, tc)
-        elif layer.feed is Feed.GATHER:
-            conv = layer.prev_kind is LayerKind.CONV
-            size = layer.prev_out_maps * unit
-            for k in prev.n:
-                for q in cur.n:
-                    if conv:
-                        lit = prev.used[k] if k != q else prev.many[k]
-                        self._ge(t, [(self._tx(size, k), 1), (tc[q], 1)], [lit, cur.used[q]])
-                    elif k != q:
-                        self._ge(t, [(self._tx(unit, k), prev.mx[k]), (tc[q], 1)], [cur.used[q]])
-                    else:
-                        self._ge(t, [(self._tx(unit, k), 1), (tc[q], 1)], [prev.many[k], cur.used[q]])
-        else:  # VECTOR: one segment each; within one class both may be one device
-            for k in prev.n:
-                for q in cur.n:
-                    if k != q:
-                        self._ge(t, [(self._tx(unit, k), 1), (tc[q], 1)], [prev.used[k], cur.used[q]])
+        else:
+            self._fc(t, layer, prev, cur, tc)
         recs = self.records.get(t.index, [])
         if any(r.div > 1 for r in recs):
             self.slack_units += 1
+
+    def _partial_sums(
+        self, t: cp_model.IntVar, layer: Layer, prev: _LayerVars, cur: _LayerVars, tc: dict[int, int]
+    ) -> None:
+        unit = layer.feed_unit_bytes
+        for k in prev.n:
+            v = self._tx(unit, k)
+            for q in cur.n:
+                if k != q:
+                    self._ge(t, [(v + tc[q], cur.mx[q])], [prev.used[k]])
+                else:
+                    # Two senders of the class: one is not the busiest receiver.
+                    self._ge(t, [(v + tc[q], cur.mx[q])], [prev.many[k]])
+                    # One sender, two receivers: one receiver imports from it.
+                    self._ge(t, [(v + tc[q], 1)], [prev.used[k], cur.many[q]])
+
+    def _fc(self, t: cp_model.IntVar, layer: Layer, prev: _LayerVars, cur: _LayerVars, tc: dict[int, int]) -> None:
+        """GATHER into the first FC layer, VECTOR between FC layers (one segment each)."""
+        unit = layer.feed_unit_bytes
+        conv = layer.prev_kind is LayerKind.CONV
+        size = layer.prev_out_maps * unit
+        for k in prev.n:
+            for q in cur.n:
+                if layer.feed is Feed.VECTOR:
+                    # Within one class sender and receiver may be one device: no cost.
+                    if k != q:
+                        self._ge(t, [(self._tx(unit, k), 1), (tc[q], 1)], [prev.used[k], cur.used[q]])
+                elif conv:
+                    lit = prev.used[k] if k != q else prev.many[k]
+                    self._ge(t, [(self._tx(size, k), 1), (tc[q], 1)], [lit, cur.used[q]])
+                elif k != q:
+                    self._ge(t, [(self._tx(unit, k), prev.mx[k]), (tc[q], 1)], [cur.used[q]])
+                else:
+                    self._ge(t, [(self._tx(unit, k), 1), (tc[q], 1)], [prev.many[k], cur.used[q]])
 
     def _maps(self, t: cp_model.IntVar, layer: Layer, prev: _LayerVars, cur: _LayerVars, tc: dict[int, int]) -> None:
         l0 = layer.index - 1
@@ -781,11 +790,7 @@ def assign_maps(
         exported = sum(int(held[i]) for i in members) - sum(keep[i] for i in members if i in keep)
         m.add(sum(g for (c, _), g in imports.items() if c == k) == exported)
     if flows is not None:
-        for (k, q), value in flows.items():
-            if q < 0:
-                m.add(sum(keep[i] for i in model.classes[k].members if i in keep) == value)
-            else:
-                m.add(sum(g for (c, j), g in imports.items() if c == k and cls[j] == q) == value)
+        _keep_flows(m, model, keep, imports, flows)
     m.minimize(t)
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = 1
@@ -795,16 +800,43 @@ def assign_maps(
         solver.parameters.max_time_in_seconds = max(model.deadline - time.perf_counter(), 1e-3)
     if solver.solve(m) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None
-    cur = np.full(layer.segments, -1, dtype=np.int64)
-    # Each holder keeps its first keep_j maps (segment order) and exports the rest.
+    kept = {i: int(solver.value(x)) for i, x in keep.items()}
+    return _deal(model, prev, kept, {key: int(solver.value(g)) for key, g in imports.items()})
+
+
+def _keep_flows(
+    m: cp_model.CpModel,
+    model: ClassModel,
+    keep: dict[int, cp_model.IntVar],
+    imports: dict[tuple[int, int], cp_model.IntVar],
+    flows: dict[tuple[int, int], int],
+) -> None:
+    """The class solution's flows between classes, and its maps kept per class, per device."""
+    cls = model.class_of
+    for (k, q), value in flows.items():
+        if q < 0:
+            m.add(sum(keep[i] for i in model.classes[k].members if i in keep) == value)
+        else:
+            m.add(sum(g for (c, j), g in imports.items() if c == k and cls[j] == q) == value)
+
+
+def _deal(
+    model: ClassModel, prev: IntArray, kept: dict[int, int], imports: dict[tuple[int, int], int]
+) -> IntArray | None:
+    """Segments of a per-map layer from what each holder keeps and what each receiver imports per class.
+
+    A holder keeps its first ``kept`` maps (segment order) and exports the rest;
+    a receiver takes its imports from class ``k`` one map per holder, from the
+    holders with the most left to export first. None if that cannot be met.
+    """
+    cur = np.full(len(prev), -1, dtype=np.int64)
     exports: dict[int, list[int]] = {}
-    for i in holders.tolist():
+    for i in np.unique(prev).tolist():
         maps = np.flatnonzero(prev == i).tolist()
-        kept = int(solver.value(keep[i])) if i in keep else 0
-        cur[maps[:kept]] = i
-        exports[i] = maps[kept:]
-    for (k, j), g in sorted(imports.items(), key=lambda item: (item[0][1], item[0][0])):
-        need = int(solver.value(g))
+        own = kept.get(i, 0)
+        cur[maps[:own]] = i
+        exports[i] = maps[own:]
+    for (k, j), need in sorted(imports.items(), key=lambda item: (item[0][1], item[0][0])):
         while need > 0:
             # One map from each of the holders with the most left to export, round by round.
             pool = sorted(
