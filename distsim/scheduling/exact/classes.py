@@ -26,6 +26,11 @@ per-device budgets are only enforced summed over a class, and maps a device
 imports are priced from class counts. The placement comes from
 :func:`split_back`, and the docs (``docs/schedulers.md``) state when that
 preserves the optimum.
+
+Over 600 lines because the class model and its split-back back to devices
+(:func:`split_back`, :func:`assign_maps` and their helpers) read the same
+per-class variables and rounded time units; they are kept together until
+the split-back is moved to a module of its own.
 """
 
 from __future__ import annotations
