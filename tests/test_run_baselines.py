@@ -192,3 +192,32 @@ def test_the_compiled_runs_decide_and_draw_as_the_python_runs(spec: dict[str, ob
         else:
             seen["source" if "source cannot" in str(row[3]) else "participants"] += 1
     assert all(seen.values()), seen
+
+
+def test_the_baselines_count_their_work_towards_the_auto_switch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under ``DISTSIM_KERNEL=auto`` each baseline decision adds its request's segments to the switch's count,
+    so a long run leaves the Python path (they asked with a count of 0 once, and never switched)."""
+    from distsim.model import compiled
+
+    world = make_world()
+    fleet = world.fleet
+    source = fleet.participants
+    request = Request(0, source, fleet.source_cnn[0], 0.0)
+    segments = compiled.layer_bounds(world.cnns[request.cnn])[-1]
+    idle = ClusterView.idle(world)
+    none = np.zeros_like(idle.compute_mults)
+    starved = ClusterView(world, none, idle.memory_bytes.copy(), idle.bandwidth_bytes.copy())
+    rng = np.random.default_rng(5)
+    compiled.set_kernel("auto")
+    try:
+        for scheduler in (
+            RandomFit(RandomFitParams(), world, rng),
+            RoundRobin(RoundRobinParams(), world, rng),
+            Layerwise(LayerwiseParams(), world, rng),
+        ):
+            monkeypatch.setattr(compiled, "_auto_segments", 0)
+            # No compute anywhere: a rejection, so no cost evaluation counts segments on the baseline's behalf.
+            assert isinstance(scheduler.place(request, starved), Rejection)
+            assert compiled._auto_segments == segments > 0, type(scheduler).__name__
+    finally:
+        compiled.set_kernel(None)

@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from distsim.model.cnn import CNN, Feed, Layer
-from distsim.model.compiled import layer_table, load_kernel
+from distsim.model.compiled import layer_bounds, layer_table, load_kernel
 from distsim.model.devices import FullMesh, Links
 from distsim.model.privacy import PrivacyLimits
 from distsim.placement import (
@@ -339,7 +339,8 @@ def run_place(
     cnn = world.cnns[request.cnn]
     limits = limits or world.limits[request.cnn]
     if isinstance(policy, UniformRuns | CyclicRuns):
-        kernel = load_kernel("distsim.scheduling.baselines._runs_kernel", "place_runs")
+        # The request's segments count towards ``auto``'s share of work (else it never switches).
+        kernel = load_kernel("distsim.scheduling.baselines._runs_kernel", "place_runs", layer_bounds(cnn)[-1])
         if kernel is not None:
             return _place_compiled(kernel, cnn, limits, request, view, policy)
     placer = _Placer(request, view, policy)

@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from distsim.model.cnn import Layer
-from distsim.model.compiled import load_kernel
+from distsim.model.compiled import layer_bounds, load_kernel
 from distsim.model.cost import layer_transfers
 from distsim.model.devices import FullMesh
 from distsim.placement import LayerRule, Qualification, attribute, binding, charge
@@ -72,7 +72,9 @@ class Layerwise:
         return sizes
 
     def place(self, request: Request, view: ClusterView) -> Decision:
-        kernel = load_kernel("distsim.scheduling.baselines._layerwise_kernel", "place_layerwise")
+        # The request's segments count towards ``auto``'s share of work (else it never switches).
+        segments = layer_bounds(self.world.cnns[request.cnn])[-1]
+        kernel = load_kernel("distsim.scheduling.baselines._layerwise_kernel", "place_layerwise", segments)
         if kernel is not None:
             return self._place_compiled(kernel, request, view)
         cnn = self.world.cnns[request.cnn]
